@@ -1,0 +1,59 @@
+"""The long-running service: components started in one event loop, stopped on a signal.
+
+Each channel (SMTP receiver, IMAP watcher, outbox sender, staff chat, scheduler) is a
+component with ``start`` and ``stop``; the service owns their order and their shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
+from storage.register import ensure_default_parties
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def build_components(settings: Settings, db: Database) -> list[Component]:
+    """The channels this configuration enables (filled in as channels land)."""
+    return []
+
+
+async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.to_thread(migrate.upgrade, settings.database.url)
+    db = Database(settings.database.url)
+    with db.session() as session:
+        ensure_default_parties(session)
+    components = build_components(settings, db)
+    for component in components:
+        await component.start()
+    log.info("dsrbot running components=%s", [c.name for c in components] or ["none"])
+    try:
+        await stop.wait()
+    finally:
+        log.info("dsrbot stopping")
+        for component in reversed(components):
+            try:
+                await asyncio.wait_for(component.stop(), timeout=10)
+            except Exception:
+                log.exception("component %s did not stop cleanly", component.name)
+        db.dispose()
+        log.info("dsrbot stopped")

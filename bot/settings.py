@@ -1,0 +1,266 @@
+"""Settings: one TOML file, overridden from the environment, validated before anything starts.
+
+Why this shape: operators keep a reviewed config file in version control, while secrets and
+per-host values come from the environment (``DSRBOT_`` prefix, ``__`` between levels). A secret
+written into the file is refused outright, because config files get copied, pasted and committed.
+Every error names the dotted key so a bad config is fixed in one attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+REQUEST_TYPES = (
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "objection",
+    "marketing_optout",
+    "publication_ban",
+    "portability",
+)
+RequestTypeName = Literal[
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "objection",
+    "marketing_optout",
+    "publication_ban",
+    "portability",
+]
+
+#: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
+SECRET_KEYS = frozenset({"password", "token"})
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator: ``key: problem``."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/dsrbot.db"
+
+
+class OutgoingMailSettings(_Section):
+    backend: Literal["smtp", "maildir"] = "maildir"
+    maildir: Path = Path("var/outbox")
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    use_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    max_attempts: int = Field(default=12, ge=1)
+    from_address: str = "info@rusttet.fi"
+
+
+class ImapSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=993, ge=1, le=65535)
+    ssl: bool = True
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    mailbox: str = "INBOX"
+    #: Where a stored request is moved after it is committed; empty means flag it instead.
+    processed_folder: str = "dsrbot/processed"
+    poll_seconds: float = Field(default=30.0, gt=0)
+
+
+class ReceiverSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=0, le=65535)
+    protocol: Literal["smtp", "lmtp"] = "smtp"
+    max_message_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+
+
+class MailSettings(_Section):
+    outgoing: OutgoingMailSettings = OutgoingMailSettings()
+    imap: ImapSettings = ImapSettings()
+    receiver: ReceiverSettings = ReceiverSettings()
+    #: Messages one sender may send per ``rate_limit_window_minutes`` before the rest is held.
+    rate_limit_per_sender: int = Field(default=20, ge=1)
+    rate_limit_window_minutes: int = Field(default=60, ge=1)
+
+
+class OrganisationSettings(_Section):
+    name: str = "Rusttet Oy"
+    addresses: list[str] = Field(default_factory=lambda: ["info@rusttet.fi"])
+    timezone: str = "Europe/Helsinki"
+    register_name: str = "Asiakasrekisteri"
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses_are_mail(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address:
+                raise ValueError(f"{address!r} is not an email address")
+        return [a.strip().lower() for a in value]
+
+
+def _default_auto_approve() -> list[RequestTypeName]:
+    return ["marketing_optout", "publication_ban"]
+
+
+class ApprovalSettings(_Section):
+    auto_approve: list[RequestTypeName] = Field(default_factory=_default_auto_approve)
+
+
+class IdentitySettings(_Section):
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    challenge_ttl_hours: int = Field(default=72, ge=1)
+    challenge_max_attempts: int = Field(default=5, ge=1)
+
+
+class StaffMember(_Section):
+    name: str
+    telegram_user_id: int | None = None
+    role: Literal["approver", "viewer"] = "viewer"
+
+
+class ChatSettings(_Section):
+    backend: Literal["telegram", "console"] = "console"
+    personal_data: Literal["masked", "full"] = "masked"
+    telegram_chat_id: int | None = None
+    telegram_base_url: str | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    staff: list[StaffMember] = Field(default_factory=list)
+
+
+class RetentionSettings(_Section):
+    years_after_relationship_end: int = Field(default=10, ge=1)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Built only through :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DSRBOT_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    mail: MailSettings = MailSettings()
+    organisation: OrganisationSettings = OrganisationSettings()
+    approval: ApprovalSettings = ApprovalSettings()
+    identity: IdentitySettings = IdentitySettings()
+    chat: ChatSettings = ChatSettings()
+    retention: RetentionSettings = RetentionSettings()
+    #: Folder the relative paths were resolved against (the config file's folder).
+    base_dir: Path = Path(".")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+    def secret(self, value: SecretStr | None, path: Path | None) -> str | None:
+        """Return a secret from the environment value or the file it points to."""
+        if value is not None:
+            return value.get_secret_value()
+        if path is not None:
+            return path.read_text(encoding="utf-8").strip()
+        return None
+
+
+def _find_secrets_in_file(data: dict[str, Any], prefix: str = "") -> str | None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found = _find_secrets_in_file(value, dotted + ".")
+            if found:
+                return found
+        elif key in SECRET_KEYS:
+            return dotted
+    return None
+
+
+def resolve_config_path(explicit: Path | None) -> Path | None:
+    """``--config`` first, then ``DSRBOT_CONFIG``, then ``./config.toml`` when it exists."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("DSRBOT_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def _resolve_paths(settings: Settings, base: Path) -> None:
+    outgoing = settings.mail.outgoing
+    if not outgoing.maildir.is_absolute():
+        outgoing.maildir = base / outgoing.maildir
+    for section, attr in (
+        (settings.mail.outgoing, "password_file"),
+        (settings.mail.imap, "password_file"),
+        (settings.chat, "token_file"),
+    ):
+        value = getattr(section, attr)
+        if value is not None and not value.is_absolute():
+            setattr(section, attr, base / value)
+    url = settings.database.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        settings.database.url = prefix + str((base / url[len(prefix) :]).resolve())
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Load, validate and resolve settings; raise :class:`ConfigError` naming the bad key."""
+    path = resolve_config_path(config_path)
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file {path}: does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: not valid TOML ({exc})") from exc
+        secret_key = _find_secrets_in_file(data)
+        if secret_key:
+            env_name = "DSRBOT_" + secret_key.upper().replace(".", "__")
+            raise ConfigError(
+                f"{secret_key}: secrets may not be written in the config file; "
+                f"set {env_name} or {secret_key}_file"
+            )
+        base = path.resolve().parent
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from exc
+    settings.base_dir = base
+    _resolve_paths(settings, base)
+    return settings
