@@ -11,6 +11,10 @@ import logging
 import signal
 from typing import Protocol
 
+from bot.mail.imap_watcher import ImapWatcher
+from bot.mail.receiver import MailReceiver
+from bot.mail.sender import OutboxSender
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage import migrate
 from storage.db import Database
@@ -29,7 +33,24 @@ class Component(Protocol):
 
 def build_components(settings: Settings, db: Database) -> list[Component]:
     """The channels this configuration enables (filled in as channels land)."""
-    return []
+    components: list[Component] = []
+    # The outbox sender always runs: with the default maildir backend it needs no server.
+    components.append(OutboxSender.from_settings(settings, db))
+    # Mail in. TODO(lead): pass on_stored=<pipeline>.notify to both and register
+    # <imap watcher>.wake in the pipeline's after_batch, so requests leave INBOX at once.
+    if settings.mail.receiver.enabled:
+        components.append(MailReceiver(settings, db))
+    if settings.mail.imap.enabled:
+        components.append(ImapWatcher(settings, db))
+    # The clock: reminders, escalations, code expiry, retention, digest (all idempotent).
+    if settings.scheduler.enabled:
+        components.append(Scheduler.from_settings(settings, db))
+    # The staff chat (the console needs no component: it is the dsrbot CLI).
+    if settings.chat.backend == "telegram":
+        from bot.chat.telegram_app import TelegramChat  # only then import PTB's stack
+
+        components.append(TelegramChat(settings, db))
+    return components
 
 
 async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -125,6 +125,10 @@ class IdentitySettings(_Section):
     trusted_authserv_ids: list[str] = Field(default_factory=list)
     challenge_ttl_hours: int = Field(default=72, ge=1)
     challenge_max_attempts: int = Field(default=5, ge=1)
+    #: PEM/DER files of X.509 roots trusted for S/MIME and PDF signatures.
+    trusted_certificates: list[Path] = Field(default_factory=list)
+    #: OpenPGP certificate files (armored or binary; keyrings allowed) trusted for signatures.
+    trusted_openpgp_keys: list[Path] = Field(default_factory=list)
 
 
 class StaffMember(_Section):
@@ -147,6 +151,52 @@ class RetentionSettings(_Section):
     years_after_relationship_end: int = Field(default=10, ge=1)
 
 
+def _default_offsets() -> list[int]:
+    return [7, 3, 1]
+
+
+class SchedulerSettings(_Section):
+    """The clock: how often the periodic jobs look at the database, and what they remind of."""
+
+    enabled: bool = True
+    #: How often the case and challenge jobs run; each run asks the database what is due.
+    tick_seconds: float = Field(default=300.0, gt=0)
+    #: How often retention and the digest are looked at (each acts at most once a day).
+    daily_check_seconds: float = Field(default=900.0, gt=0)
+    #: Staff are reminded this many working days before a case is due.
+    reminder_offsets_working_days: list[int] = Field(default_factory=_default_offsets)
+    #: Warn this many working days before the first month ends on cases that may need an
+    #: extension (it can only be made within the first month).
+    extension_warning_working_days: int = Field(default=5, ge=0, le=20)
+    #: Escalate every working day once a case is overdue.
+    overdue_escalation: bool = True
+    #: Remind the registered address this many hours before an identity code expires.
+    challenge_reminder_hours_before_expiry: int = Field(default=24, ge=1)
+    #: Local time (organisation.timezone) after which the daily digest goes to the staff chat.
+    digest_time: str = "08:00"
+    digest_working_days_only: bool = True
+    #: Anonymise customers whose retention period is over (unless a hold applies).
+    retention_enabled: bool = True
+    #: At most this many customers are looked at per retention run (the rest on the next run).
+    retention_batch: int = Field(default=500, ge=1)
+
+    @field_validator("reminder_offsets_working_days")
+    @classmethod
+    def _offsets_are_working_days(cls, value: list[int]) -> list[int]:
+        if any(v < 0 or v > 60 for v in value):
+            raise ValueError("offsets are working days from 0 to 60")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time_is_hh_mm(cls, value: str) -> str:
+        parts = value.strip().split(":")
+        if (len(parts) != 2 or not all(p.isdigit() for p in parts)
+                or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)):
+            raise ValueError(f"{value!r} is not a time like 08:00")
+        return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+
+
 class Settings(BaseSettings):
     """The whole configuration. Built only through :func:`load_settings`."""
 
@@ -161,6 +211,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     chat: ChatSettings = ChatSettings()
     retention: RetentionSettings = RetentionSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
@@ -220,6 +271,11 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         value = getattr(section, attr)
         if value is not None and not value.is_absolute():
             setattr(section, attr, base / value)
+    identity = settings.identity
+    identity.trusted_certificates = [p if p.is_absolute() else base / p
+                                     for p in identity.trusted_certificates]
+    identity.trusted_openpgp_keys = [p if p.is_absolute() else base / p
+                                     for p in identity.trusted_openpgp_keys]
     url = settings.database.url
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:

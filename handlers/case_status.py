@@ -1,7 +1,8 @@
 """Which case status may follow which: checked before every change, like Fides' request states.
 
 A closed case (done, refused, withdrawn) never reopens; a follow-up becomes a new case. That
-keeps every answer tied to exactly one decision in the audit log.
+keeps every answer tied to exactly one decision in the audit log. A requester may withdraw
+until the answer is done, approved or not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ ALLOWED: dict[S, frozenset[S]] = {
                            S.WITHDRAWN}),
     S.AWAITING_IDENTITY: frozenset({S.AWAITING_APPROVAL, S.APPROVED, S.REFUSED, S.WITHDRAWN}),
     S.AWAITING_APPROVAL: frozenset({S.AWAITING_IDENTITY, S.APPROVED, S.REFUSED, S.WITHDRAWN}),
-    S.APPROVED: frozenset({S.DONE, S.REFUSED}),
+    S.APPROVED: frozenset({S.DONE, S.REFUSED, S.WITHDRAWN}),
     S.DONE: frozenset(),
     S.REFUSED: frozenset(),
     S.WITHDRAWN: frozenset(),

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from handlers.case_status import check_transition
+from handlers.case_status import CLOSED, check_transition
 from storage import audit
-from storage.models import Case, CaseStatus, Customer
+from storage.models import (
+    AuditEntry,
+    Case,
+    CaseStatus,
+    CaseThreadRef,
+    Customer,
+    InboundMessage,
+    Staff,
+)
 
 
 def allocate_case_id(session: Session, year: int) -> str:
@@ -37,10 +46,12 @@ def create_case(
     customer_id: int | None = None,
     reasons: list[str] | None = None,
     actor: str = audit.BOT_ACTOR,
+    case_year: int | None = None,
 ) -> Case:
+    """``case_year`` numbers the id (default: the UTC year of receipt; pass the local one)."""
     now = datetime.now(UTC)
     case = Case(
-        id=allocate_case_id(session, received_at.year),
+        id=allocate_case_id(session, case_year or received_at.year),
         types=list(types), requester=requester, language=language, channel=channel,
         customer_id=customer_id, received_at=received_at, due_date=due_date,
         reasons=list(reasons or []), created_at=now, updated_at=now,
@@ -77,3 +88,107 @@ def list_cases(session: Session) -> Sequence[tuple[Case, str | None]]:
         .order_by(col(Case.received_at), col(Case.id))
     )
     return session.exec(stmt).all()
+
+
+def get_case(session: Session, case_id: str, *, for_update: bool = False) -> Case | None:
+    """One case by id; ``for_update`` row-locks it (PostgreSQL) so a double tap acts once."""
+    stmt = select(Case).where(col(Case.id) == case_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def lock_case(session: Session, case: Case) -> None:
+    """Re-read ``case`` under a row lock before a decision (SQLite: BEGIN IMMEDIATE does it).
+
+    Pending changes are flushed first so the re-read does not discard them. On PostgreSQL the
+    audit chain's lock is taken before the row lock: every decision appends to the chain, so
+    taking the two locks always in that order means a transaction that audited something before
+    deciding cannot deadlock with a decision on the same case.
+    """
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._PG_AUDIT_LOCK})
+    session.refresh(case, with_for_update=True)
+
+
+def add_thread_ref(session: Session, case: Case, message_id: str) -> bool:
+    """Record ``message_id`` in the case's thread; False when it was already there."""
+    if message_id in case.thread_message_ids:
+        return False
+    case.thread_message_ids = [*case.thread_message_ids, message_id]
+    case.updated_at = datetime.now(UTC)
+    session.add(case)
+    session.add(CaseThreadRef(case_id=case.id, message_id=message_id))
+    session.flush()
+    return True
+
+
+def cases_by_thread_ids(
+    session: Session, message_ids: Sequence[str]
+) -> list[tuple[str, Case]]:
+    """``(message_id, case)`` for every case whose thread holds one of ``message_ids``.
+
+    Oldest case first for the same id: a Message-ID belongs to the case that recorded it first,
+    so a later mail that reuses someone's Message-ID cannot pull their replies into its case.
+    """
+    if not message_ids:
+        return []
+    stmt = (
+        select(CaseThreadRef.message_id, Case)
+        .join(Case, col(CaseThreadRef.case_id) == col(Case.id))
+        .where(col(CaseThreadRef.message_id).in_(list(message_ids)))
+        .order_by(col(Case.created_at), col(Case.id))
+    )
+    return [(mid, case) for mid, case in session.exec(stmt).all()]
+
+
+def link_inbound(session: Session, inbound_id: int, case_id: str) -> bool:
+    """Point a stored inbound message at its case; False when no such message exists."""
+    message = session.get(InboundMessage, inbound_id)
+    if message is None:
+        return False
+    message.case_id = case_id
+    session.add(message)
+    session.flush()
+    return True
+
+
+def staff_by_name(session: Session, name: str) -> Staff | None:
+    return session.exec(select(Staff).where(col(Staff.name) == name)).first()
+
+
+def effective_due_column() -> Any:
+    """SQL for the due date that applies: the extended one when set."""
+    return func.coalesce(col(Case.extended_due_date), col(Case.due_date))
+
+
+def _open_cases_stmt() -> Any:
+    return (
+        select(Case)
+        .where(col(Case.status).not_in([s.value for s in CLOSED]))
+        .order_by(effective_due_column(), col(Case.id))
+    )
+
+
+def open_cases(session: Session) -> list[Case]:
+    """Cases not yet closed, the soonest due first."""
+    return list(session.exec(_open_cases_stmt()).all())
+
+
+def open_cases_due_between(session: Session, first: date, last: date) -> list[Case]:
+    """Open cases whose applicable due date is in ``first..last`` (both included)."""
+    due = effective_due_column()
+    return list(session.exec(_open_cases_stmt().where(due >= first, due <= last)).all())
+
+
+def open_cases_due_before(session: Session, day: date) -> list[Case]:
+    """Open cases whose applicable due date is before ``day``."""
+    return list(session.exec(_open_cases_stmt().where(effective_due_column() < day)).all())
+
+
+def case_audit_trail(session: Session, case_id: str) -> list[AuditEntry]:
+    """Every audit entry about one case, in order."""
+    stmt = select(AuditEntry).where(col(AuditEntry.case_id) == case_id).order_by(
+        col(AuditEntry.id))
+    return list(session.exec(stmt).all())

@@ -17,7 +17,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Create or upgrade the schema to ``revision``; safe to run on every start.
 
     Runs on our own engine (so SQLite gets its folder and pragmas) and, on PostgreSQL, under an
@@ -47,6 +47,7 @@ def current_revision(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+            return ",".join(sorted(heads)) if heads else None
     finally:
         engine.dispose()

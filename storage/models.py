@@ -178,6 +178,13 @@ class InboundMessage(SQLModel, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     case_id: str | None = Field(default=None, foreign_key="case.id", index=True)
     processed_at: datetime | None = None
+    #: The From addr-spec, lower-cased: the key of the per-sender rate limit (never logged).
+    from_address: str = Field(default="", max_length=320, index=True)
+    #: Where an IMAP message sits, so the watcher can move it once the pipeline made it a case.
+    imap_mailbox: str | None = Field(default=None, max_length=300)
+    imap_uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger))
+    imap_uid: int | None = Field(default=None, sa_column=Column(BigInteger))
+    imap_moved_at: datetime | None = None
 
 
 class Case(SQLModel, table=True):
@@ -224,12 +231,13 @@ class OutboundMessage(SQLModel, table=True):
     subject: str = Field(max_length=998)
     body_text: str
     body_html: str | None = None
+    #: Threading only (In-Reply-To, References), already checked; see handlers.compose.
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    attachments: list[dict[str, str]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    # Attachments live in OutboundAttachment (bytes, not base64 in JSON).
     state: str = Field(default=OutboundState.PENDING.value, max_length=16, index=True)
     attempts: int = 0
+    #: Not before this time. A claim moves it forward by a lease, so a sender that dies
+    #: mid-delivery leaves the row due again later (resent with the same Message-ID).
     next_attempt_at: datetime
     last_error: str | None = None
     created_at: datetime
@@ -256,3 +264,160 @@ class AuditEntry(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class CaseThreadRef(SQLModel, table=True):
+    """Index of a case's thread Message-IDs (the request's own and our letters').
+
+    ``Case.thread_message_ids`` holds the same ids for reading; this table lets a follow-up's
+    In-Reply-To/References find its case with one indexed lookup instead of a scan of JSON.
+    """
+
+    __table_args__ = (UniqueConstraint("case_id", "message_id", name="uq_casethreadref_case_msg"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    message_id: str = Field(max_length=998, index=True)
+
+
+class OutboundAttachment(SQLModel, table=True):
+    """A file sent with an outbound message (access report, export, refusal certificate).
+
+    Bytes in their own table rather than base64 in the message row's JSON: no 33% inflation,
+    and claiming due rows never drags megabytes of attachments through the query.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbound_id: int = Field(foreign_key="outboundmessage.id", index=True)
+    position: int = 0
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=127)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ImapState(SQLModel, table=True):
+    """How far the IMAP watcher has stored a mailbox: UIDs are only valid within a UIDVALIDITY."""
+
+    __table_args__ = (UniqueConstraint("account", "mailbox", name="uq_imapstate_account_mailbox"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=400)
+    mailbox: str = Field(max_length=300)
+    uidvalidity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime
+
+
+class FieldChange(SQLModel, table=True):
+    """History of register corrections (GDPR Art. 16): which field, when, by whom, on what grounds.
+
+    ``old_value`` is kept only while the customer exists; erasure clears it with the customer,
+    so the history never outlives the data it describes.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    field: str = Field(max_length=40)
+    old_value: str | None = Field(default=None, max_length=500)
+    changed_at: datetime
+    actor: str = Field(max_length=120)
+    case_id: str | None = Field(default=None, foreign_key="case.id", index=True)
+    grounds: str = Field(default="", max_length=1000)
+
+
+class LegalHold(SQLModel, table=True):
+    """Data that legislation (or an authority) requires us to keep: blocks erasure until ``until``.
+
+    ``fields`` lists the customer fields that must be kept; an empty list means all of them.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    reason: str = Field(max_length=40)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    until: date | None = None
+    note: str = Field(default="", max_length=500)
+    created_at: datetime
+    actor: str = Field(max_length=120)
+
+
+class IdentityChallenge(SQLModel, table=True):
+    """A one-time code mailed to the address already in the register (EDPB 01/2022: link the
+    new request to the known channel). Only the code's hash is stored; a code has a lifetime,
+    an attempt limit and is used once (``consumed_at``), like Fides' identity verification.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    #: SHA-256 hex of the code (the code itself is never stored).
+    code_hash: str = Field(max_length=64)
+    expires_at: datetime
+    attempts: int = 0
+    max_attempts: int = 5
+    consumed_at: datetime | None = None
+    created_at: datetime
+
+
+class ChatNotificationState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ChatNotification(SQLModel, table=True):
+    """The staff chat's outbox: a case to show (or re-show), written with the change behind it.
+
+    Delivery renders the case as it is *then* (not as it was when the row was written), so
+    several rows for one case collapse into one send or edit, and a late delivery is never stale.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    case_id: str | None = Field(default=None, foreign_key="case.id", index=True, max_length=20)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=ChatNotificationState.PENDING.value, max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(index=True)
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class ChatCaseMessage(SQLModel, table=True):
+    """Which chat message shows which case, so later changes edit that message in place."""
+
+    __table_args__ = (UniqueConstraint("case_id", "chat_id", name="uq_chatcasemessage_case_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    #: ``Case.updated_at`` as last shown; a newer case change means the message is stale.
+    synced_at: datetime
+
+
+class SentReminder(SQLModel, table=True):
+    """What the scheduler has done: one row per reminder, escalation, expiry, digest or
+    retention action, keyed so the same thing can never be done twice.
+
+    The row is inserted first, in the same transaction as the action it stands for
+    (``INSERT ... ON CONFLICT DO NOTHING``): a second instance, or a restart that repeats a
+    tick, finds the key taken and does nothing; a failed action rolls its row back with it.
+    ``subject`` is a case id, ``challenge:<id>``, ``customer:<id>`` or ``staff``.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "due_on", name="uq_sentreminder_kind_subject_due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=64)
+    #: The day the action belongs to (a reminder's scheduled working day, an overdue day...).
+    due_on: date
+    case_id: str | None = Field(default=None, max_length=20, index=True)
+    done_at: datetime = Field(index=True)
+    #: Which process did it (host:pid), for operators reading the table.
+    instance: str = Field(default="", max_length=100)

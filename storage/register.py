@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from handlers.csv_import import CsvImportError, Row
@@ -204,22 +205,24 @@ def orders_and_invoices(
     return orders, invoices
 
 
-def iter_mailing_list(session: Session, purpose: str, batch: int = 5000) -> Iterator[Customer]:
+def iter_mailing_list(session: Session, purpose: str, batch: int = 20000) -> Iterator[Any]:
     """Who may appear on a list for ``purpose`` (``publication`` or ``marketing``).
 
     The notice lets the company publish lists such as mailing labels unless the customer forbids
-    it; a processing restriction or anonymisation also keeps a person off every list.
+    it; a processing restriction or anonymisation also keeps a person off every list. Rows carry
+    only the label columns (plain rows, not ORM objects: a million labels stream in seconds).
     """
     if purpose not in ("publication", "marketing"):
         raise ValueError(f"unknown list purpose {purpose!r}")
     ban = Customer.publication_ban if purpose == "publication" else Customer.marketing_ban
     last = 0
     while True:
-        rows = session.exec(
-            select(Customer)
+        rows = session.execute(
+            sa_select(col(Customer.id), col(Customer.first_name), col(Customer.last_name),
+                      col(Customer.organisation), col(Customer.postal_address))
             .where(col(Customer.id) > last)
-            .where(ban == False)  # noqa: E712
-            .where(Customer.processing_restricted == False)  # noqa: E712
+            .where(col(ban).is_(False))
+            .where(col(Customer.processing_restricted).is_(False))
             .where(col(Customer.anonymised_at).is_(None))
             .order_by(col(Customer.id))
             .limit(batch)

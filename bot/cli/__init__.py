@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import admin_cmds, register_cmds
+from bot.cli import admin_cmds, case_cmds, ingest_cmds, register_cmds, tick_cmds
 from bot.cli.context import CliContext
 
 app = typer.Typer(
@@ -30,6 +30,9 @@ def _root(
 
 admin_cmds.register(app)
 register_cmds.register(app)
+case_cmds.register(app)
+ingest_cmds.register(app)
+tick_cmds.register(app)
 
 
 def main() -> None:

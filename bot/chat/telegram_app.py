@@ -1,0 +1,446 @@
+"""The staff chat on Telegram: a python-telegram-bot Application inside the service's loop.
+
+What it does: posts every new case to the staff group with buttons (Approve, Refuse, Ask for
+information, Extend, Assign to me, Details), answers commands (``/cases``, ``/case ID``,
+``/due [days]``, ``/approve ID``, ``/refuse ID reason``, ``/extend ID reason``, ``/assign ID``,
+``/new``), and edits a case's message whenever the case changes.
+
+Why it is shaped like this:
+
+* Each handler only parses, checks the person (:mod:`bot.chat.staff`), calls the case engine
+  through :mod:`bot.chat.actions` in a worker thread, and answers. No rule lives here.
+* Reasons and questions are asked for with a ForceReply prompt whose text names the action and
+  the case (``⛔ Refuse DSR-2026-0001: ...``). The reply is matched by that text, so nothing is
+  kept in memory between the tap and the reply and a restart in between loses nothing.
+* The chat message of a case is only ever written by the notifier (the outbox loop), which
+  retries; a decision writes an outbox row in its own transaction and wakes the loop.
+* A Telegram outage at start does not stop the service: connecting is retried in the
+  background while cases keep arriving and the outbox keeps their messages for later.
+* Only the configured staff group and private chats are served; in any other group even staff
+  get a refusal, because other members there could read the answer.
+* Logs name error classes and case ids only. httpx is quieted to WARNING because it logs
+  request URLs, which contain the bot token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from datetime import UTC, date, datetime
+
+from telegram import ForceReply, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.chat import render
+from bot.chat.actions import ChatActions
+from bot.chat.manual_intake import IntakeError, IntakeFile, accepted
+from bot.chat.notifier import Notifier, stop_task
+from bot.chat.staff import Member
+from bot.settings import ConfigError, Settings
+from handlers import deadlines
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+CASE_ID = re.compile(r"^DSR-\d{4}-\d{4,6}$")
+PROMPTS: dict[str, str] = {
+    render.REFUSE: "⛔ Refuse {case_id}: reply to this message with the reason. "
+                   "The requester is told it in the refusal letter.",
+    render.EXTEND: "⏳ Extend {case_id}: reply to this message with the reason (a complex or "
+                   "numerous request). The requester is told it.",
+    render.ASK: "✉️ Ask {case_id}: reply to this message with your question. It is mailed to "
+                "the address the request came from, so do not include register data.",
+}
+PROMPT_PATTERN = re.compile(r"^\S+ (Refuse|Extend|Ask) (DSR-\d{4}-\d{4,6}):")
+PROMPT_VERBS = {"Refuse": render.REFUSE, "Extend": render.EXTEND, "Ask": render.ASK}
+NEW_PROMPT = ("📝 New manual request: reply to this message with the request as it came "
+              "(letter or phone). Start with the requester's email address if they gave one. "
+              "Attach a photo or PDF of the signed letter if there is one, with the text as "
+              "its caption.")
+NEW_CAPTION = re.compile(r"^/new(@\w+)?(\s|$)")
+HELP = (
+    "dsrbot staff commands:\n"
+    "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
+    "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
+    "/new [text]: a request that came by letter or phone"
+)
+SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
+DEFAULT_DUE_DAYS = 7
+MAX_FILE_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
+
+
+def file_base_url(base_url: str) -> str:
+    """``http://host/bot`` -> ``http://host/file/bot`` (how the Bot API serves files)."""
+    head, sep, _ = base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if sep else base_url.rstrip("/") + "/file/bot"
+
+
+def parse_case_id(raw: str) -> str | None:
+    value = raw.strip().strip("[]").strip().upper()
+    return value if CASE_ID.match(value) else None
+
+
+class TelegramChat:
+    """The service component (``name``, ``start``, ``stop``)."""
+
+    name = "telegram"
+
+    def __init__(self, settings: Settings, db: Database, *, poll_interval: float = 2.0) -> None:
+        chat = settings.chat
+        token = settings.secret(chat.token, chat.token_file)
+        if not token:
+            raise ConfigError("chat.token: required when chat.backend = \"telegram\" "
+                              "(set DSRBOT_CHAT__TOKEN or chat.token_file)")
+        if chat.telegram_chat_id is None:
+            raise ConfigError("chat.telegram_chat_id: required when chat.backend = \"telegram\"")
+        self.settings = settings
+        self.chat_id: int = chat.telegram_chat_id
+        self.tz = settings.organisation.timezone
+        self.actions = ChatActions(settings, db)
+        builder: ApplicationBuilder = ApplicationBuilder().token(token)
+        if chat.telegram_base_url:
+            builder = builder.base_url(chat.telegram_base_url).base_file_url(
+                file_base_url(chat.telegram_base_url))
+        self.application: Application = builder.build()
+        self.notifier = Notifier(db, self.application.bot, chat_id=self.chat_id,
+                                 personal_data=chat.personal_data, tz=self.tz,
+                                 poll_interval=poll_interval)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._register_handlers()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Returns at once; connecting and delivering run in the background."""
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self._stop.clear()
+        self._tasks = [asyncio.create_task(self._connect(), name="telegram-connect"),
+                       asyncio.create_task(self.notifier.run(self._stop), name="chat-notifier")]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            except (TimeoutError, Exception):
+                await stop_task(task)
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        await app.bot.shutdown()
+
+    async def _connect(self) -> None:
+        """Initialise and start polling, retrying while Telegram cannot be reached."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                await self.application.initialize()
+                break
+            except TelegramError as exc:
+                log.warning("chat: Telegram not reachable (%s); retrying in %.0fs",
+                            exc.__class__.__name__, delay)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                except TimeoutError:
+                    delay = min(delay * 2, 300.0)
+        if self._stop.is_set():
+            return
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+            error_callback=self._polling_error)
+        log.info("chat: connected to Telegram as bot %s", self.application.bot.id)
+
+    @staticmethod
+    def _polling_error(error: TelegramError) -> None:
+        # PTB retries polling itself; its default handler would log URLs (with the token).
+        log.warning("chat: polling failed (%s); PTB retries", error.__class__.__name__)
+
+    def _register_handlers(self) -> None:
+        app = self.application
+        app.add_handler(CallbackQueryHandler(self.on_button, pattern=render.CALLBACK_PATTERN))
+        app.add_handler(CallbackQueryHandler(self.on_unknown_button))
+        app.add_handler(CommandHandler(["start", "help"], self.on_help))
+        app.add_handler(CommandHandler("cases", self.on_cases))
+        app.add_handler(CommandHandler("case", self.on_case))
+        app.add_handler(CommandHandler("due", self.on_due))
+        app.add_handler(CommandHandler(["approve", "assign"], self.on_simple_decision))
+        app.add_handler(CommandHandler(["refuse", "extend"], self.on_reasoned_decision))
+        app.add_handler(CommandHandler("new", self.on_new))
+        attachment = filters.PHOTO | filters.Document.ALL
+        app.add_handler(MessageHandler(filters.CaptionRegex(NEW_CAPTION) & attachment,
+                                       self.on_new_with_attachment))
+        app.add_handler(MessageHandler(
+            filters.REPLY & ~filters.COMMAND & (filters.TEXT | attachment), self.on_reply))
+        app.add_error_handler(self.on_error)
+
+    # -- the gate ----------------------------------------------------------------------------
+
+    def _chat_allowed(self, update: Update) -> bool:
+        chat = update.effective_chat
+        return chat is not None and (chat.id == self.chat_id or chat.type == ChatType.PRIVATE)
+
+    async def _gate(self, update: Update, verb: str, case_id: str | None = None) -> Member | None:
+        """The staff member behind this update if they may ``verb``; else refuse politely."""
+        user = update.effective_user
+        if user is None:
+            return None
+        gate = await asyncio.to_thread(self.actions.gate, user.id, verb,
+                                       chat_allowed=self._chat_allowed(update), case_id=case_id)
+        if gate.allowed:
+            return gate.member
+        log.info("chat: refused %s by telegram user %s (%s)", verb, user.id, gate.denial)
+        await self._say(update, gate.message, alert=True)
+        return None
+
+    @staticmethod
+    async def _say(update: Update, text: str, *, alert: bool = False) -> None:
+        """Answer the person: a toast/alert for a button, a reply for a message."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=alert)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(text[:4096])
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        match = render.CALLBACK_PATTERN.match(query.data or "")
+        assert match is not None
+        verb, case_id = match.group(1), match.group(2)
+        member = await self._gate(update, verb, case_id)
+        if member is None:
+            return
+        if verb == render.DETAILS:
+            await self._send_details(update, case_id)
+            await query.answer()
+        elif verb in PROMPTS:
+            await self._prompt(update, PROMPTS[verb].format(case_id=case_id))
+            await query.answer("Reply to my message, please.")
+        else:
+            outcome = await asyncio.to_thread(self.actions.decide, member, verb, case_id)
+            await query.answer(outcome.message[:200], show_alert=not outcome.ok)
+            if outcome.changed:
+                self.notifier.wake()
+                await self._refresh_copy(query.message, case_id)
+
+    async def on_unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await update.callback_query.answer("This button is no longer valid.")
+
+    async def _refresh_copy(self, message: object, case_id: str) -> None:
+        """A button on a ``/case`` copy: edit that copy too (the tracked one is the notifier's)."""
+        if not isinstance(message, Message):
+            return
+        shown = await asyncio.to_thread(self.actions.shown_message, case_id)
+        if shown == message.message_id:
+            return
+        view = await asyncio.to_thread(self.actions.view, case_id)
+        if view is None:
+            return
+        rendered = render.render_case(view, personal_data=self.settings.chat.personal_data,
+                                      tz=self.tz, today=self._today())
+        try:
+            await message.edit_text(rendered.text, reply_markup=rendered.keyboard)
+        except TelegramError as exc:  # best effort: the tracked message is what counts
+            log.info("chat: could not refresh a copy of %s (%s)", case_id,
+                     exc.__class__.__name__)
+
+    async def _prompt(self, update: Update, text: str) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        await chat.send_message(text, reply_markup=ForceReply(selective=False))
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(
+                HELP + "\n\nOnly named staff may use this bot.")
+
+    async def on_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self._gate(update, "view") is None:
+            return
+        cases = await asyncio.to_thread(self.actions.open_cases)
+        await self._say(update, render.render_case_list(cases, title="Open cases",
+                                                        today=self._today()))
+
+    async def on_due(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        try:
+            days = int(args[0]) if args else DEFAULT_DUE_DAYS
+        except ValueError:
+            days = -1
+        if not 0 <= days <= 366:
+            await self._say(update, "Usage: /due [days], e.g. /due 7")
+            return
+        if await self._gate(update, "view") is None:
+            return
+        cases = await asyncio.to_thread(self.actions.due, days, self._today())
+        await self._say(update, render.render_case_list(
+            cases, title=f"Overdue or due within {days} days", today=self._today()))
+
+    async def on_case(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        case_id = parse_case_id(context.args[0]) if context.args else None
+        if case_id is None:
+            await self._say(update, "Usage: /case DSR-2026-0001")
+            return
+        if await self._gate(update, "view", case_id) is None:
+            return
+        await self._send_details(update, case_id, with_buttons=True)
+
+    async def _send_details(self, update: Update, case_id: str, *,
+                            with_buttons: bool = False) -> None:
+        view = await asyncio.to_thread(self.actions.view, case_id)
+        chat = update.effective_chat
+        assert chat is not None
+        if view is None:
+            await chat.send_message(f"There is no case {case_id}.")
+            return
+        text = render.render_details(view, personal_data=self.settings.chat.personal_data,
+                                     tz=self.tz, today=self._today())
+        keyboard = render.keyboard_for(view.case) if with_buttons else None
+        await chat.send_message(text, reply_markup=keyboard)
+
+    async def on_simple_decision(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """``/approve ID`` and ``/assign ID``."""
+        verb = self._command(update)
+        case_id = parse_case_id(context.args[0]) if context.args else None
+        if case_id is None:
+            await self._say(update, f"Usage: /{verb} DSR-2026-0001")
+            return
+        await self._decide(update, verb, case_id, "")
+
+    async def on_reasoned_decision(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """``/refuse ID reason`` and ``/extend ID reason``."""
+        verb = self._command(update)
+        message = update.effective_message
+        parts = (message.text or "").split(maxsplit=2) if message else []
+        case_id = parse_case_id(parts[1]) if len(parts) > 1 else None
+        reason = parts[2].strip() if len(parts) > 2 else ""
+        if case_id is None or not reason:
+            await self._say(update, f"Usage: /{verb} DSR-2026-0001 the reason "
+                                    "(the requester is told it)")
+            return
+        await self._decide(update, verb, case_id, reason)
+
+    async def _decide(self, update: Update, verb: str, case_id: str, text: str) -> None:
+        member = await self._gate(update, verb, case_id)
+        if member is None:
+            return
+        outcome = await asyncio.to_thread(self.actions.decide, member, verb, case_id, text)
+        await self._say(update, outcome.message)
+        if outcome.changed:
+            self.notifier.wake()
+
+    @staticmethod
+    def _command(update: Update) -> str:
+        message = update.effective_message
+        text = message.text if message and message.text else ""
+        return text.split()[0].lstrip("/").split("@")[0].lower() if text else ""
+
+    # -- replies to prompts, and manual intake -----------------------------------------------
+
+    async def on_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.reply_to_message is None:
+            return
+        prompt = message.reply_to_message
+        if prompt.from_user is None or prompt.from_user.id != context.bot.id:
+            return  # a reply to a person, not to us
+        prompt_text = prompt.text or ""
+        if prompt_text.startswith(NEW_PROMPT[:20]):
+            await self._intake(update, message, message.text or message.caption or "")
+            return
+        match = PROMPT_PATTERN.match(prompt_text)
+        if match is None:
+            return
+        verb, case_id = PROMPT_VERBS[match.group(1)], match.group(2)
+        text = (message.text or "").strip()
+        if not text:
+            await self._say(update, "Please reply with text.")
+            return
+        await self._decide(update, verb, case_id, text)
+
+    async def on_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        text = (message.text or "").split(maxsplit=1)
+        if len(text) < 2:
+            if await self._gate(update, "intake") is not None:
+                await self._prompt(update, NEW_PROMPT)
+            return
+        await self._intake(update, message, text[1])
+
+    async def on_new_with_attachment(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        caption = NEW_CAPTION.sub("", message.caption or "", count=1)
+        await self._intake(update, message, caption)
+
+    async def _intake(self, update: Update, message: Message, text: str) -> None:
+        member = await self._gate(update, "intake")
+        if member is None:
+            return
+        try:
+            files = await self._attachments(message)
+            outcome = await asyncio.to_thread(self.actions.intake, member, text, files,
+                                              datetime.now(UTC))
+        except IntakeError as exc:
+            await self._say(update, f"Not stored: {exc}.")
+            return
+        await self._say(update, outcome.message)
+
+    async def _attachments(self, message: Message) -> list[IntakeFile]:
+        if message.photo:
+            photo = message.photo[-1]  # the largest size
+            data = await (await photo.get_file()).download_as_bytearray()
+            return [IntakeFile("letter.jpg", "image/jpeg", bytes(data))]
+        document = message.document
+        if document is None:
+            return []
+        content_type = document.mime_type or "application/octet-stream"
+        if not accepted(content_type):
+            raise IntakeError("please send the letter as a PDF or a photo")
+        if document.file_size and document.file_size > MAX_FILE_BYTES:
+            raise IntakeError("the file is larger than 20 MB; please send a smaller scan")
+        data = await (await document.get_file()).download_as_bytearray()
+        return [IntakeFile(document.file_name or "letter", content_type, bytes(data))]
+
+    # -- errors ------------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Class name only: exception texts can quote SQL parameters or URLs with the token.
+        log.error("chat: handler failed: %s", context.error.__class__.__name__)
+        if isinstance(update, Update):
+            with contextlib.suppress(TelegramError):
+                await self._say(update, SORRY, alert=True)
+
+    def _today(self) -> date:
+        return deadlines.local_date(datetime.now(UTC), self.tz)

@@ -1,0 +1,207 @@
+"""Case commands: deadline, case, approve, refuse, extend, assign.
+
+The console is a staff channel like the chat: decisions go through the same domain functions
+(:mod:`handlers.cases`), a decision needs ``--as NAME`` naming an approver, and a refused
+attempt is audited. Errors print one line and exit 1 (a bad date for ``deadline``: exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from bot.cli.context import ctx_obj, fail
+from handlers import cases as engine
+from handlers import deadlines
+from storage import cases as store
+from storage.models import Case, Customer
+
+EXIT_BAD_DATE = 2
+
+NameOption = Annotated[str, typer.Option("--as", help="Staff member deciding (an approver)")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (the requester is told it)")]
+CaseIdArg = Annotated[str, typer.Argument(help="Case id, e.g. DSR-2026-0001")]
+
+
+def _case_id(raw: str) -> str:
+    return raw.strip().strip("[]").strip().upper()
+
+
+def _parse_moment(raw: str) -> date | datetime:
+    """ISO date, or ISO datetime (without an offset it is Helsinki time)."""
+    text = raw.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(text)
+
+
+def deadline(
+    dates: Annotated[list[str], typer.Argument(help="ISO dates or datetimes of receipt")],
+    extended: Annotated[bool, typer.Option("--extended", help="Due date after an extension")]
+    = False,
+) -> None:
+    """Print `RECEIVED DUE` per date: one month (three when extended), rolled to a working day."""
+    lines = []
+    for raw in dates:
+        try:
+            moment = _parse_moment(raw)
+        except ValueError as exc:
+            raise fail(f"not a date: {raw!r} (use YYYY-MM-DD or an ISO datetime)",
+                       EXIT_BAD_DATE) from exc
+        try:
+            received = deadlines.local_date(moment)
+            due = deadlines.due_date(moment, extended=extended)
+        except (ValueError, OverflowError) as exc:
+            raise fail(f"date out of range: {raw!r}", EXIT_BAD_DATE) from exc
+        lines.append(f"{received.isoformat()} {due.isoformat()}")
+    typer.echo("\n".join(lines))
+
+
+def _case_record(session: Session, case: Case) -> dict[str, Any]:
+    customer = session.get(Customer, case.customer_id) if case.customer_id else None
+    today = deadlines.local_date(datetime.now(UTC))
+    due = engine.effective_due(case)
+    return {
+        "id": case.id, "status": case.status, "types": case.types,
+        "requester": case.requester,
+        "customer_number": customer.customer_number if customer else None,
+        "language": case.language, "channel": case.channel,
+        "received_at": case.received_at.isoformat(),
+        "received_on": deadlines.local_date(case.received_at).isoformat(),
+        "due_date": case.due_date.isoformat(),
+        "extended": case.extended,
+        "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date
+        else None,
+        "extension_reason": case.extension_reason,
+        "days_left": (due - today).days if engine.is_open(case) else None,
+        "verification_level": case.verification_level,
+        "signature_state": case.signature_state,
+        "assignee": case.assignee, "reasons": case.reasons,
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "audit": [
+            {"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
+             "details": e.details}
+            for e in store.case_audit_trail(session, case.id)
+        ],
+    }
+
+
+def _print_case(r: dict[str, Any]) -> None:
+    out = [f"{r['id']}  {r['status']}", f"  types:      {', '.join(r['types']) or '-'}"]
+    who = r["requester"] + (f" (customer {r['customer_number']})" if r["customer_number"] else
+                            " (no customer matched)")
+    out.append(f"  requester:  {who}")
+    out.append(f"  language:   {r['language']}    channel: {r['channel']}")
+    out.append(f"  received:   {r['received_on']} ({r['received_at']})")
+    due = f"  due:        {r['due_date']}"
+    if r["extended"]:
+        due += f", extended to {r['extended_due_date']}: {r['extension_reason']}"
+    if r["days_left"] is not None:
+        left = r["days_left"]
+        due += f"  ({left} days left)" if left >= 0 else f"  (OVERDUE by {-left} days)"
+    out.append(due)
+    out.append(f"  identity:   {r['verification_level']}    signature: {r['signature_state']}")
+    out.append(f"  assignee:   {r['assignee'] or '-'}")
+    if r["closed_at"]:
+        out.append(f"  closed:     {r['closed_at']}")
+    out.append("  reasons:")
+    out.extend(f"    - {reason}" for reason in r["reasons"] or ["(none)"])
+    out.append("  audit trail:")
+    for e in r["audit"]:
+        details = json.dumps(e["details"], ensure_ascii=False, sort_keys=True)
+        out.append(f"    {e['at']}  {e['actor']}  {e['action']}  {details}")
+    typer.echo("\n".join(out))
+
+
+def case(
+    ctx: typer.Context,
+    case_id: CaseIdArg,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts")] = False,
+) -> None:
+    """Show one case: status, due date, reasons and its audit trail."""
+    cid = _case_id(case_id)
+    try:
+        with ctx_obj(ctx).db.read_session() as session:
+            found = store.get_case(session, cid)
+            record = _case_record(session, found) if found else None
+    except SQLAlchemyError as exc:
+        raise _db_failure(exc) from exc
+    if record is None:
+        raise fail(f"unknown case {cid}")
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    else:
+        _print_case(record)
+
+
+def _db_failure(exc: SQLAlchemyError) -> typer.Exit:
+    return fail(f"database error ({exc.__class__.__name__}); has `dsrbot init` been run?")
+
+
+Act = Callable[[Session, Case, str], str]
+
+
+def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) -> None:
+    """Look the case up, check the person, act; one line out, exit 1 on any refusal."""
+    obj = ctx_obj(ctx)
+    staff = obj.settings.chat.staff
+    cid = _case_id(case_id)
+    denied: str | None = None
+    try:
+        with obj.db.session() as session:
+            found = store.get_case(session, cid)
+            if found is None:
+                raise engine.CaseError(f"unknown case {cid}")
+            check = engine.authorise_staff(session, name, staff, action=action, case_id=cid)
+            if check.allowed:
+                message = act(session, found, check.actor)
+            else:
+                denied = check.message  # the denial's audit entry commits with this block
+    except engine.CaseError as exc:
+        raise fail(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise _db_failure(exc) from exc
+    if denied is not None:
+        raise fail(denied)
+    typer.echo(message)
+
+
+def approve(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
+    """Approve a case (a repeat reports who approved it and changes nothing)."""
+    _decide(ctx, case_id, name, "approve",
+            lambda s, c, actor: engine.approve(s, c, actor=actor).message)
+
+
+def refuse(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: NameOption) -> None:
+    """Refuse a case with the reason the refusal letter states."""
+    _decide(ctx, case_id, name, "refuse",
+            lambda s, c, actor: engine.refuse(s, c, reason=reason, actor=actor).message)
+
+
+def extend(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: NameOption) -> None:
+    """Extend by two months (only within the first month); the requester is sent a notice."""
+    tz = ctx_obj(ctx).settings.organisation.timezone
+    _decide(ctx, case_id, name, "extend",
+            lambda s, c, actor: engine.extend(s, c, reason=reason, actor=actor, tz=tz).message)
+
+
+def assign(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
+    """Take a case: it is assigned to NAME."""
+    _decide(ctx, case_id, name, "assign",
+            lambda s, c, actor: engine.assign(s, c, staff=name.strip(), actor=actor).message)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(deadline)
+    app.command()(case)
+    app.command()(approve)
+    app.command()(refuse)
+    app.command()(extend)
+    app.command()(assign)

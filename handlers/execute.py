@@ -1,0 +1,140 @@
+"""Finishing a decided case: carry out an approved one, send the certificate for a refused one.
+
+Decisions are taken in many places (the pipeline's auto-approval, the console, the chat), but
+what follows a decision is done here only, by a sweep over the database: whoever approved, the
+same code changes the register and writes the letters, in the same transaction that closes the
+case. A crash in between leaves the case ``approved`` and the next sweep finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from handlers import cases as engine
+from handlers.rights import (
+    OrgInfo,
+    Outcome,
+    Proposal,
+    RightsError,
+    decide,
+    in_execution_order,
+    make_handlers,
+    refuse_request,
+    send_extension_notice,
+)
+from storage.db import Database
+from storage.models import Case, CaseStatus, Customer
+
+log = logging.getLogger(__name__)
+
+
+def _customer(session: Session, case: Case) -> Customer | None:
+    return session.get(Customer, case.customer_id) if case.customer_id is not None else None
+
+
+def propose_all(session: Session, case: Case, org: OrgInfo) -> dict[str, Proposal]:
+    """Every requested right's proposal (for staff to read, and to know if staff must decide)."""
+    customer = _customer(session, case)
+    if customer is None:
+        return {}
+    handlers = make_handlers(org)
+    extracted: Mapping[str, Any] = case.details.get("extracted", {})
+    return {right: handlers[right].propose(session, case, customer, extracted)
+            for right in case.types if right in handlers}
+
+
+def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str) -> list[Outcome]:
+    """Carry out every right of an approved case, then close it as done."""
+    customer = _customer(session, case)
+    if customer is None:
+        raise RightsError(f"{case.id}: no verified customer record; nothing was done")
+    handlers = make_handlers(org)
+    extracted: Mapping[str, Any] = case.details.get("extracted", {})
+    outcomes: list[Outcome] = []
+    # Access before erasure: a report must be built from the data before it is erased.
+    for right in in_execution_order(case.types):
+        proposal = handlers[right].propose(session, case, customer, extracted)
+        if right == "objection":
+            # Staff approving an objection upholds it; refusing it goes through refuse_request.
+            proposal = decide(proposal, upheld=True, note=str(case.details.get("note", "")))
+        outcomes.append(handlers[right].carry_out(session, case, customer, proposal, actor))
+    engine.mark_done(session, case, actor=actor,
+                     reasons=[f"{o.right}: {o.result}" for o in outcomes])
+    return outcomes
+
+
+def send_refusal_certificate(session: Session, case: Case, org: OrgInfo, *, actor: str) -> None:
+    """The written certificate with the reasons and the complaint route, sent once."""
+    customer = _customer(session, case)
+    right = case.types[0] if case.types else "access"
+    refuse_request(session, case, customer, org=org, right=right, actor=actor,
+                   note=str(case.details.get("refusal_reason") or "") or None)
+    case.details = {**case.details, "refusal_letter_sent": True}
+    session.add(case)
+
+
+def _pending(session: Session) -> list[str]:
+    approved = [c.id for c in session.exec(
+        select(Case).where(Case.status == CaseStatus.APPROVED.value)).all()
+        if not c.details.get("execution_failed")]
+    refused = session.exec(select(Case).where(Case.status == CaseStatus.REFUSED.value)
+                           .where(col(Case.closed_at).is_not(None))).all()
+    return [*approved, *(c.id for c in refused if not c.details.get("refusal_letter_sent"))]
+
+
+def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
+                   case_id: str | None = None) -> dict[str, int]:
+    """Sweep: every approved case is carried out, every refusal gets its letter. Idempotent."""
+    del now  # reserved: the handlers take their own clock today
+    with db.read_session() as session:
+        ids = [case_id] if case_id else _pending(session)
+        extended = [n.case_id for n in engine.extension_notices_pending(session)]
+    counts = {"done": 0, "refused": 0, "extended": 0, "failed": 0}
+    for cid in extended:
+        with db.session() as session:
+            case = session.get(Case, cid, with_for_update=True)
+            if case is None:
+                continue
+            actor = str(case.details.get("extended_by") or "dsrbot")
+            # Marking first makes a concurrent sweep skip it; both commit together or not at all.
+            if engine.mark_extension_notified(session, case, actor=actor):
+                send_extension_notice(session, case, org=org, actor=actor,
+                                      note=case.extension_reason or None)
+                counts["extended"] += 1
+    for cid in ids:
+        try:
+            with db.session() as session:
+                case = session.get(Case, cid, with_for_update=True)
+                if case is None:
+                    continue
+                actor = str(case.details.get("approved_by") or case.details.get("refused_by")
+                            or "dsrbot")
+                if case.status == CaseStatus.APPROVED:
+                    carry_out_case(session, case, org, actor=actor)
+                    counts["done"] += 1
+                elif (case.status == CaseStatus.REFUSED
+                      and not case.details.get("refusal_letter_sent")):
+                    send_refusal_certificate(session, case, org, actor=actor)
+                    counts["refused"] += 1
+        except RightsError as exc:
+            # Nothing changed (the transaction rolled back); staff see why on the case.
+            log.warning("case %s could not be finished: %s", cid, exc.__class__.__name__)
+            _note_failure(db, cid, str(exc))
+            counts["failed"] += 1
+    return counts
+
+
+def _note_failure(db: Database, case_id: str, message: str) -> None:
+    with db.session() as session:
+        case = session.get(Case, case_id)
+        if case is not None:
+            # Marked so the sweep does not retry forever; staff decide (refuse or fix the record).
+            case.details = {**case.details, "execution_failed": True}
+            if message not in case.reasons:
+                case.reasons = [*case.reasons, message]
+            session.add(case)

@@ -1,0 +1,509 @@
+"""Who is asking: register match, sender authentication, look-alikes, and the one rule above all.
+
+Levels, from weakest to strongest:
+
+- ``none``: the From address is not exactly one customer's registered address. Names, phone
+  numbers, customer numbers or addresses found in the text only give staff *candidates*.
+- ``claimed``: From equals exactly one registered address, but nothing proves the mail came
+  from that mailbox (a From header is trivially forged).
+- ``authenticated``: as claimed, and the From domain is authenticated: an aligned DKIM pass or a
+  DMARC pass, read from an Authentication-Results header added by one of OUR servers
+  (``identity.trusted_authserv_ids``) or from DKIM verified here. That proves the *domain*
+  sent it, not the person: a colleague on the same domain, a shared or delegated mailbox, or a
+  compromised server still passes. So it is recorded, shown to staff, and it is **not** enough
+  to send personal data or to change the register.
+- ``verified``: the holder of the registered mailbox answered the one-time challenge sent to it
+  (:mod:`handlers.challenge`), a staff member vouched, or the request carries a signature
+  that validates against our trust roots and names the registered address.
+
+The rule above all (:func:`may_send_personal_data`, :func:`may_change_register`): personal
+data goes only to the registered address of a verified customer, and only a verified request
+changes the register. This is deliberately stricter than "DKIM-aligned mail from the
+registered address"; the cost is one round trip to the customer's own mailbox, the gain is that
+no forged, relayed or same-domain mail can obtain or alter anyone's data (EDPB Guidelines
+01/2022: link the request to the channel already known; Pavur & Knerr 2019, Di Martino et al.
+2019: a quarter of organisations disclosed data to impostors).
+
+Everything here is a pure function of the message, the customers passed in and the settings;
+DNS for DKIM is an injected function, so nothing here opens a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from email.utils import getaddresses
+from typing import Literal, Protocol
+
+import authres
+import dkim
+import phonenumbers
+
+from bot.settings import IdentitySettings
+from handlers import lookalike
+from handlers.fields import normalise_email
+from handlers.lookalike import Flag
+from storage.models import Case, Customer
+
+log = logging.getLogger(__name__)
+
+Level = Literal["none", "claimed", "authenticated", "verified"]
+LEVELS: tuple[Level, ...] = ("none", "claimed", "authenticated", "verified")
+
+#: ``dnsfunc(name: bytes, timeout=...) -> bytes | None`` as dkimpy calls it (TXT record text).
+DnsTxt = Callable[..., bytes | None]
+
+
+class AttachmentView(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+class MessageView(Protocol):
+    """The fields of ``handlers.parse.ParsedMessage`` that identity checks read."""
+
+    @property
+    def from_address(self) -> str: ...
+    @property
+    def from_display(self) -> str: ...
+    @property
+    def reply_to(self) -> Sequence[str]: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def attachments(self) -> Sequence[AttachmentView]: ...
+
+
+class SignatureView(Protocol):
+    """What identity needs from :class:`handlers.signatures.SignatureResult`."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def signer_emails(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class SenderAuth:
+    """Sender authentication of the From domain, from trusted sources only."""
+
+    dkim_aligned: bool = False
+    spf_aligned: bool = False
+    dmarc_pass: bool = False
+    direct_dkim_aligned: bool = False
+    flags: list[Flag] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """An aligned DKIM pass (trusted header or verified here) or a DMARC pass."""
+        return self.dkim_aligned or self.dmarc_pass or self.direct_dkim_aligned
+
+
+@dataclass(frozen=True)
+class IdentityAssessment:
+    level: Level
+    customer_id: int | None = None
+    candidate_ids: list[int] = field(default_factory=list)
+    #: Machine-readable codes (``reply_to_differs``, ``punycode_domain``, ...).
+    flags: list[str] = field(default_factory=list)
+    #: Human-readable, for staff; never names, addresses or message text.
+    reasons: list[str] = field(default_factory=list)
+    #: The From domain passed aligned DKIM/DMARC from a trusted source (with or without match).
+    sender_authenticated: bool = False
+
+
+def assess_identity(
+    parsed: MessageView,
+    registered: Sequence[Customer],
+    candidates: Sequence[Customer],
+    settings: IdentitySettings,
+    *,
+    raw: bytes | None = None,
+    dns: DnsTxt | None = None,
+    signature: SignatureView | None = None,
+    protected_addresses: Sequence[str] = (),
+) -> IdentityAssessment:
+    """Assess one inbound message.
+
+    ``registered``: customers whose registered address equals the From address
+    (``storage.register.customers_by_email``). ``candidates``: customers found from the text
+    (``storage.candidates.find_candidates``), for staff only. ``raw`` and ``dns`` enable direct
+    DKIM verification. ``signature`` is the result of ``handlers.signatures.check_signatures``.
+    ``protected_addresses`` are our own addresses (look-alikes of our domain are flagged).
+    """
+    sender = normalise_email(parsed.from_address or "")
+    flags: list[Flag] = list(_header_flags(parsed))
+    reasons: list[str] = []
+    from_ambiguous = any(f.code in ("several_from_headers", "several_from_addresses")
+                         for f in flags)
+
+    matches = [c for c in registered if sender and _registered_address(c) == sender]
+    customer: Customer | None = matches[0] if len(matches) == 1 else None
+    level: Level = "none"
+    if customer is not None and not from_ambiguous:
+        level = "claimed"
+        reasons.append("From address equals a registered address (a claim, not a proof)")
+    elif len(matches) > 1:
+        flags.append(Flag("address_shared",
+                          "several customers share this registered address: staff to choose"))
+    elif customer is not None:
+        reasons.append("From is ambiguous, so the register match is not used")
+        customer = None
+    else:
+        reasons.append("From address is not in the register")
+
+    candidate_ids = _candidate_ids(matches if customer is None else [], candidates, customer)
+    if candidate_ids:
+        reasons.append(f"{len(candidate_ids)} register candidate(s) from the text for staff")
+
+    known = [_registered_address(c) for c in (*registered, *candidates)]
+    own = [normalise_email(a) for a in protected_addresses]
+    _, sender_domain = lookalike.split_address(sender)
+    if customer is None:
+        flags += lookalike.address_flags(sender, known)
+        flags += lookalike.domain_flags(
+            sender_domain, [lookalike.split_address(a)[1] for a in (*known, *own)])
+    else:
+        flags += lookalike.domain_flags(sender_domain, [lookalike.split_address(a)[1]
+                                                        for a in own])
+    flags += lookalike.text_flags(parsed.text, [sender, *known, *own])
+
+    auth = authenticate_sender(parsed, sender_domain, settings, raw=raw, dns=dns)
+    flags += auth.flags
+    reasons += auth.reasons
+    sender_ok = auth.passed and not from_ambiguous
+    if level == "claimed" and sender_ok:
+        level = "authenticated"
+
+    if signature is not None and signature.state == "valid":
+        signer_matches = customer is not None and _registered_address(customer) in {
+            normalise_email(e) for e in signature.signer_emails}
+        if signer_matches and level in ("claimed", "authenticated"):
+            level = "verified"
+            reasons.append("signed with a trusted key or certificate for the registered address")
+        elif customer is None:
+            flags.append(Flag("signed_but_unmatched",
+                              "valid signature, but the sender is not matched to the register"))
+        elif not signer_matches:
+            flags.append(Flag("signer_not_customer",
+                              "valid signature, but the signer is not the registered address"))
+
+    flags = _unique(flags)
+    return IdentityAssessment(
+        level=level,
+        customer_id=customer.id if customer is not None else None,
+        candidate_ids=candidate_ids,
+        flags=[f.code for f in flags],
+        reasons=reasons + [f.reason for f in flags],
+        sender_authenticated=sender_ok,
+    )
+
+
+def mark_verified(assessment: IdentityAssessment, customer_id: int, reason: str) -> (
+    IdentityAssessment
+):
+    """The assessment after a confirmed challenge or a staff decision for ``customer_id``."""
+    return replace(assessment, level="verified", customer_id=customer_id,
+                   reasons=[*assessment.reasons, reason])
+
+
+def case_assessment(case: Case) -> IdentityAssessment:
+    """What the case row records (after a challenge or staff verification).
+
+    Use it to act on the request types of THIS case. A later mail that joins the case must
+    not inherit the verification for new request types: assess that mail on its own.
+    """
+    level: Level = "none"
+    for known in LEVELS:
+        if case.verification_level == known:
+            level = known
+    if case.customer_id is None:
+        level = "none"
+    return IdentityAssessment(level=level, customer_id=case.customer_id,
+                              reasons=[f"case records identity level {level}"])
+
+
+def may_send_personal_data(
+    assessment: IdentityAssessment, recipient: str, customer: Customer
+) -> bool:
+    """Only to the registered address of a verified customer; everyone else gets nothing.
+
+    Pass the customer as re-read from the register at sending time, and the exact address the
+    mail will go to. Anything unusual (no address, an erased customer, a recipient with a
+    display name, a list or a line break) is a refusal, never a guess.
+    """
+    if assessment.level != "verified" or assessment.customer_id is None:
+        return False
+    if customer.id is None or customer.id != assessment.customer_id:
+        return False
+    if customer.anonymised_at is not None:
+        return False
+    registered = _registered_address(customer)
+    if not registered or not recipient or not _is_plain_address(recipient):
+        return False
+    return _same_mailbox(recipient, customer.email or "")
+
+
+def may_change_register(assessment: IdentityAssessment) -> bool:
+    """The register changes (rectify, erase, restrict, bans) only on a verified request."""
+    return assessment.level == "verified" and assessment.customer_id is not None
+
+
+def authenticate_sender(
+    parsed: MessageView,
+    from_domain: str,
+    settings: IdentitySettings,
+    *,
+    raw: bytes | None = None,
+    dns: DnsTxt | None = None,
+) -> SenderAuth:
+    """Aligned DKIM / SPF / DMARC results for the From domain, from trusted sources only.
+
+    Authentication-Results: only the TOPMOST header whose authserv-id is in
+    ``identity.trusted_authserv_ids`` counts. Our border server prepends its header, so anything
+    below it with the same id was in the message before it reached us, i.e. written by the
+    sender (RFC 8601 section 5). Headers from any other authserv-id are ignored.
+    """
+    flags: list[Flag] = []
+    reasons: list[str] = []
+    trusted = {t.strip().lower() for t in settings.trusted_authserv_ids if t.strip()}
+    used: authres.AuthenticationResultsHeader | None = None
+    used_id: str | None = None
+    untrusted = below = 0
+    for name, value in parsed.headers:
+        if name.lower() != "authentication-results":
+            continue
+        serv_id = _authserv_id(value)
+        if serv_id not in trusted:
+            untrusted += 1
+        elif used_id is not None:
+            below += 1
+        else:
+            used_id = serv_id
+            used = _parse_authres(value)
+            if used is None:
+                reasons.append("Authentication-Results from our server could not be read")
+    if untrusted:
+        flags.append(Flag("untrusted_authres",
+                          "Authentication-Results not added by our servers were ignored"))
+    if below:
+        flags.append(Flag("forged_authres",
+                          "an Authentication-Results header claiming our server appeared "
+                          "inside the message as sent (ignored)"))
+    dkim_aligned = spf_aligned = dmarc_pass = False
+    if used is not None and from_domain:
+        dkim_aligned, spf_aligned, dmarc_pass = _read_results(used, from_domain)
+        summary = ", ".join(n for n, ok in (("DKIM aligned", dkim_aligned),
+                                            ("SPF aligned", spf_aligned),
+                                            ("DMARC", dmarc_pass)) if ok)
+        reasons.append(f"our mail server reports: {summary or 'no aligned pass'}")
+    elif not trusted:
+        reasons.append("no trusted mail server configured (identity.trusted_authserv_ids)")
+    direct = False
+    if raw is not None and dns is not None and from_domain:
+        direct, why = verify_dkim(raw, from_domain, dns)
+        reasons.append(why)
+    return SenderAuth(dkim_aligned, spf_aligned, dmarc_pass, direct, flags, reasons)
+
+
+def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
+    """Verify every DKIM signature; True when one passes for a domain aligned with From.
+
+    Signatures with a body length limit (``l=``) are not counted: anything may be appended
+    after the signed part of the body.
+    """
+    try:
+        parsed = dkim.DKIM(raw)
+        count = sum(1 for name, _ in parsed.headers if name.lower() == b"dkim-signature")
+    except Exception:
+        return False, "DKIM: message could not be read"
+    if count == 0:
+        return False, "DKIM: message is not signed"
+    wanted = lookalike.org_domain(from_domain)
+    outcome = "DKIM: no valid signature"
+    for idx in range(count):
+        checker = dkim.DKIM(raw)
+        try:
+            ok = checker.verify(idx, dnsfunc=dns)
+        except Exception as exc:
+            log.debug("dkim signature %d failed: %s", idx, exc.__class__.__name__)
+            continue
+        if not ok:
+            continue
+        domain = (checker.domain or b"").decode("ascii", "replace").lower()
+        if checker.signature_fields.get(b"l") is not None:
+            outcome = "DKIM: valid signature covers only part of the body (not counted)"
+            continue
+        if lookalike.org_domain(domain) == wanted:
+            return True, "DKIM: valid signature aligned with the From domain"
+        outcome = "DKIM: valid signature, but for another domain than From"
+    return False, outcome
+
+
+@dataclass(frozen=True)
+class CandidateKeys:
+    """Things in a mail that may point at a customer: for staff, never an automatic match."""
+
+    customer_numbers: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    names: list[tuple[str, str]] = field(default_factory=list)
+    #: Registered addresses the sender may imitate (``lookalike.near_miss_addresses``).
+    near_misses: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.customer_numbers or self.phones or self.emails or self.names
+                    or self.near_misses)
+
+
+_CUSTOMER_NUMBER = re.compile(
+    r"(?:asiakas(?:numero|nro|nr)|customer\s*(?:number|no\.?|nr\.?|id|#)|kund(?:nummer|nr)"
+    r"|client\s*(?:number|no\.?))\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9-]{2,31})",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_NAME_LABELS = frozenset({"PER", "PERSON", "NAME"})
+
+
+def candidate_keys(
+    text: str, entities: Sequence[object] = (), region: str = "FI", *, sender: str = ""
+) -> CandidateKeys:
+    """Customer numbers, phone numbers, addresses and (from NLP entities) names in the text,
+    and the registered addresses the ``sender`` address may be imitating.
+
+    ``entities`` are ``nlp_models`` Entity objects; those labelled as a person give names.
+    """
+    text = text or ""
+    numbers = list(dict.fromkeys(m.group(1) for m in _CUSTOMER_NUMBER.finditer(text)))
+    phones: list[str] = []
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in phones:
+            phones.append(e164)
+    emails = list(dict.fromkeys(normalise_email(e) for e in _EMAIL.findall(text)))
+    names: list[tuple[str, str]] = []
+    for entity in entities:
+        if str(getattr(entity, "label", "")).upper() not in _NAME_LABELS:
+            continue
+        parts = str(getattr(entity, "text", "")).split()
+        if len(parts) >= 2:
+            pair = (parts[0], parts[-1])
+            if pair not in names:
+                names.append(pair)
+    near = lookalike.near_miss_addresses(sender) if sender else []
+    return CandidateKeys(numbers[:10], phones[:10], emails[:10], names[:10], near)
+
+
+def _registered_address(customer: Customer) -> str:
+    if customer.anonymised_at is not None:
+        return ""
+    return customer.email_normalised or normalise_email(customer.email or "")
+
+
+def _same_mailbox(recipient: str, registered: str) -> bool:
+    """The address exactly as registered, ignoring only ASCII case.
+
+    Deliberately stricter than the NFKC match used to *recognise* a sender: mail servers do not
+    fold a full-width or otherwise Unicode-variant local part, so such a look-alike is another
+    mailbox and must never receive data.
+    """
+    r, g = recipient.strip(), registered.strip()
+    if r == g:
+        return True
+    return r.isascii() and g.isascii() and r.lower() == g.lower()
+
+
+def _is_plain_address(recipient: str) -> bool:
+    """One bare addr-spec: no display name, no list, no whitespace or control characters."""
+    if any(ch in recipient for ch in "<>,;\"()[]\\") or any(
+        ch.isspace() or ord(ch) < 32 for ch in recipient
+    ):
+        return False
+    local, at, domain = recipient.rpartition("@")
+    return bool(at and local and domain and "@" not in local)
+
+
+def _candidate_ids(
+    ambiguous: Sequence[Customer], candidates: Sequence[Customer], matched: Customer | None
+) -> list[int]:
+    ids: list[int] = []
+    for c in (*ambiguous, *candidates):
+        if c.id is not None and c.id not in ids and (matched is None or c.id != matched.id):
+            ids.append(c.id)
+    return ids
+
+
+def _header_flags(parsed: MessageView) -> list[Flag]:
+    from_values = [v for n, v in parsed.headers if n.lower() == "from"]
+    senders = [v for n, v in parsed.headers if n.lower() == "sender"]
+    addresses = [a for _, a in getaddresses(from_values[:1]) if a] if from_values else []
+    return lookalike.header_flags(
+        parsed.from_address or "",
+        from_display=parsed.from_display or "",
+        reply_to=list(parsed.reply_to or []),
+        from_header_count=len(from_values),
+        from_addresses_in_header=max(len(addresses), 1),
+        sender_header=senders[0] if senders else None,
+    )
+
+
+def _authserv_id(value: str) -> str:
+    """The authserv-id: the first token before ``;`` (read even when the rest is malformed)."""
+    head = re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).split()
+    return head[0].strip().lower() if head else ""
+
+
+def _parse_authres(value: str) -> authres.AuthenticationResultsHeader | None:
+    try:
+        return authres.AuthenticationResultsHeader.parse(
+            "Authentication-Results: " + " ".join(value.split()))
+    except Exception:
+        return None
+
+
+def _prop(result: object, ptype: str, name: str) -> str:
+    for prop in getattr(result, "properties", []) or []:
+        if prop.type == ptype and prop.name == name and prop.value:
+            return str(prop.value).strip().lower()
+    return ""
+
+
+def _read_results(header: authres.AuthenticationResultsHeader, from_domain: str) -> tuple[
+    bool, bool, bool
+]:
+    wanted = lookalike.org_domain(from_domain)
+    dkim_ok = spf_ok = dmarc_ok = False
+    for result in header.results:
+        method = (result.method or "").lower()
+        outcome = (result.result or "").lower()
+        if outcome != "pass":
+            continue
+        if method == "dkim":
+            domain = _prop(result, "header", "d") or _prop(result, "header", "i").rpartition("@")[2]
+            dkim_ok = dkim_ok or (bool(domain) and lookalike.org_domain(domain) == wanted)
+        elif method == "spf":
+            domain = _prop(result, "smtp", "mailfrom").rpartition("@")[2]
+            spf_ok = spf_ok or (bool(domain) and lookalike.org_domain(domain) == wanted)
+        elif method == "dmarc":
+            header_from = _prop(result, "header", "from")
+            dmarc_ok = dmarc_ok or header_from == from_domain.lower()
+    return dkim_ok, spf_ok, dmarc_ok
+
+
+def _unique(flags: list[Flag]) -> list[Flag]:
+    seen: set[str] = set()
+    out = []
+    for flag in flags:
+        if flag.code not in seen:
+            seen.add(flag.code)
+            out.append(flag)
+    return out

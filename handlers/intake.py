@@ -1,0 +1,296 @@
+"""The stages of the inbound pipeline (the table that orders them is ``bot/pipeline.py``).
+
+Each stage takes the message's :class:`Work` and returns ``None`` to go on or a :class:`Stop`
+with the inbound row's final state. Reasons are appended for staff; they never contain personal
+data, since they also reach logs and the chat.
+
+Product rules that live here, in one place:
+* robots (auto-replies, bounces, lists, our own mail) are never answered (triage);
+* mail that is not a request stays with customer service: no case, no reply;
+* a follow-up joins its case; a confirmation code in it verifies the requester;
+* a new request gets one receipt, in its language, to the sender; personal data goes only to
+  the registered address of a verified customer, and the register changes only then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from handlers import cases as engine
+from handlers import challenge as challenges
+from handlers.execute import propose_all
+from handlers.identity import (
+    IdentityAssessment,
+    assess_identity,
+    candidate_keys,
+    may_change_register,
+)
+from handlers.parse import MalformedMessage, ParsedMessage, parse_message
+from handlers.rights import OrgInfo
+from handlers.rights.base import send_letter
+from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
+from handlers.triage import Triage, apply_rate_limit, triage
+from nlp_models import Classification, classify
+from storage import inbox
+from storage import register as reg
+from storage.candidates import find_candidates
+from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
+
+REQUEST_TYPES = (
+    "access", "rectification", "erasure", "restriction", "objection", "marketing_optout",
+    "publication_ban", "portability",
+)
+
+
+@dataclass(frozen=True)
+class Stop:
+    state: InboundState
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    now: datetime
+
+    @property
+    def org(self) -> OrgInfo:
+        return OrgInfo.from_settings(self.settings)
+
+
+@dataclass
+class Work:
+    """Everything the stages learn about one inbound message."""
+
+    inbound_id: int
+    raw: bytes
+    channel: str
+    envelope_from: str
+    received_at: datetime
+    parsed: ParsedMessage | None = None
+    classification: Classification | None = None
+    assessment: IdentityAssessment | None = None
+    signature: SignatureResult | None = None
+    case_id: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: InboundMessage) -> Work:
+        assert row.id is not None
+        return cls(inbound_id=row.id, raw=row.raw, channel=row.channel,
+                   envelope_from=row.envelope_from, received_at=row.received_at,
+                   reasons=list(row.reasons))
+
+    @property
+    def message(self) -> ParsedMessage:
+        assert self.parsed is not None, "parse stage has not run"
+        return self.parsed
+
+    @property
+    def result(self) -> Classification:
+        assert self.classification is not None, "classify stage has not run"
+        return self.classification
+
+
+# --- stages without the database -------------------------------------------------------------
+
+
+def parse_stage(work: Work, ctx: Context) -> Stop | None:
+    try:
+        work.parsed = parse_message(work.raw)
+    except MalformedMessage as exc:
+        work.reasons.append(f"malformed mail: {exc.reason}")
+        return Stop(InboundState.QUARANTINED)
+    return None
+
+
+def triage_stage(work: Work, ctx: Context) -> Stop | None:
+    verdict = triage(work.message, envelope_from=work.envelope_from,
+                     org_addresses=ctx.settings.organisation.addresses)
+    work.reasons.extend(verdict.reasons)
+    if verdict.verdict == "ignore":
+        return Stop(InboundState.IGNORED)
+    if verdict.verdict == "quarantine":
+        return Stop(InboundState.QUARANTINED)
+    return None
+
+
+def classify_stage(work: Work, ctx: Context) -> Stop | None:
+    work.classification = c = classify(work.message.subject, work.message.text)
+    top = max(c.scores.values(), default=0.0)
+    work.reasons.append(
+        f"classified as {', '.join(c.labels)} (top score {top:.2f}, language {c.language})")
+    if c.needs_review:
+        work.reasons.append("classifier unsure: staff to review")
+    return None
+
+
+# --- stages in the message's transaction -----------------------------------------------------
+
+
+def throttle_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    """A sender over the per-sender limit is held for staff (a flood never makes cases)."""
+    mail = ctx.settings.mail
+    since = work.received_at - timedelta(minutes=mail.rate_limit_window_minutes)
+    count = inbox.recent_count(session, work.message.from_address, since, work.received_at)
+    verdict = apply_rate_limit(Triage("process"), recent=count, limit=mail.rate_limit_per_sender)
+    if verdict.verdict == "held":
+        work.reasons.extend(verdict.reasons)
+        return Stop(InboundState.HELD)
+    return None
+
+
+def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    """A reply in a case's thread joins that case (and may confirm the requester's identity)."""
+    msg = work.message
+    assert work.assessment is not None
+    registered = list(reg.customers_by_email(session, msg.from_address))
+    # A case id typed in a subject joins only when this mail proves the sender's address.
+    case = engine.find_case_for_followup(
+        session, in_reply_to=msg.in_reply_to, references=msg.references, subject=msg.subject,
+        sender=msg.from_address, sender_verified=may_change_register(work.assessment),
+    )
+    if case is None:
+        return None
+    work.case_id = case.id
+    engine.attach_followup(session, case, message_id=msg.message_id,
+                           inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
+    work.reasons.append(f"follow-up to {case.id}")
+    if case.status == CaseStatus.AWAITING_IDENTITY:
+        _try_confirmation(work, ctx, session, case, registered)
+    return Stop(InboundState.PROCESSED)
+
+
+def _try_confirmation(
+    work: Work, ctx: Context, session: Session, case: Case, registered: list[Customer]
+) -> None:
+    for code in challenges.find_codes(work.message.text)[:3]:
+        result = challenges.confirm_challenge(session, case.id, code, ctx.now,
+                                              sender=work.message.from_address)
+        work.reasons.append(f"confirmation code: {result.outcome}")
+        if result.ok:
+            session.refresh(case)
+            _advance_and_act(work, ctx, session, case)
+            return
+        if result.outcome in ("exhausted", "expired", "wrong_sender", "no_challenge"):
+            return
+
+
+def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    """Mail that asks for none of the rights belongs to people: leave it, answer nothing."""
+    c = work.result
+    if [label for label in c.labels if label in REQUEST_TYPES]:
+        return None
+    if c.needs_review:
+        work.reasons.append("possibly a request: held for staff to look at")
+        return Stop(InboundState.HELD)
+    work.reasons.append("not a data-protection request: left for customer service")
+    return Stop(InboundState.PROCESSED)
+
+
+def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    msg = work.message
+    registered = list(reg.customers_by_email(session, msg.from_address))
+    candidates = find_candidates(session, candidate_keys(
+        msg.text, work.result.entities, sender=msg.from_address))
+    settings = ctx.settings
+    work.signature = check_signatures(
+        msg, trust_from_settings(settings.identity, base_dir=settings.base_dir))
+    # No DNS function: direct DKIM checks would reach the network; trusted
+    # Authentication-Results from our own servers carry the verdict instead.
+    work.assessment = assess_identity(
+        msg, registered, candidates, settings.identity, raw=work.raw, signature=work.signature,
+        protected_addresses=settings.organisation.addresses)
+    work.reasons.extend(work.assessment.reasons)
+    work.reasons.extend(work.signature.reasons)
+    return None
+
+
+def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    msg, c = work.message, work.result
+    assert work.assessment is not None and work.signature is not None
+    types = [label for label in c.labels if label in REQUEST_TYPES]
+    case = engine.open_case(
+        session, types=types, requester=msg.from_address, language=c.language,
+        received_at=work.received_at, channel=work.channel, customer_id=None,
+        reasons=work.reasons, inbound_message_id=work.inbound_id, thread_ids=[msg.message_id],
+        tz=ctx.settings.organisation.timezone,
+    )
+    work.case_id = case.id
+    case.details = {**case.details, "classification": _classification_details(c),
+                    "extracted": _extracted(c),
+                    "identity": {"level": work.assessment.level,
+                                 "candidates": len(work.assessment.candidate_ids)},
+                    "signature": {"state": work.signature.state}}
+    verified = may_change_register(work.assessment)
+    engine.record_identity(
+        session, case, verification_level="verified" if verified else work.assessment.level,
+        signature_state=work.signature.state,
+        customer_id=work.assessment.customer_id if verified else None,
+    )
+    if msg.from_address:
+        # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
+        send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
+                    context={"received_at": work.received_at, "due_date": case.due_date,
+                             "types": types})
+    return None
+
+
+def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    assert work.case_id is not None and work.assessment is not None
+    case = session.get(Case, work.case_id)
+    assert case is not None
+    if case.verification_level != "verified" and work.assessment.customer_id is not None:
+        customer = session.get(Customer, work.assessment.customer_id)
+        if customer is not None and customer.email:
+            _challenge(session, ctx, case, customer)
+    _advance_and_act(work, ctx, session, case)
+    return None
+
+
+# --- shared steps ----------------------------------------------------------------------------
+
+
+def _classification_details(c: Classification) -> dict[str, Any]:
+    return {"labels": list(c.labels), "scores": {k: round(v, 3) for k, v in c.scores.items()},
+            "needs_review": c.needs_review, "model_version": c.model_version}
+
+
+def _extracted(c: Classification) -> dict[str, Any]:
+    """What the rights handlers read from the mail (rectification: field, new value, grounds)."""
+    entities = [{"label": e.label, "text": e.text, "field": getattr(e, "field", None),
+                 "value": getattr(e, "value", None)} for e in c.entities]
+    grounds = next((e.text for e in c.entities if e.label == "grounds"), "")
+    return {"entities": entities, "grounds": grounds}
+
+
+def _challenge(session: Session, ctx: Context, case: Case, customer: Customer) -> None:
+    """The confirmation goes to the address already in the register, never to the sender's."""
+    row, code = challenges.issue_challenge(session, case, customer, ctx.now,
+                                           settings=ctx.settings.identity)
+    send_letter(session, ctx.org, case, kind="identity_challenge",
+                recipient=challenges.challenge_recipient(customer),
+                context={"code": code, "expires_at": row.expires_at,
+                         "ttl_hours": ctx.settings.identity.challenge_ttl_hours})
+
+
+def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> None:
+    """Move the case on; an approved case is carried out by ``handlers.execute`` right after.
+
+    Auto-approval applies only when the classifier was sure and no right's own proposal asks
+    for staff (an erasure with holds, an objection, a rectification that needs checking).
+    """
+    proposals = propose_all(session, case, ctx.org)
+    staff_needed = [p.right for p in proposals.values() if p.needs_staff]
+    case.details = {**case.details,
+                    "proposals": {r: p.staff_summary() for r, p in proposals.items()}}
+    needs_review = bool(case.details.get("classification", {}).get("needs_review"))
+    auto = () if needs_review or staff_needed else tuple(ctx.settings.approval.auto_approve)
+    decision = engine.advance(session, case, auto_approve=auto)
+    work.reasons.append(decision.message)
+    if staff_needed:
+        work.reasons.append(f"staff to decide: {', '.join(sorted(staff_needed))}")

@@ -1,0 +1,156 @@
+"""Right of access (*tarkastusoikeus*, GDPR Art. 15): everything we hold, and everything about it.
+
+The report is built as language-neutral data (field codes, party kinds, dates, cents) and
+worded by the letter templates, so the same data reads the same in Finnish, English and
+Swedish. It answers every question Art. 15 lists: the data itself (every register field,
+orders, invoices), where each field came from, to whom it was disclosed and why, the purposes,
+the legal basis, how long it is kept (with this customer's date), transfers outside the EU,
+the rights and the complaint route. A PDF copy is attached when fpdf2 is installed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from handlers import report_pdf
+from handlers.compose import OutAttachment
+from handlers.letters import load_catalogue, render_letter
+from handlers.rights.base import (
+    OrgInfo,
+    Outcome,
+    Proposal,
+    Reason,
+    await_identity,
+    case_language,
+    is_verified_owner,
+    party_view,
+    record_audit,
+    registered_recipient,
+    send_letter,
+)
+from handlers.rights.holds import find_holds, relevant_holds
+from storage.models import (
+    PERSONAL_FIELDS,
+    Case,
+    Customer,
+    Disclosure,
+    FieldChange,
+    FieldProvenance,
+    Invoice,
+    Order,
+    Party,
+)
+
+FLAGS: tuple[str, ...] = ("marketing_ban", "publication_ban", "processing_restricted",
+                          "is_org_contact")
+
+
+def add_years(d: date, years: int) -> date:
+    """Same day ``years`` later; 29 February becomes 28 February in a common year."""
+    year = d.year + years
+    return date(year, d.month, min(d.day, calendar.monthrange(year, d.month)[1]))
+
+
+def field_sources(session: Session, customer: Customer) -> dict[str, Party | None]:
+    """Where each field came from: the latest per-field provenance, else the record's source."""
+    assert customer.id is not None
+    record_source = (session.get(Party, customer.source_party_id)
+                     if customer.source_party_id is not None else None)
+    sources: dict[str, Party | None] = dict.fromkeys(PERSONAL_FIELDS, record_source)
+    rows = session.exec(select(FieldProvenance).where(FieldProvenance.customer_id == customer.id)
+                        .order_by(col(FieldProvenance.obtained_at), col(FieldProvenance.id)))
+    for row in rows:
+        if row.field in sources:
+            sources[row.field] = session.get(Party, row.party_id)
+    return sources
+
+
+def build_report(
+    session: Session, customer: Customer, org: OrgInfo, today: date
+) -> dict[str, Any]:
+    """The access report's content for ``customer`` (language-neutral; see access_report.j2)."""
+    assert customer.id is not None
+    sources = field_sources(session, customer)
+    orders = session.exec(select(Order).where(Order.customer_id == customer.id)
+                          .order_by(col(Order.ordered_at), col(Order.id))).all()
+    order_numbers = {o.id: o.order_number for o in orders}
+    invoices = session.exec(select(Invoice).where(Invoice.customer_id == customer.id)
+                            .order_by(col(Invoice.issued_at), col(Invoice.id))).all()
+    disclosures = session.exec(select(Disclosure).where(Disclosure.customer_id == customer.id)
+                               .order_by(col(Disclosure.disclosed_at))).all()
+    changes = session.exec(select(FieldChange).where(FieldChange.customer_id == customer.id)
+                           .order_by(col(FieldChange.changed_at))).all()
+    end = customer.relationship_end
+    return {
+        "customer_number": customer.customer_number,
+        "fields": [{"field": f, "value": getattr(customer, f),
+                    "source": party_view(sources[f])} for f in PERSONAL_FIELDS],
+        "relationship_start": customer.relationship_start,
+        "relationship_end": end,
+        "orders": [{"number": o.order_number, "date": o.ordered_at,
+                    "description": o.description, "amount_cents": o.amount_cents}
+                   for o in orders],
+        "invoices": [{"number": i.invoice_number,
+                      "order_number": order_numbers.get(i.order_id, "") if i.order_id else "",
+                      "issued": i.issued_at, "due": i.due_date, "amount_cents": i.amount_cents,
+                      "status": i.status} for i in invoices],
+        "disclosures": [{"party": party_view(session.get(Party, d.party_id)),
+                         "fields": [f for f in d.fields if f in PERSONAL_FIELDS],
+                         "purpose": d.purpose, "date": d.disclosed_at} for d in disclosures],
+        "flags": [{"name": f, "value": bool(getattr(customer, f))} for f in FLAGS],
+        "changes": [{"field": c.field, "changed_at": c.changed_at} for c in changes],
+        "holds": [h.as_reason().to_dict()
+                  for h in relevant_holds(customer, find_holds(session, customer, org, today))
+                  if h.code != "org_contact"],
+        "retention_years": org.retention_years,
+        "retention_until": add_years(end, org.retention_years) if end else None,
+    }
+
+
+class AccessHandler:
+    right = "access"
+
+    def __init__(self, org: OrgInfo) -> None:
+        self.org = org
+
+    def propose(
+        self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
+    ) -> Proposal:
+        if not is_verified_owner(case, customer):
+            return await_identity(self.right)
+        if case.signature_state != "valid":
+            # The notice: "Tarkastuspyyntö on allekirjoitettava." Staff check what came.
+            return Proposal(self.right, "carry_out", (Reason("signature_missing"),),
+                            needs_staff=True)
+        return Proposal(self.right, "carry_out")
+
+    def carry_out(
+        self, session: Session, case: Case, customer: Customer, proposal: Proposal, actor: str
+    ) -> Outcome:
+        recipient = registered_recipient(case, customer)
+        now = datetime.now(UTC)
+        report = build_report(session, customer, self.org, now.date())
+        lang = case_language(case)
+        context = {"generated_at": now, "report": report, "has_pdf": report_pdf.available()}
+        attachments = []
+        if report_pdf.available():
+            printable = render_letter("access_report", lang, {
+                "org": self.org.letter_context(), "case_id": case.id, **context,
+                "has_pdf": False}, html=False)
+            name = load_catalogue(lang).get("files.report")
+            attachments.append(OutAttachment(
+                f"{name}-{customer.customer_number}.pdf", "application/pdf",
+                report_pdf.letter_pdf(printable.subject, printable.text,
+                                      footer=f"{self.org.name} · {case.id}")))
+        sent = send_letter(session, self.org, case, kind="access_report", recipient=recipient,
+                           context=context, attachments=attachments, actor=actor)
+        record_audit(session, actor, "rights.access.sent", case, customer,
+                     outbound_id=sent.outbound_id, orders=len(report["orders"]),
+                     invoices=len(report["invoices"]), disclosures=len(report["disclosures"]),
+                     pdf=bool(attachments))
+        return Outcome(self.right, "done", letters=(sent,))

@@ -1,0 +1,205 @@
+"""The token sequence the statistical model sees.
+
+A few hundred examples per intent are not enough for a model to learn that "poistakaa",
+"hävittäkää", "radera", "ta bort", "erase" and "wipe" mean the same thing in three languages
+and dozens of Finnish inflections. So each word is folded (lower case, no diacritics: written
+with or without "ä" it is the same word), cut to a stem prefix (a cheap stand-in for Finnish
+morphology: "rekisteristä", "rekisteriin" and "rekisterissänne" share "rekis"), and followed by
+a concept token when a small hand-written multilingual lexicon knows it ("@delete"). The model
+still decides what the concepts mean together; the lexicon only says which words are alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from nlp_models.preprocess import fold
+
+MAX_TOKENS = 400
+"""The request is in the first few hundred words; a 2 MB body must not cost more than that."""
+STEM_LENGTH = 5
+
+_REPLY_PREFIX = re.compile(r"^\s*((re|vs|sv|aw|fwd?|vl|vb|tr|vast|antw)\s*:\s*)+", re.I)
+_WORD = re.compile(r"[^\W_]+")
+_ARTICLE = re.compile(
+    r"\b(?:art(?:ikla|iklan|icle|ikel|iklarna|\.)?\s*(\d{1,2})|(\d{1,2})\s*(?:\.\s*)?art(?:ikla|iklan|\.)?)\b"
+)
+
+# concept -> folded stems; a stem matches a word that starts with it, "=word" only the word itself.
+_LEXICON: Mapping[str, tuple[str, ...]] = {
+    "delete": (
+        "delet", "eras", "remov", "forget", "forgot", "wipe", "purge", "destroy", "anonymi",
+        "anonymo", "poist", "havit", "havia", "unoh", "tuhoa", "pyyhk", "pyyhi", "radera",
+        "=bort", "utplan", "glomd", "glomma", "rensa", "gallra", "=stryk",
+    ),
+    "close_account": ("=close", "sulke", "sulje", "avsluta", "lakkaut"),
+    "account": ("account", "=tili", "tilin", "tilini", "tunnus", "konto", "profil"),
+    "see": (
+        "copy", "=see", "=view", "=show", "=know", "access", "inspect", "=tell", "overview",
+        "summary", "kopio", "jaljenn", "=nahda", "nahtav", "nahda", "tarkast", "tietaa",
+        "=kerto", "kertok", "kertoa", "selvit", "yhteenv", "tuloste", "listau", "=se",
+        "=visa", "kopia", "utdrag", "=veta", "insyn", "tillgang", "sammanstall", "sammanfatt",
+    ),
+    "data": (
+        "data", "=datas", "informat", "=info", "detail", "personal", "record", "stored", "=store",
+        "=hold", "=keep", "=file", "tieto", "tiedo", "tiedot", "henkilot", "rekist", "tallen",
+        "kerat", "keraa", "uppgift", "personupp", "register", "lagra", "sparat", "=sparar",
+    ),
+    "correct": (
+        "correct", "rectif", "=fix", "updat", "chang", "amend", "wrong", "incorrect", "misspel",
+        "typo", "outdat", "mistake", "error", "korja", "oikai", "oikeal", "paivit", "vaihta",
+        "vaihd", "=vaara", "=vaaran", "vaarin", "virhe", "vanhent", "ratta", "rattel", "=ratt",
+        "andra", "andri", "uppdater", "=fel", "felakt", "felstav", "korriger", "komplett",
+        "taydent", "puuttu",
+    ),
+    "moved": ("=moved", "married", "divorc", "muutin", "muuttan", "muuttun", "naimis",
+              "flytta", "gift", "skild"),
+    "field": (
+        "=name", "surname", "firstname", "address", "phone", "=number", "=email", "e-mail",
+        "=title", "position", "company", "organi", "website", "homepage", "=site", "=ip",
+        "=nimi", "=nime", "nimen", "nimeni", "sukunim", "etunim", "osoit", "puhelin", "numero",
+        "sahkopost", "meili", "titteli", "nimike", "=asema", "asemani", "yritys", "yrityks",
+        "firma", "nettisiv", "kotisiv", "verkkosiv", "=namn", "efternamn", "fornamn", "adress",
+        "telefon", "nummer", "e-post", "epost", "=titel", "foretag", "bolag", "webbadress",
+        "webbsida", "hemsida",
+    ),
+    "restrict": (
+        "restrict", "=limit", "limited", "freez", "=block", "suspend", "=pause", "=halt",
+        "rajoit", "jaady", "keskeyt", "lukit", "begrans", "sparra", "frys", "pausa",
+    ),
+    "keep_only": ("=only", "=just", "=vain", "=pelkast", "=ainoastaan", "=bara", "=endast",
+                  "=keep", "sailyt", "sailyttak", "=behall", "=behalla", "forvar"),
+    "object": (
+        "object", "oppos", "profil", "analy", "statist", "legitimat", "personalis",
+        "personaliz", "track", "consent", "vastust", "kehittam", "oikeutet", "kohdenn",
+        "seuraat", "seuran", "suostum", "invand", "invandn", "motsatt", "berattig",
+        "samtyck", "algoritm", "tekoaly", "segment",
+    ),
+    "share": ("share", "sharing", "partner", "third", "group", "jaka", "jakam", "kumppan",
+              "kolmans", "dela", "partners", "tredje", "koncern", "konserni"),
+    "marketing": (
+        "market", "newslet", "advert", "=ads", "=ad", "offer", "promot", "campaign",
+        "unsubscr", "spam", "telemark", "=sales", "=sms", "text", "survey", "research",
+        "mailing", "flyer", "brochur", "markkin", "mainos", "mainon", "uutiskir", "tarjou",
+        "kampanj", "puhelinmyy", "puhelinmark", "tekstiv", "tekstar", "kysely", "tutkimu",
+        "suoramai", "suoramar", "roskapost", "marknadsf", "reklam", "nyhetsbr", "erbjud",
+        "kampanj", "telefonfors", "saljsamt", "saljsyft", "enkat", "utskick", "avregistr",
+        "direktrek", "direktmark", "stopp", "=stop", "peru", "markkinointikiel",
+    ),
+    "call": ("=call", "calls", "calling", "phoned", "soitt", "soito", "ringer", "ringa",
+             "uppringd", "samtal"),
+    "list": (
+        "=list", "=lists", "listed", "listing", "director", "catalog", "=label", "labels",
+        "publish", "public", "disclos", "=hand", "=sell", "=selling", "=pass", "locator",
+        "luettel", "=lista", "=listaan", "listal", "listoi", "listass", "listoill", "matrikk",
+        "tarra", "julkai", "julkis", "luovut", "=myy", "osoitelah", "=listor", "=listan",
+        "=listorna", "katalog", "etikett", "publicer", "offentli", "=lamna", "salja", "saljer",
+        "adressetik", "utlamn", "postitust",
+    ),
+    "portable": (
+        "machine", "=csv", "=json", "=xml", "excel", "xlsx", "export", "transfer", "portab",
+        "download", "=api", "koneluet", "koneellis", "siirt", "siirto", "tiedost", "vienti",
+        "maskinlas", "exporter", "overfor", "overfora", "portabil", "=fil", "=filen",
+        "format", "muodos", "muodoss",
+    ),
+    "commerce": (
+        "order", "deliver", "invoic", "parcel", "packag", "refund", "return", "price", "stock",
+        "cancel", "paymen", "tilau", "toimit", "lasku", "paket", "hyvit", "palaut", "hinta",
+        "hinnan", "varast", "peruut", "maksu", "bestall", "levera", "faktur", "retur",
+        "=pris", "lager", "betal", "reklamat", "takuu", "garant", "warrant",
+    ),
+    "auto": (
+        "vacation", "holiday", "=office", "automat", "undeliver", "daemon", "mailer", "lomall",
+        "=poissa", "lomani", "semester", "ledig", "franvar", "leave",
+    ),
+    "negation": (
+        "=not", "=dont", "=don", "=no", "=never", "=nothing", "=ei", "=en", "=eika", "=enka",
+        "=ala", "=alka", "=alkaa", "=alkaako", "=inte", "=ej", "=inga", "=ingen", "=aldrig",
+        "=sluta", "=stop", "lopett",
+    ),
+    "question": ("=how", "=why", "=what", "=which", "=miten", "=miksi", "=mita", "=mika",
+                 "=hur", "=varfor", "=vad", "=vilka", "=onko", "=voiko", "=kan"),
+    "gdpr": ("gdpr", "=dsgvo", "tietosuoja", "dataskydd", "=regulation", "asetuks",
+             "forordning", "2016"),
+}
+
+
+def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    exact: dict[str, list[str]] = {}
+    prefix: dict[str, list[str]] = {}
+    for concept, stems in _LEXICON.items():
+        for stem in stems:
+            target = exact if stem.startswith("=") else prefix
+            key = stem.lstrip("=")
+            if concept not in target.setdefault(key, []):
+                target[key].append(concept)
+    return (
+        {k: tuple(v) for k, v in exact.items()},
+        {k: tuple(v) for k, v in prefix.items()},
+    )
+
+
+_EXACT, _PREFIX = _build_index()
+_MAX_STEM = max(len(k) for k in _PREFIX)
+
+
+def concepts_of(word: str) -> tuple[str, ...]:
+    """Concepts of a folded word: exact entries, then the longest matching stem prefix."""
+    found = _EXACT.get(word, ())
+    for k in range(min(len(word), _MAX_STEM), 2, -1):
+        hit = _PREFIX.get(word[:k])
+        if hit:
+            return tuple(dict.fromkeys(found + hit))
+    return found
+
+
+def strip_reply_prefix(subject: str) -> tuple[str, bool]:
+    """'RE: Fwd: x' -> ('x', True): a reply's subject is inherited, not written now."""
+    match = _REPLY_PREFIX.match(subject)
+    if not match:
+        return subject, False
+    return subject[match.end():], True
+
+
+def model_tokens(subject: str, text: str) -> list[str]:
+    """Tokens for the model: folded words, stems, concept and GDPR-article tokens."""
+    subject, is_reply = strip_reply_prefix(subject)
+    folded = fold(text[:20_000])
+    head = fold(subject)
+    tokens: list[str] = []
+    if head.strip() and not is_reply:
+        tokens.extend(_word_tokens(head, marker="s:"))
+    tokens.extend(_word_tokens(folded))
+    return tokens[:MAX_TOKENS] or ["#empty"]
+
+
+_CLAUSE = re.compile(r"[.!?;:\n()]+|\s-\s|\s[-–—]\s")
+
+
+def _word_tokens(folded: str, marker: str = "") -> list[str]:
+    out: list[str] = []
+    for match in _ARTICLE.finditer(folded):
+        out.append(f"@art{match.group(1) or match.group(2)}")
+    for clause in _CLAUSE.split(folded):
+        seen: list[str] = []
+        for word in _WORD.findall(clause):
+            if len(out) >= MAX_TOKENS:
+                return out
+            if word.isdigit():
+                out.append(f"#{min(len(word), 9)}")
+                continue
+            out.append(marker + word)
+            if len(word) > STEM_LENGTH:
+                out.append(word[:STEM_LENGTH] + "~")
+            for concept in concepts_of(word):
+                out.append("@" + concept)
+                if concept not in seen:
+                    seen.append(concept)
+        # Concepts that meet in one clause say more than either alone:
+        # "delete" + "data" is erasure, "delete" + "commerce" is an order question.
+        seen.sort()
+        out.extend(
+            f"@{a}+{b}" for i, a in enumerate(seen) for b in seen[i + 1:]
+        )
+    return out

@@ -1,0 +1,235 @@
+"""Turn a raw mail body into the text the classifier should judge.
+
+Real mail carries a lot that the sender did not write *now*: quoted reply chains (often our own
+earlier answer, full of the very words a request uses), forwarded header blocks, signatures,
+legal disclaimers and HTML markup. Judging those would turn "thanks, got my data" into an access
+request. So the body is reduced to the sender's own new words first; the signature is kept apart
+because entities (the name, the customer number) often live there.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+MAX_BODY_CHARS = 60_000
+"""Longer bodies are cut: no request needs more, and 2 MB of text must stay fast."""
+
+_HTML_HINT = re.compile(r"<(html|body|div|p|br|span|table|td|a\s|b>|i>|ul|li|font)\b", re.I)
+_BLOCK_TAGS = frozenset(
+    "p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote hr pre section article".split()
+)
+_SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+
+# A line that starts the quoted or forwarded part of a message: everything below it is old mail.
+_REPLY_HEADER = re.compile(
+    r"""^\s*(
+        -{2,}\s*(original\s+message|alkuper[aä]inen\s+viesti|ursprungligt\s+meddelande
+                 |forwarded\s+message|v[aä]litetty\s+viesti|vidarebefordrat\s+meddelande
+                 |original\s+message)\s*-{2,}
+      | -{3,}\s*original\s+message\s*-{3,}
+      | begin\s+forwarded\s+message:?
+      | on\s.{3,120}\swrote:\s*$
+      | .{3,120}\s(kirjoitti|skrev)\s?.{0,40}:\s*$
+      | (from|l[aä]hett[aä]j[aä]|fr[aå]n)\s*:\s.*$
+      | _{8,}\s*$
+    )""",
+    re.I | re.X,
+)
+# Header lines of a quoted/forwarded block (used to drop the block when it is all there is).
+_HEADER_LINE = re.compile(
+    r"^\s*(from|to|cc|sent|date|subject|l[aä]hett[aä]j[aä]|vastaanottaja|l[aä]hetetty|aihe|"
+    r"p[aä]iv[aä]m[aä]{1,2}r[aä]|kopio|fr[aå]n|till|skickat|datum|[aä]mne|kopia)\s*:",
+    re.I,
+)
+_FORWARD_MARK = re.compile(
+    r"forwarded\s+message|v[aä]litetty\s+viesti|vidarebefordrat\s+meddelande|begin\s+forwarded",
+    re.I,
+)
+_MOBILE_FOOTER = re.compile(
+    r"^\s*(sent\s+from\s+my\s+\w+|get\s+outlook\s+for\s+\w+|l[aä]hetetty\s+(iphonesta|"
+    r"androidista|android-\w+|\w+-laitteesta|mobiilista|puhelimesta)|skickat\s+fr[aå]n\s+min\s+\w+)",
+    re.I,
+)
+_SIG_DELIMITER = re.compile(r"^\s*(--|—|__+)\s*$")
+_CLOSING = re.compile(
+    r"""^\s*(
+        (yst[aä]v[aä]llisin\s+|parhain\s+|l[aä]mpimin\s+|hyv[aä]t\s+)?terveisin\b | terv\.?\b |
+        t\.\s | t:\s* | kiitoksin | kiitos\s+(jo\s+)?etuk[aä]teen | kunnioittavasti |
+        (best|kind|warm|with\s+kind|many)\s+(regards|thanks|wishes) | regards | best,?\s*$ |
+        br,?\s | yours\s+(sincerely|faithfully|truly) | sincerely | cheers |
+        thanks(\s+in\s+advance)?[,.!]?\s*$ | thank\s+you[,.!]?\s*$ | rgds |
+        (med\s+)?(v[aä]nliga?|b[aä]sta|varma)\s+h[aä]lsning(ar)? | h[aä]lsningar | mvh |
+        tack\s+p[aå]\s+f[oö]rhand | tack[,.!]?\s*$ | kiitos[,.!]?\s*$
+    )""",
+    re.I | re.X,
+)
+_DISCLAIMER = re.compile(
+    r"(this\s+(e-?mail|message)(\s+and\s+any\s+(attachments?|files))?.{0,60}(confidential|"
+    r"intended\s+(solely|only))|t[aä]m[aä]\s+(s[aä]hk[oö]posti)?viesti.{0,80}luottamukselli|"
+    r"detta\s+(e-?post)?meddelande.{0,80}konfidentiell|if\s+you\s+(have\s+)?received\s+this"
+    r".{0,40}in\s+error|jos\s+olet\s+saanut\s+t[aä]m[aä]n.{0,40}erehdyksess|please\s+consider\s+"
+    r"the\s+environment|think\s+before\s+you\s+print|ajattele\s+ymp[aä]rist[oö][aä])",
+    re.I | re.S,
+)
+_WS = re.compile(r"[ \t\u00a0]+")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """The parts of a message body, as the classifier and the entity extractor need them."""
+
+    own: str
+    """The sender's own new words: no quotes, forwards, signature, disclaimer, markup."""
+    signature: str
+    """The closing and signature block (names, titles, phone numbers live here); when there is
+    no closing word, the trailing short lines, which then also remain in `own`."""
+    full: str
+    """The whole body as plain text (markup removed), for reference."""
+
+
+class _HtmlToText(HTMLParser):
+    """Stdlib HTML-to-text: block tags become line breaks, blockquotes become '>' lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag == "blockquote":
+            self._quote += 1
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "blockquote":
+            self._quote = max(0, self._quote - 1)
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._quote:
+            data = "\n".join("> " + line for line in data.split("\n"))
+        self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML body; never raises (broken markup gives its best text)."""
+    parser = _HtmlToText()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is very lenient
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = "".join(parser.parts)
+    return re.sub(r"\n\s*\n+", "\n\n", text)
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_HTML_HINT.search(text[:5000]))
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip diacritics, so 'rekisteristä' and 'rekisterista' meet."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _strip_quoted(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Split lines into (new text, old text) at the first reply/forward header."""
+    for i, line in enumerate(lines):
+        if _REPLY_HEADER.match(line) or (
+            _HEADER_LINE.match(line) and any(_HEADER_LINE.match(n) for n in lines[i + 1:i + 3])
+        ):
+            return lines[:i], lines[i:]
+    return lines, []
+
+
+def _forwarded_content(old: list[str]) -> list[str]:
+    """The text of a forwarded message with its header block removed."""
+    out: list[str] = []
+    in_header = True
+    for line in old:
+        if in_header and (not line.strip() or _HEADER_LINE.match(line) or _REPLY_HEADER.match(line)):
+            continue
+        in_header = False
+        if line.lstrip().startswith(">"):
+            continue
+        out.append(line)
+    return out
+
+
+def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Split off the signature: after '-- ', a mobile footer, or a closing followed by short lines."""
+    for i, line in enumerate(lines):
+        if _SIG_DELIMITER.match(line) or _MOBILE_FOOTER.match(line):
+            return lines[:i], lines[i:]
+    for i, line in enumerate(lines):
+        if i == 0 or not _CLOSING.match(line):
+            continue
+        tail = [t for t in lines[i + 1:] if t.strip()]
+        if len(tail) <= 8 and all(len(t) <= 80 for t in tail):
+            # "Kiitos, Juha" on one line: the closing itself belongs to the signature.
+            return lines[:i], lines[i:]
+    return lines, []
+
+
+def _split_trailing_block(lines: list[str]) -> tuple[list[str], list[str]]:
+    """A last paragraph of short unpunctuated lines (name, title, phone) is a signature."""
+    end = len(lines)
+    while end > 0 and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    block = lines[start:end]
+    if start == 0 or not block or len(block) > 8:
+        return lines, []
+    if all(len(t) <= 70 and not t.rstrip().endswith((".", "?", "!", ":")) for t in block) and (
+        len(block) >= 2 or len(block[0].split()) <= 3
+    ):
+        return lines[:start], lines[start:]
+    return lines, []
+
+
+def _drop_disclaimers(text: str) -> str:
+    paragraphs = re.split(r"\n\s*\n", text)
+    return "\n\n".join(p for p in paragraphs if not _DISCLAIMER.search(p))
+
+
+def clean_body(body: str) -> CleanText:
+    """Reduce a body to the sender's own words (see module docstring)."""
+    text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
+    if looks_like_html(text):
+        text = html_to_text(text)
+    text = _WS.sub(" ", text)
+    lines = text.split("\n")
+    new, old = _strip_quoted(lines)
+    new = [line for line in new if not line.lstrip().startswith(">")]
+    if not any(line.strip() for line in new) and old:
+        # A bare forward: the forwarded message itself is what the sender means.
+        new = _forwarded_content(old)
+    own_lines, sig_lines = _split_signature(new)
+    own = _drop_disclaimers("\n".join(own_lines)).strip()
+    signature = _drop_disclaimers("\n".join(sig_lines)).strip()
+    if not own and signature:
+        # "Kiitos, poistakaa tietoni." — a one-line mail that starts with a closing word.
+        own, signature = signature, ""
+    if not signature:
+        # Without a closing word the last short lines are probably the signature; they stay
+        # in `own` too (a last line may also be the request: "Unsubscribe").
+        signature = "\n".join(_split_trailing_block(own.split("\n"))[1]).strip()
+    return CleanText(own=own, signature=signature, full=text.strip())

@@ -1,0 +1,263 @@
+"""The durable inbox: every way in stores here, and commits, before it acknowledges anything.
+
+Why dedupe lives in the insert: an SMTP client retries after a lost ``250``, an IMAP watcher
+refetches after a crash or a UIDVALIDITY change, an mbox backlog is imported twice. The unique
+constraint on (Message-ID, SHA-256 of the raw bytes) makes all of these one row, also when two
+writers race (``INSERT ... ON CONFLICT DO NOTHING`` on both SQLite and PostgreSQL). Mail without
+a Message-ID has ``message_id = ""`` and so dedupes on its hash alone.
+
+The pipeline claims rows in state ``received`` (:func:`claim_pending`, ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL so several instances share the work) and records the outcome with :func:`mark`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from handlers.parse import header_facts
+from storage.models import ImapState, InboundMessage, InboundState
+
+_MAX_MESSAGE_ID = 998
+_MAX_ADDRESS = 320
+
+
+@dataclass(frozen=True)
+class ImapLocation:
+    """Where the IMAP watcher found a message (UIDs mean nothing outside their UIDVALIDITY)."""
+
+    mailbox: str
+    uidvalidity: int
+    uid: int
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _find(session: Session, message_id: str, sha256: str) -> InboundMessage | None:
+    return session.exec(
+        select(InboundMessage).where(
+            col(InboundMessage.message_id) == message_id, col(InboundMessage.sha256) == sha256
+        )
+    ).first()
+
+
+def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> InboundMessage | None:
+    """Insert; return the new row, or None when (message_id, sha256) is already stored.
+
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` is one statement, race-free across writers,
+    and hands the row back without a second query.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = (
+            insert(InboundMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["message_id", "sha256"])
+            .returning(InboundMessage)
+        )
+        return session.scalars(stmt).first()
+    try:  # other databases: a savepoint catches the unique-constraint race
+        with session.begin_nested():
+            row = InboundMessage(**values)
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def store_inbound(
+    session: Session,
+    raw: bytes,
+    *,
+    channel: str,
+    envelope_from: str,
+    envelope_to: list[str],
+    received_at: datetime,
+    from_address: str | None = None,
+    imap: ImapLocation | None = None,
+) -> tuple[InboundMessage, bool]:
+    """Store ``raw`` unless it is already stored; return the row and whether it is new.
+
+    The caller commits (``with db.session()``) and only then acknowledges the sender.
+    ``envelope_from`` is ``"<>"`` for a null reverse path and ``""`` when unknown (IMAP, files).
+    ``from_address`` may be passed when the caller already parsed the mail; otherwise the From
+    header is read with a cheap header-only parse.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    sha = content_hash(raw)
+    facts = header_facts(raw)
+    sender = (from_address if from_address is not None else facts.from_address).lower()
+    values: dict[str, Any] = {
+        "message_id": facts.message_id[:_MAX_MESSAGE_ID],
+        "sha256": sha,
+        "channel": channel,
+        "envelope_from": envelope_from[:_MAX_ADDRESS],
+        "envelope_to": [a[:_MAX_ADDRESS] for a in envelope_to],
+        "raw": raw,
+        "received_at": received_at.astimezone(UTC),
+        "state": InboundState.RECEIVED.value,
+        "reasons": [],
+        "from_address": sender[:_MAX_ADDRESS],
+    }
+    if imap is not None:
+        values.update(imap_mailbox=imap.mailbox, imap_uidvalidity=imap.uidvalidity,
+                      imap_uid=imap.uid)
+    row = _insert_ignoring_duplicate(session, values)
+    if row is not None:
+        return row, True
+    existing = _find(session, values["message_id"], sha)
+    if existing is None:  # cannot happen: the conflicting row is committed or ours
+        raise RuntimeError("duplicate inbound message vanished")
+    if imap is not None and existing.imap_moved_at is None:
+        # Seen again (a refetch after a UIDVALIDITY change, or a second copy): remember where
+        # it is now, so a request is still moved out of the mailbox once it becomes a case.
+        existing.imap_mailbox = imap.mailbox
+        existing.imap_uidvalidity = imap.uidvalidity
+        existing.imap_uid = imap.uid
+        session.add(existing)
+        session.flush()
+    return existing, False
+
+
+def pending_ids(session: Session, limit: int) -> list[int]:
+    """Ids of rows still to be processed, oldest first (no lock: the caller locks each row)."""
+    stmt = (
+        select(InboundMessage.id)
+        .where(col(InboundMessage.state) == InboundState.RECEIVED.value)
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return [int(i) for i in session.exec(stmt).all() if i is not None]
+
+
+def claim_pending(session: Session, limit: int) -> list[InboundMessage]:
+    """Rows in state ``received`` for this transaction; other instances skip them (PostgreSQL).
+
+    On SQLite the write transaction (``BEGIN IMMEDIATE``) already excludes other writers.
+    """
+    stmt = (
+        select(InboundMessage)
+        .where(col(InboundMessage.state) == InboundState.RECEIVED.value)
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.exec(stmt).all())
+
+
+def mark(
+    session: Session,
+    row: InboundMessage,
+    state: InboundState | str,
+    reasons: Sequence[str] = (),
+    *,
+    case_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Record the pipeline's outcome; ``reasons`` are appended to those already on the row."""
+    row.state = InboundState(state).value
+    if reasons:
+        row.reasons = [*row.reasons, *reasons]
+    if case_id is not None:
+        row.case_id = case_id
+    if row.state != InboundState.RECEIVED:
+        row.processed_at = at or datetime.now(UTC)
+    session.add(row)
+    session.flush()
+
+
+def recent_count(
+    session: Session, from_address: str, since: datetime, until: datetime | None = None
+) -> int:
+    """Messages stored from ``from_address`` received at or after ``since`` (and until ``until``).
+
+    The per-sender rate limit: pass the message's own ``received_at`` as ``until`` and
+    ``received_at - window`` as ``since``; the count then includes the message itself, and
+    :func:`handlers.triage.apply_rate_limit` holds it when the count exceeds the limit.
+    Returns 0 for an empty address (nothing to key a limit on).
+    """
+    address = from_address.strip().lower()
+    if not address:
+        return 0
+    stmt = select(func.count()).select_from(InboundMessage).where(
+        col(InboundMessage.from_address) == address,
+        col(InboundMessage.received_at) >= since,
+    )
+    if until is not None:
+        stmt = stmt.where(col(InboundMessage.received_at) <= until)
+    return int(session.exec(stmt).one())
+
+
+# -- IMAP bookkeeping --------------------------------------------------------------------------
+
+
+def imap_state(session: Session, account: str, mailbox: str) -> ImapState:
+    """The watcher's position in ``mailbox`` (created at UIDVALIDITY 0, i.e. "never synced")."""
+    stmt = select(ImapState).where(
+        col(ImapState.account) == account, col(ImapState.mailbox) == mailbox
+    )
+    state = session.exec(stmt).first()
+    if state is not None:
+        return state
+    try:
+        with session.begin_nested():
+            state = ImapState(account=account, mailbox=mailbox, uidvalidity=0, last_uid=0,
+                              updated_at=datetime.now(UTC))
+            session.add(state)
+    except IntegrityError:
+        state = session.exec(stmt).one()
+    return state
+
+
+def advance_imap_state(session: Session, state: ImapState, uidvalidity: int, last_uid: int) -> None:
+    state.uidvalidity = uidvalidity
+    state.last_uid = last_uid
+    state.updated_at = datetime.now(UTC)
+    session.add(state)
+    session.flush()
+
+
+def imap_rows_to_move(
+    session: Session, mailbox: str, uidvalidity: int, limit: int = 500
+) -> list[tuple[int, int]]:
+    """(row id, UID) of stored IMAP messages the pipeline made part of a case, not yet moved.
+
+    Only these leave the mailbox: info@ is also the ordinary customer-service mailbox, and mail
+    that is not a request must stay where people read it.
+    """
+    stmt = (
+        select(InboundMessage.id, InboundMessage.imap_uid)
+        .where(
+            col(InboundMessage.imap_mailbox) == mailbox,
+            col(InboundMessage.imap_uidvalidity) == uidvalidity,
+            col(InboundMessage.imap_moved_at).is_(None),
+            col(InboundMessage.state) == InboundState.PROCESSED.value,
+            col(InboundMessage.case_id).is_not(None),
+        )
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return [(int(i), int(u)) for i, u in session.exec(stmt).all() if i is not None and u]
+
+
+def mark_imap_moved(session: Session, row_ids: Sequence[int], at: datetime | None = None) -> None:
+    if not row_ids:
+        return
+    session.execute(
+        update(InboundMessage)
+        .where(col(InboundMessage.id).in_(list(row_ids)))
+        .values(imap_moved_at=at or datetime.now(UTC))
+    )

@@ -1,0 +1,263 @@
+"""The whole inbound pipeline on real mail bytes: every stage real, the outbox as the witness.
+
+These are the product's promises to the people who write in: robots and ordinary customer
+mail get no answer; each request gets one receipt; nothing changes and no personal data
+leaves until the requester has proven the registered address; then the request is honoured.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.pipeline import process_one, run_once
+from bot.settings import Settings, load_settings
+from handlers import cases as engine
+from handlers.challenge import find_codes
+from storage import audit, inbox
+from storage.db import Database
+from storage.models import (
+    Case,
+    CaseStatus,
+    Customer,
+    InboundMessage,
+    Invoice,
+    OutboundMessage,
+)
+
+REGISTERED = "maija.virtanen@example.fi"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "{db.url}"\n', encoding="utf-8")
+    return load_settings(cfg)
+
+
+@pytest.fixture
+def customer(db: Database) -> int:
+    now = datetime.now(UTC)
+    with db.session() as s:
+        c = Customer(customer_number="104233", first_name="Maija", last_name="Virtanen",
+                     email="Maija.Virtanen@example.fi", email_normalised=REGISTERED,
+                     postal_address="Hämeenkatu 12 B 7, 33100 Tampere", phone="+358401234567",
+                     relationship_start=date(2019, 5, 1), created_at=now, updated_at=now)
+        s.add(c)
+        s.flush()
+        assert c.id is not None
+        return c.id
+
+
+def mail(subject: str, body: str, *, sender: str = f"Maija Virtanen <{REGISTERED}>",
+         headers: dict[str, str] | None = None, in_reply_to: str | None = None,
+         attachment: tuple[bytes, str, str, str] | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "info@rusttet.fi"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain="example.fi")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(body)
+    if attachment:
+        data, maintype, subtype, filename = attachment
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return bytes(msg)
+
+
+def deliver(db: Database, settings: Settings, raw: bytes) -> int:
+    with db.session() as s:
+        row, _ = inbox.store_inbound(s, raw, channel="smtp", envelope_from="",
+                                     envelope_to=["info@rusttet.fi"],
+                                     received_at=datetime.now(UTC))
+        assert row.id is not None
+        row_id = row.id
+    run_once(db, settings)
+    return row_id
+
+
+def outbox_rows(db: Database) -> list[OutboundMessage]:
+    with db.read_session() as s:
+        return list(s.exec(select(OutboundMessage).order_by(OutboundMessage.id)).all())
+
+
+def inbound(db: Database, row_id: int) -> InboundMessage:
+    with db.read_session() as s:
+        row = s.get(InboundMessage, row_id)
+        assert row is not None
+        return row
+
+
+def only_case(db: Database) -> Case:
+    with db.read_session() as s:
+        rows = s.exec(select(Case)).all()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def customer_row(db: Database, customer_id: int) -> Customer:
+    with db.read_session() as s:
+        c = s.get(Customer, customer_id)
+        assert c is not None
+        return c
+
+
+def confirm_by_reply(db: Database, settings: Settings, *, sender: str = REGISTERED) -> None:
+    challenge = next(r for r in outbox_rows(db) if r.kind == "identity_challenge")
+    code = find_codes(challenge.body_text)[0]
+    deliver(db, settings, mail(f"Re: {challenge.subject}", f"Koodi: {code}\n\nMaija",
+                               sender=sender, in_reply_to=challenge.message_id))
+
+
+def test_order_question_is_left_for_customer_service(db: Database, settings: Settings,
+                                                     customer: int) -> None:
+    row_id = deliver(db, settings, mail(
+        "Tilaus 5012345", "Hei, milloin tilaukseni 5012345 toimitetaan? Terveisin Maija"))
+    row = inbound(db, row_id)
+    assert row.state == "processed" and row.case_id is None
+    assert any("left for customer service" in r for r in row.reasons)
+    assert outbox_rows(db) == []
+
+
+def test_auto_reply_is_never_answered(db: Database, settings: Settings, customer: int) -> None:
+    row_id = deliver(db, settings, mail(
+        "Automaattinen vastaus: tietopyyntö", "Olen lomalla 1.12. asti. Poistakaa tietoni.",
+        headers={"Auto-Submitted": "auto-replied"}))
+    assert inbound(db, row_id).state == "ignored"
+    assert outbox_rows(db) == []
+
+
+def test_request_gets_one_receipt_in_its_language_with_case_id_and_due_date(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    raw = mail("Remove me from your marketing",
+               "Please stop sending me advertising and newsletters. Regards, Maija")
+    deliver(db, settings, raw)
+    deliver(db, settings, raw)  # the same message again (a redelivery) changes nothing
+    case = only_case(db)
+    receipts = [r for r in outbox_rows(db) if r.kind == "receipt"]
+    assert len(receipts) == 1
+    assert receipts[0].recipient.lower() == REGISTERED
+    assert case.id in receipts[0].subject
+    assert case.language == "en"
+    assert case.types == ["marketing_optout"]
+
+
+def test_claimed_sender_is_challenged_at_the_registered_address_before_anything_changes(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    deliver(db, settings, mail("Suoramarkkinointikielto",
+                               "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
+    case = only_case(db)
+    assert case.status == CaseStatus.AWAITING_IDENTITY
+    challenges = [r for r in outbox_rows(db) if r.kind == "identity_challenge"]
+    assert [r.recipient for r in challenges] == ["Maija.Virtanen@example.fi"]
+    assert customer_row(db, customer).marketing_ban is False
+
+
+def test_marketing_optout_is_honoured_once_the_code_comes_back_from_the_registered_address(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    deliver(db, settings, mail("Suoramarkkinointikielto",
+                               "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
+    confirm_by_reply(db, settings)
+    case = only_case(db)
+    assert case.status == CaseStatus.DONE
+    assert customer_row(db, customer).marketing_ban is True
+    confirmations = [r for r in outbox_rows(db) if r.kind == "marketing_optout"]
+    assert [r.recipient for r in confirmations] == ["Maija.Virtanen@example.fi"]
+    assert "Tietosuojavaltuutetun toimisto" in confirmations[0].body_text
+    with db.read_session() as s:
+        assert audit.verify(s).ok
+
+
+def test_code_sent_from_another_address_verifies_nothing(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    deliver(db, settings, mail("Poistakaa tietoni", "Poistakaa kaikki tietoni rekisteristänne."))
+    confirm_by_reply(db, settings, sender="maija.virtanen@evil.example")
+    case = only_case(db)
+    assert case.status == CaseStatus.AWAITING_IDENTITY
+    assert customer_row(db, customer).anonymised_at is None
+
+
+def test_lookalike_domain_impostor_changes_nothing_and_learns_nothing(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    deliver(db, settings, mail(
+        "Markkinointikielto", "En halua mainoksia. Asiakasnumeroni on 104233. Maija Virtanen",
+        sender="Maija Virtanen <maija.virtanen@examp1e.fi>"))
+    case = only_case(db)
+    assert case.customer_id is None
+    assert customer_row(db, customer).marketing_ban is False
+    sent = outbox_rows(db)
+    assert [r.kind for r in sent] == ["receipt"]
+    assert "Hämeenkatu" not in sent[0].body_text and "104233" not in sent[0].body_text
+
+
+def test_access_request_with_scanned_letter_waits_for_staff_then_report_goes_to_register(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    with db.session() as s:
+        s.add(Invoice(invoice_number="90000001", customer_id=customer, issued_at=date(2026, 1, 5),
+                      due_date=date(2026, 1, 19), amount_cents=12990, status="open"))
+    scan = (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image", "jpeg", "allekirjoitettu.jpg")
+    deliver(db, settings, mail("Tarkastuspyyntö",
+                               "Haluan tarkastaa mitä tietoja minusta on rekisterissä. "
+                               "Allekirjoitettu pyyntö liitteenä.", attachment=scan))
+    confirm_by_reply(db, settings)
+    case = only_case(db)
+    assert case.status == CaseStatus.AWAITING_APPROVAL
+    assert case.signature_state == "staff_to_check"
+    assert not [r for r in outbox_rows(db) if r.kind == "access_report"]
+    with db.session() as s:
+        c = s.get(Case, case.id)
+        assert c is not None
+        engine.approve(s, c, actor="staff:anna")
+    run_once(db, settings)
+    reports = [r for r in outbox_rows(db) if r.kind == "access_report"]
+    assert [r.recipient for r in reports] == ["Maija.Virtanen@example.fi"]
+    assert "90000001" in reports[0].body_text
+    assert only_case(db).status == CaseStatus.DONE
+
+
+def test_crash_before_commit_leaves_the_message_to_be_processed_again(
+    db: Database, settings: Settings, customer: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import bot.pipeline as pipeline
+
+    with db.session() as s:
+        row, _ = inbox.store_inbound(s, mail("Markkinointikielto", "Ei enää mainoksia kiitos."),
+                                     channel="smtp", envelope_from="",
+                                     envelope_to=["info@rusttet.fi"],
+                                     received_at=datetime.now(UTC))
+        row_id = row.id
+    assert row_id is not None
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("power cut")
+
+    # The last stage fails after the case and its receipt were written in the transaction.
+    monkeypatch.setattr(pipeline, "STAGES", tuple(
+        dataclasses.replace(st, run=boom) if st.name == "decide" else st
+        for st in pipeline.STAGES))
+    with pytest.raises(RuntimeError):
+        process_one(db, settings, row_id)
+    # Nothing of the half-done work was committed: no case, no receipt, still to be processed.
+    assert inbound(db, row_id).state == "received"
+    assert outbox_rows(db) == []
+    monkeypatch.undo()
+    assert process_one(db, settings, row_id) == "processed"
+    assert len([r for r in outbox_rows(db) if r.kind == "receipt"]) == 1
