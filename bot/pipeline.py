@@ -145,13 +145,14 @@ class PipelineComponent:
         self._db, self._settings, self._poll = db, settings, poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.after_batch: list[Callable[[], None]] = []
 
     def notify(self) -> None:
         """Thread-safe wake-up: receivers call this after committing a message."""
-        loop = self._loop
-        loop.call_soon_threadsafe(self._wake.set)
+        if self._loop is not None:  # before start, the first pass picks everything up
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
 from bot.mail.sender import OutboxSender
+from bot.pipeline import PipelineComponent
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage import migrate
@@ -35,13 +36,19 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
     """The channels this configuration enables (filled in as channels land)."""
     components: list[Component] = []
     # The outbox sender always runs: with the default maildir backend it needs no server.
-    components.append(OutboxSender.from_settings(settings, db))
-    # Mail in. TODO(lead): pass on_stored=<pipeline>.notify to both and register
-    # <imap watcher>.wake in the pipeline's after_batch, so requests leave INBOX at once.
+    # It stops last (components stop in reverse), so it can flush what the others wrote.
+    sender = OutboxSender.from_settings(settings, db)
+    pipeline = PipelineComponent(db, settings)
+    pipeline.after_batch.append(sender.notify)
+    components += [sender, pipeline]
+    # Mail in: a stored message wakes the pipeline at once (the poll is only a safety net).
     if settings.mail.receiver.enabled:
-        components.append(MailReceiver(settings, db))
+        components.append(MailReceiver(settings, db, on_stored=pipeline.notify))
     if settings.mail.imap.enabled:
-        components.append(ImapWatcher(settings, db))
+        watcher = ImapWatcher(settings, db, on_stored=pipeline.notify)
+        # Requests leave INBOX as soon as the pipeline made them cases.
+        pipeline.after_batch.append(watcher.wake)
+        components.append(watcher)
     # The clock: reminders, escalations, code expiry, retention, digest (all idempotent).
     if settings.scheduler.enabled:
         components.append(Scheduler.from_settings(settings, db))

@@ -14,7 +14,7 @@ Product rules that live here, in one place:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from handlers import cases as engine
 from handlers import challenge as challenges
 from handlers.execute import propose_all
 from handlers.identity import (
+    CandidateKeys,
     IdentityAssessment,
     assess_identity,
     candidate_keys,
@@ -195,8 +196,7 @@ def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg = work.message
     registered = list(reg.customers_by_email(session, msg.from_address))
-    candidates = find_candidates(session, candidate_keys(
-        msg.text, work.result.entities, sender=msg.from_address))
+    candidates = find_candidates(session, _keys(work))
     settings = ctx.settings
     work.signature = check_signatures(
         msg, trust_from_settings(settings.identity, base_dir=settings.base_dir))
@@ -224,7 +224,8 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     case.details = {**case.details, "classification": _classification_details(c),
                     "extracted": _extracted(c),
                     "identity": {"level": work.assessment.level,
-                                 "candidates": len(work.assessment.candidate_ids)},
+                                 "candidates": len(work.assessment.candidate_ids),
+                                 "mentions_other_customer": _mentions_other(work.assessment)},
                     "signature": {"state": work.signature.state}}
     verified = may_change_register(work.assessment)
     engine.record_identity(
@@ -260,6 +261,22 @@ def _classification_details(c: Classification) -> dict[str, Any]:
             "needs_review": c.needs_review, "model_version": c.model_version}
 
 
+def _keys(work: Work) -> CandidateKeys:
+    """Register pointers in the mail: the identity module's own finds plus the classifier's."""
+    entities = work.result.entities
+    keys = candidate_keys(work.message.text, entities, sender=work.message.from_address)
+    numbers = [str(e.value) for e in entities if e.label == "customer_number" and e.value]
+    phones = [str(e.value) for e in entities if e.label == "phone" and e.value]
+    return replace(keys,
+                   customer_numbers=list(dict.fromkeys([*keys.customer_numbers, *numbers])),
+                   phones=list(dict.fromkeys([*keys.phones, *phones])))
+
+
+def _mentions_other(assessment: IdentityAssessment) -> bool:
+    """The mail points at a register entry other than the sender's own (a third party)."""
+    return any(cid != assessment.customer_id for cid in assessment.candidate_ids)
+
+
 def _extracted(c: Classification) -> dict[str, Any]:
     """What the rights handlers read from the mail (rectification: field, new value, grounds)."""
     entities = [{"label": e.label, "text": e.text, "field": getattr(e, "field", None),
@@ -289,8 +306,12 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     case.details = {**case.details,
                     "proposals": {r: p.staff_summary() for r, p in proposals.items()}}
     needs_review = bool(case.details.get("classification", {}).get("needs_review"))
-    auto = () if needs_review or staff_needed else tuple(ctx.settings.approval.auto_approve)
-    decision = engine.advance(session, case, auto_approve=auto)
-    work.reasons.append(decision.message)
-    if staff_needed:
-        work.reasons.append(f"staff to decide: {', '.join(sorted(staff_needed))}")
+    # A colleague asking to erase someone must never end up erasing their own record.
+    third_party = bool(case.details.get("identity", {}).get("mentions_other_customer"))
+    auto = (() if needs_review or staff_needed or third_party
+            else tuple(ctx.settings.approval.auto_approve))
+    why = ([f"staff to decide: {', '.join(sorted(staff_needed))}"] if staff_needed else [])
+    if third_party:
+        why.append("the mail names another customer in the register: staff to decide")
+    decision = engine.advance(session, case, auto_approve=auto, reasons=why)
+    work.reasons.extend([*why, decision.message])

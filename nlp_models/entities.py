@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from nlp_models.preprocess import fold
+from nlp_models.preprocess import fold_aligned
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A span of the plain-text body (HTML converted, line ends normalised).
+    """A span of the plain-text body (HTML converted, line ends normalised); start and end
+    are -1 when the text is not in the body (a name taken from the From header).
 
     `value` is the normalised form (E.164 phone, lower-case email); for a rectification it is
     the new value as written and `field` names the register field.
@@ -33,12 +34,15 @@ class Entity:
     value: str | None = None
 
 
-EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 URL = re.compile(
     r"(?<![@\w.-])(?:https?://[^\s<>\"')]+|www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[^\s<>\"')]*)?)",
     re.I,
 )
-IPV4 = re.compile(r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.])")
 _CUSTOMER = re.compile(r"(?<![\d-])1\d{5}(?![\d-])")
 _ORDER = re.compile(r"(?<![\d-])5\d{6}(?![\d-])")
 _INVOICE = re.compile(r"(?<![\d-])9\d{7}(?![\d-])")
@@ -78,7 +82,7 @@ def phones(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     out: list[Entity] = []
     try:
         matches = list(phonenumbers.PhoneNumberMatcher(text, "FI"))
-    except Exception:  # noqa: BLE001 - a library bug must not lose the whole classification
+    except Exception:
         return out
     for m in matches:
         if _overlaps(m.start, m.end, taken):
@@ -91,9 +95,8 @@ def phones(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
 def register_numbers(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     """Customer, order and invoice numbers outside phone numbers and addresses."""
     out: list[Entity] = []
-    folded = fold(text)
     for m in _CUSTOMER.finditer(text):
-        before = folded[max(0, m.start() - 40):m.start()]
+        before = fold_aligned(text[max(0, m.start() - 40):m.start()])
         if not _overlaps(m.start(), m.end(), taken) and _CUSTOMER_CONTEXT.search(before):
             out.append(Entity("customer_number", m.group(), m.start(), m.end(), value=m.group()))
     for label, pattern in (("order_number", _ORDER), ("invoice_number", _INVOICE)):
@@ -158,7 +161,9 @@ def extract_entities(text: str, signature: str = "", from_display: str = "") -> 
         (e.start, e.end) for e in found if e.label == "phone"]))
     name = person_from_display(from_display)
     if name:
-        found.append(Entity("person", name, -1, -1, value=name))
+        at = text.find(name)
+        start, end = (at, at + len(name)) if at >= 0 else (-1, -1)
+        found.append(Entity("person", name, start, end, value=name))
     else:
         person = person_from_signature(text, signature)
         if person is not None:

@@ -19,6 +19,10 @@ from nlp_models.preprocess import fold
 MAX_TOKENS = 400
 """The request is in the first few hundred words; a 2 MB body must not cost more than that."""
 STEM_LENGTH = 5
+EMPTY_TOKEN = "#empty"
+UNKNOWN_TOKEN = "#unk"
+"""Stands for any word seen fewer than `MIN_COUNT` times in training."""
+MIN_COUNT = 2
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|vs|sv|aw|fwd?|vl|vb|tr|vast|antw)\s*:\s*)+", re.I)
 _WORD = re.compile(r"[^\W_]+")
@@ -79,13 +83,13 @@ _LEXICON: Mapping[str, tuple[str, ...]] = {
     "share": ("share", "sharing", "partner", "third", "group", "jaka", "jakam", "kumppan",
               "kolmans", "dela", "partners", "tredje", "koncern", "konserni"),
     "marketing": (
-        "market", "newslet", "advert", "=ads", "=ad", "offer", "promot", "campaign",
-        "unsubscr", "spam", "telemark", "=sales", "=sms", "text", "survey", "research",
+        "market", "newslet", "advert", "=ads", "=ad", "=offers", "promot", "campaign",
+        "unsubscr", "spam", "telemark", "=sales", "=sms", "=texts", "survey", "research",
         "mailing", "flyer", "brochur", "markkin", "mainos", "mainon", "uutiskir", "tarjou",
         "kampanj", "puhelinmyy", "puhelinmark", "tekstiv", "tekstar", "kysely", "tutkimu",
         "suoramai", "suoramar", "roskapost", "marknadsf", "reklam", "nyhetsbr", "erbjud",
         "kampanj", "telefonfors", "saljsamt", "saljsyft", "enkat", "utskick", "avregistr",
-        "direktrek", "direktmark", "stopp", "=stop", "peru", "markkinointikiel",
+        "direktrek", "direktmark", "=stopp", "=stop", "=peru", "perukaa", "markkinointikiel",
     ),
     "call": ("=call", "calls", "calling", "phoned", "soitt", "soito", "ringer", "ringa",
              "uppringd", "samtal"),
@@ -171,7 +175,7 @@ def model_tokens(subject: str, text: str) -> list[str]:
     if head.strip() and not is_reply:
         tokens.extend(_word_tokens(head, marker="s:"))
     tokens.extend(_word_tokens(folded))
-    return tokens[:MAX_TOKENS] or ["#empty"]
+    return tokens[:MAX_TOKENS] or [EMPTY_TOKEN]
 
 
 _CLAUSE = re.compile(r"[.!?;:\n()]+|\s-\s|\s[-–—]\s")

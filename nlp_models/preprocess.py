@@ -88,7 +88,10 @@ class CleanText:
     """The closing and signature block (names, titles, phone numbers live here); when there is
     no closing word, the trailing short lines, which then also remain in `own`."""
     full: str
-    """The whole body as plain text (markup removed), for reference."""
+    """The whole body as plain text (markup removed, line ends normalised); entity offsets
+    index this text."""
+    new_end: int
+    """Where the quoted or forwarded old mail starts in `full` (len(full) if there is none)."""
 
 
 class _HtmlToText(HTMLParser):
@@ -148,6 +151,29 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _aligned_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0x250):
+        ch = chr(code)
+        folded = fold(ch)
+        if folded != ch:
+            table[code] = folded if len(folded) == 1 else (ch.lower()[:1] or " ")
+    return table
+
+
+_ALIGNED = _aligned_table()
+
+
+def fold_aligned(text: str) -> str:
+    """`fold` that keeps every offset (one character in, one out): for spans found in folded
+    text that must point back into `text`. Covers the Latin alphabets; others are lower-cased."""
+    translated = text.translate(_ALIGNED)
+    lowered = translated.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in translated)
+
+
 def _strip_quoted(lines: list[str]) -> tuple[list[str], list[str]]:
     """Split lines into (new text, old text) at the first reply/forward header."""
     for i, line in enumerate(lines):
@@ -163,7 +189,8 @@ def _forwarded_content(old: list[str]) -> list[str]:
     out: list[str] = []
     in_header = True
     for line in old:
-        if in_header and (not line.strip() or _HEADER_LINE.match(line) or _REPLY_HEADER.match(line)):
+        header = _HEADER_LINE.match(line) or _REPLY_HEADER.match(line)
+        if in_header and (not line.strip() or header):
             continue
         in_header = False
         if line.lstrip().startswith(">"):
@@ -173,7 +200,7 @@ def _forwarded_content(old: list[str]) -> list[str]:
 
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Split off the signature: after '-- ', a mobile footer, or a closing followed by short lines."""
+    """Split off the signature: after '-- ', a mobile footer, or a closing + short lines."""
     for i, line in enumerate(lines):
         if _SIG_DELIMITER.match(line) or _MOBILE_FOOTER.match(line):
             return lines[:i], lines[i:]
@@ -215,13 +242,15 @@ def clean_body(body: str) -> CleanText:
     text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     if looks_like_html(text):
         text = html_to_text(text)
-    text = _WS.sub(" ", text)
     lines = text.split("\n")
     new, old = _strip_quoted(lines)
+    new_end = min(len(text), sum(len(line) + 1 for line in new))
     new = [line for line in new if not line.lstrip().startswith(">")]
     if not any(line.strip() for line in new) and old:
         # A bare forward: the forwarded message itself is what the sender means.
         new = _forwarded_content(old)
+        new_end = len(text)
+    new = [_WS.sub(" ", line) for line in new]
     own_lines, sig_lines = _split_signature(new)
     own = _drop_disclaimers("\n".join(own_lines)).strip()
     signature = _drop_disclaimers("\n".join(sig_lines)).strip()
@@ -232,4 +261,4 @@ def clean_body(body: str) -> CleanText:
         # Without a closing word the last short lines are probably the signature; they stay
         # in `own` too (a last line may also be the request: "Unsubscribe").
         signature = "\n".join(_split_trailing_block(own.split("\n"))[1]).strip()
-    return CleanText(own=own, signature=signature, full=text.strip())
+    return CleanText(own=own, signature=signature, full=text, new_end=new_end)

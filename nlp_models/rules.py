@@ -19,16 +19,27 @@ from nlp_models.preprocess import fold
 RULE_SCORE = 0.9
 
 def _article(number: str, tail: str = "") -> str:
-    """'art. 15', 'article 15(1)', 'artikla 15', '15 art.' (and `tail` after the number)."""
+    """'art. 15', 'article 15(1)', 'artikla 15', '15 art.' (and `tail` after it)."""
     return (
         rf"(?:\bart(?:ikla|iklan|icle|ikel|\.)?\s*{number}(?!\d){tail}"
-        rf"|\b{number}(?!\d)\s*\.?\s*art(?:ikla|iklan|\.|\b))"
+        rf"|\b{number}(?!\d)\s*\.?\s*art(?:ikla|iklan|\.|\b){tail})"
     )
+
+
+# Article 21(2)-(3) is the objection to direct marketing: the marketing ban, not `objection`.
+_PARAGRAPH_2_3 = r"\s*(?:[.(]\s*[23]|(?:n|\.)?\s*[23]\.?\s*(?:kohd|mom|punkt|para))"
+_NOT_DIRECT_MARKETING = rf"(?!{_PARAGRAPH_2_3})"
+_ARTICLE_21_2 = (
+    rf"\bart(?:ikla|iklan|icle|ikel|\.)?\s*21{_PARAGRAPH_2_3}",
+    rf"\b21\s*\.?\s*art\w*\.?{_PARAGRAPH_2_3}",
+    r"\b21\s*[.(]\s*[23]\)?\s*art",
+)
 
 
 _RULES: Mapping[str, tuple[str, ...]] = {
     "access": (
-        r"\btarkastuspyyn", r"\btarkastusoikeu", r"\bsubject access request", r"\bright of access\b",
+        r"\btarkastuspyyn", r"\btarkastusoikeu", r"\bsubject access request",
+        r"\bright of access\b",
         r"\bregisterutdrag", r"\bdata subject access", r"\bratt(?:en)? till tillgang",
         r"\boikeus saada paasy", _article("15"),
     ),
@@ -46,12 +57,13 @@ _RULES: Mapping[str, tuple[str, ...]] = {
         r"\bbegransning av (?:behandling|personuppgifts)", _article("18"),
     ),
     "objection": (
-        r"\bright to object\b", r"\bvastustamisoikeu", r"\binvandningsratt", _article("21", r"(?!\s*[.(]\s*[23])"),
+        r"\bright to object\b", r"\bvastustamisoikeu", r"\binvandningsratt",
+        _article("21", _NOT_DIRECT_MARKETING),
     ),
     "marketing_optout": (
         r"\bsuoramarkkinointikiel", r"\bmarkkinointikiel", r"\bpuhelinmyyntikiel",
         r"\bsuoramainontakiel", r"\bdirektreklamforbud", r"\bmarknadsforingsforbud",
-        r"\bdo not call list", _article("21", r"\s*[.(]\s*[23]"),
+        r"\bdo not call list", *_ARTICLE_21_2,
     ),
     "publication_ban": (
         r"\bpostitustarr", r"\bosoitetarr", r"\bluovutuskiel", r"\bjulkaisukiel",
@@ -70,7 +82,9 @@ _COMPILED: Mapping[str, tuple[re.Pattern[str], ...]] = {
 def rule_labels(subject: str, text: str) -> set[str]:
     """Labels whose unmistakable phrasing occurs in the subject or the sender's own text."""
     folded = fold(f"{subject}\n{text[:20_000]}")
-    return {label for label, patterns in _COMPILED.items() if any(p.search(folded) for p in patterns)}
+    return {
+        label for label, patterns in _COMPILED.items() if any(p.search(folded) for p in patterns)
+    }
 
 
 def apply_rules(scores: Mapping[str, float], labels: set[str]) -> dict[str, float]:

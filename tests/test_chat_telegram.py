@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.chat.telegram_app import TelegramChat
 from handlers import cases as engine
 from storage import chat_outbox
@@ -199,3 +201,20 @@ async def test_service_starts_while_telegram_is_down_and_connects_later(
         await fake.wait_for("getUpdates", timeout=15)
     finally:
         await component.stop()
+
+
+def test_the_service_runs_the_chat_when_the_backend_is_telegram(
+    fake: FakeTelegram, db: Database
+) -> None:
+    from bot.service import build_components
+    from bot.settings import ConfigError
+
+    settings = chat_settings(db, fake)
+    settings.mail.receiver.enabled = False
+    assert "telegram" in [c.name for c in build_components(settings, db)]
+    settings.chat.backend = "console"
+    assert "telegram" not in [c.name for c in build_components(settings, db)]
+    settings.chat.backend = "telegram"
+    settings.chat.token = None
+    with pytest.raises(ConfigError, match=r"chat\.token"):
+        build_components(settings, db)

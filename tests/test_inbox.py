@@ -203,3 +203,31 @@ def test_naive_receipt_time_is_refused(db: Database) -> None:
     with pytest.raises(ValueError), db.session() as session:
         inbox.store_inbound(session, _raw(), channel="file", envelope_from="", envelope_to=[],
                             received_at=datetime(2026, 1, 1))
+
+
+def test_a_batch_is_deduped_against_the_inbox_and_itself(db: Database) -> None:
+    earlier, _ = _store(db, _raw(msgid="<old@x>"))
+    batch = [inbox.NewMessage(_raw(msgid=m), "file", NOW)
+             for m in ("<a@x>", "<old@x>", "<b@x>", "<a@x>")]
+    with db.session() as session:
+        results = inbox.store_many(session, batch)
+    assert [new for _, new in results] == [True, False, True, False]
+    assert results[1][0] == earlier
+    assert results[3][0] == results[0][0]
+    assert _count(db) == 3
+    with db.session() as session:
+        again = inbox.store_many(session, batch)
+    assert [new for _, new in again] == [False] * 4
+
+
+def test_mark_many_records_each_outcome(db: Database) -> None:
+    with db.session() as session:
+        (a, _), (b, _) = inbox.store_many(session, [
+            inbox.NewMessage(_raw(msgid="<a@x>"), "file", NOW),
+            inbox.NewMessage(_raw(msgid="<b@x>"), "file", NOW)])
+        inbox.mark_many(session, [(a, InboundState.IGNORED, ["automatic message"]),
+                                  (b, InboundState.QUARANTINED, ["malformed message"])])
+    with db.read_session() as session:
+        rows = {r.id: r for r in session.exec(select(InboundMessage)).all()}
+    assert (rows[a].state, rows[a].reasons) == ("ignored", ["automatic message"])
+    assert rows[b].state == "quarantined" and rows[b].processed_at is not None

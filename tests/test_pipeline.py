@@ -261,3 +261,28 @@ def test_crash_before_commit_leaves_the_message_to_be_processed_again(
     monkeypatch.undo()
     assert process_one(db, settings, row_id) == "processed"
     assert len([r for r in outbox_rows(db) if r.kind == "receipt"]) == 1
+
+
+def test_verified_colleague_asking_to_erase_someone_else_waits_for_staff(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    now = datetime.now(UTC)
+    with db.session() as s:
+        colleague = Customer(customer_number="104300", first_name="Matti", last_name="Laine",
+                             email="matti.laine@example.fi",
+                             email_normalised="matti.laine@example.fi",
+                             created_at=now, updated_at=now)
+        s.add(colleague)
+        s.flush()
+        colleague_id = colleague.id
+    assert colleague_id is not None
+    deliver(db, settings, mail(
+        "Tietojen poisto", "Poistakaa kollegani Maija Virtasen tiedot rekisteristänne "
+        "(asiakasnumero 104233).", sender="Matti Laine <matti.laine@example.fi>"))
+    confirm_by_reply(db, settings, sender="matti.laine@example.fi")
+    case = only_case(db)
+    assert case.status == CaseStatus.AWAITING_APPROVAL
+    assert any("names another customer" in r for r in case.reasons)
+    assert customer_row(db, customer).anonymised_at is None
+    assert customer_row(db, colleague_id).anonymised_at is None
+    assert customer_row(db, colleague_id).last_name == "Laine"

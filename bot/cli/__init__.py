@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import admin_cmds, case_cmds, ingest_cmds, register_cmds, tick_cmds
+from bot.cli import admin_cmds, case_cmds, ingest_cmds, nlp_cmds, register_cmds, tick_cmds
 from bot.cli.context import CliContext
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ register_cmds.register(app)
 case_cmds.register(app)
 ingest_cmds.register(app)
 tick_cmds.register(app)
+nlp_cmds.register(app)
 
 
 def main() -> None:

@@ -18,17 +18,16 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from bot.settings import Settings
-from handlers.parse import MalformedMessage, parse_message, raw_headers
-from handlers.triage import Triage, apply_rate_limit
-from handlers.triage import triage as triage_message
+from handlers.parse import raw_headers
+from handlers.triage import triage_raw
 from storage import inbox
 from storage.db import Database
 from storage.models import InboundMessage, InboundState
@@ -211,34 +210,24 @@ def received_at(item: MailItem, now: datetime) -> datetime:
 # -- the import --------------------------------------------------------------------------------
 
 
-def _triage_row(session: Session, row: InboundMessage, settings: Settings) -> None:
-    """The pipeline's first stages, for ``mode="triage"``: robots and broken mail leave here.
+_STATE_FOR = {
+    "ignore": InboundState.IGNORED,
+    "quarantine": InboundState.QUARANTINED,
+    "held": InboundState.HELD,
+}
 
-    Rows that pass stay ``received`` for the pipeline (which triages again: it is cheap).
+
+def _triage_outcome(
+    row_id: int, raw: bytes, settings: Settings
+) -> tuple[int, InboundState, list[str]] | None:
+    """The pipeline's first stages, for ``mode="triage"``: robots and broken mail stop here.
+
+    Mail that passes stays ``received`` for the pipeline, which triages again (cheaply) and
+    applies the per-sender rate limit against the live inbox.
     """
-    try:
-        parsed = parse_message(row.raw)
-    except MalformedMessage as exc:
-        inbox.mark(session, row, InboundState.QUARANTINED, [f"malformed mail: {exc.reason}"])
-        return
-    verdict = triage_message(parsed, envelope_from=row.envelope_from,
-                             org_addresses=settings.organisation.addresses)
-    if verdict.verdict == "process":
-        window = timedelta(minutes=settings.mail.rate_limit_window_minutes)
-        recent = inbox.recent_count(session, row.from_address, row.received_at - window,
-                                    row.received_at)
-        verdict = apply_rate_limit(verdict, recent=recent,
-                                   limit=settings.mail.rate_limit_per_sender)
-    _apply(session, row, verdict)
-
-
-def _apply(session: Session, row: InboundMessage, verdict: Triage) -> None:
-    state = {
-        "ignore": InboundState.IGNORED, "quarantine": InboundState.QUARANTINED,
-        "held": InboundState.HELD,
-    }.get(verdict.verdict)
-    if state is not None:
-        inbox.mark(session, row, state, verdict.reasons)
+    _, verdict = triage_raw(raw, envelope_from="", org_addresses=settings.organisation.addresses)
+    state = _STATE_FOR.get(verdict.verdict)
+    return (row_id, state, verdict.reasons) if state is not None else None
 
 
 def pipeline_runner() -> Callable[[Database, Settings], object] | None:
@@ -273,21 +262,20 @@ def ingest_paths(
         batch = [item for _, item in zip(range(batch_size), items, strict=False)]
         if not batch:
             break
+        messages = [inbox.NewMessage(item.raw, "file", received_at(item, now)) for item in batch]
         with db.session() as session:
-            for item in batch:
-                row, new = inbox.store_inbound(
-                    session, item.raw, channel="file", envelope_from="", envelope_to=[],
-                    received_at=received_at(item, now),
-                )
+            results = inbox.store_many(session, messages)
+            outcomes = []
+            for item, (row_id, new) in zip(batch, results, strict=True):
                 summary.messages += 1
                 if not new:
                     summary.duplicates += 1
                     continue
                 summary.stored += 1
-                assert row.id is not None
-                summary.new_ids.append(row.id)
-                if mode == "triage":
-                    _triage_row(session, row, settings)
+                summary.new_ids.append(row_id)
+                if mode == "triage" and (outcome := _triage_outcome(row_id, item.raw, settings)):
+                    outcomes.append(outcome)
+            inbox.mark_many(session, outcomes)
         done_bytes += sum(item.size for item in batch)
         if progress is not None:
             progress(done_bytes, summary.messages)

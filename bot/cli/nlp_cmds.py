@@ -1,0 +1,174 @@
+"""``dsrbot classify`` and ``dsrbot nlp train|evaluate``: the classifier from the command line.
+
+spaCy is imported inside the commands, not at module import, so other ``dsrbot`` commands do
+not pay for loading it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bot.cli.context import fail
+
+if TYPE_CHECKING:
+    from nlp_models.classifier import Classification
+
+nlp_app = typer.Typer(no_args_is_help=True, help="Train and evaluate the classifier.")
+
+_NLP_DIR = Path(__file__).resolve().parents[2] / "nlp_models"
+DEFAULT_TRAIN = _NLP_DIR / "corpus" / "train"
+DEFAULT_DEV = _NLP_DIR / "corpus" / "dev"
+DEFAULT_MODEL = _NLP_DIR / "model"
+
+ModelOption = Annotated[Path, typer.Option("--model", help="Model folder")]
+
+
+def _entity_json(result: Classification) -> list[dict[str, Any]]:
+    out = []
+    for e in result.entities:
+        item: dict[str, Any] = {"label": e.label, "text": e.text, "start": e.start, "end": e.end}
+        if e.value is not None:
+            item["value"] = e.value
+        if e.field is not None:
+            item["field"] = e.field
+        out.append(item)
+    return out
+
+
+def _short_json(ident: object, result: Classification) -> dict[str, Any]:
+    return {"id": ident, "labels": result.labels, "scores": result.scores,
+            "lang": result.language, "needs_review": result.needs_review}
+
+
+def _classify_eml(path: Path, model: Path) -> dict[str, Any]:
+    from handlers.parse import MalformedMessage, parse_message
+    from nlp_models.classifier import load_classifier
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise fail(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        message = parse_message(raw)
+    except MalformedMessage as exc:
+        raise fail(f"{path}: not a mail message ({exc.reason})") from exc
+    result = load_classifier(model).classify(
+        message.subject, message.text, from_display=message.from_display)
+    return {**_short_json(message.message_id or path.name, result),
+            "entities": _entity_json(result), "model_version": result.model_version,
+            "reasons": result.reasons}
+
+
+def _classify_jsonl(path: Path, model: Path) -> int:
+    """One output line per input line; a bad line gets an `error` line. Returns the error count."""
+    from nlp_models.classifier import load_classifier
+
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{path}: cannot read ({exc})") from exc
+    classifier = load_classifier(model)
+    errors = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            errors += 1
+            typer.echo(f"dsrbot: {path}:{number}: {exc}", err=True)
+            typer.echo(json.dumps({"id": None, "line": number, "error": "not a JSON object"}))
+            continue
+        result = classifier.classify(str(obj.get("subject") or ""), str(obj.get("body") or ""))
+        typer.echo(json.dumps(_short_json(obj.get("id"), result), ensure_ascii=False))
+    return errors
+
+
+def classify(
+    path: Annotated[Path, typer.Argument(help="A .eml file, or with --jsonl a JSONL file")],
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="PATH holds one {id, subject, body} per line")
+    ] = False,
+    model: ModelOption = DEFAULT_MODEL,
+) -> None:
+    """Classify one mail (prints one JSON object) or a JSONL file (one JSON line per input)."""
+    if jsonl:
+        errors = _classify_jsonl(path, model)
+        if errors:
+            raise typer.Exit(1)
+        return
+    typer.echo(json.dumps(_classify_eml(path, model), ensure_ascii=False, indent=2))
+
+
+@nlp_app.command("train")
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Training .jsonl file or folder")] = (
+        DEFAULT_TRAIN),
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write")] = DEFAULT_MODEL,
+    dev: Annotated[
+        Path | None, typer.Option("--dev", help="Held-out data scored into the metadata")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed + data = same model)")] = 0,
+) -> None:
+    """Train the intent model and language profiles; write them and their metadata to --out."""
+    from nlp_models.corpus import CorpusError
+    from nlp_models.training_run import train_and_score
+
+    dev_path = dev if dev is not None else (DEFAULT_DEV if DEFAULT_DEV.exists() else None)
+    try:
+        meta = train_and_score(
+            data, out, dev_path, seed=seed,
+            progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
+        )
+    except CorpusError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"model {meta['version']} written to {out}")
+    for split, scores in meta.get("scores", {}).items():
+        typer.echo(f"{split}: macro-F1 {scores['macro_f1']:.4f}, missed requests "
+                   f"{scores['missed_request_rate']:.2%}, review rate {scores['review_rate']:.2%}, "
+                   f"language accuracy {scores['language_accuracy']}")
+
+
+@nlp_app.command("evaluate")
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled .jsonl file or folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    model: ModelOption = DEFAULT_MODEL,
+) -> None:
+    """Per-label precision/recall/F1, macro-F1, missed requests, review rate, language accuracy,
+    confusion pairs; with the rules and, for comparison, without them."""
+    from nlp_models.classifier import Classifier
+    from nlp_models.corpus import CorpusError, read_examples
+    from nlp_models.evaluate import classify_all, format_report
+    from nlp_models.evaluate import evaluate as score
+
+    try:
+        examples = read_examples(data)
+    except CorpusError as exc:
+        raise fail(str(exc)) from exc
+    if not examples:
+        raise fail(f"{data}: no examples")
+    with_rules = score(classify_all(Classifier(model, use_rules=True), examples))
+    without = score(classify_all(Classifier(model, use_rules=False), examples))
+    summary = {k: without[k] for k in ("macro_f1", "missed_request_rate", "review_rate",
+                                       "exact_match")}
+    if as_json:
+        typer.echo(json.dumps({**with_rules, "without_rules": summary}, ensure_ascii=False,
+                              indent=2))
+        return
+    typer.echo(format_report(with_rules, f"{data}: {len(examples)} examples (model + rules)"))
+    typer.echo(f"without rules: macro-F1 {summary['macro_f1']:.4f}, missed requests "
+               f"{summary['missed_request_rate']:.2%}, review rate {summary['review_rate']:.2%}")
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(classify)
+    app.add_typer(nlp_app, name="nlp")

@@ -1,0 +1,194 @@
+"""Train the intent model and the language profiles from the corpus; write them to model/.
+
+Why a bag-of-words `textcat_multilabel` and not spaCy's default ensemble: on the dev split the
+ensemble (with a CNN over hashed embeddings) scored no better (macro-F1 0.909 against 0.915-0.922),
+trained five times slower and classifies four times slower. The linear model over the feature
+tokens of :mod:`nlp_models.features` is small enough to commit and fast enough for a backlog.
+
+Why synthetic pairs: almost every corpus mail asks one thing, so a linear model learns that
+marketing words *lower* the erasure score, and then misses "delete me, and no more ads". Gluing
+two training mails of the same language together, with the union of their requests as the
+labels, teaches it that one request does not exclude another (dev macro-F1 0.887 -> 0.915).
+Only requests are paired: a request next to small talk is already in the corpus.
+
+Everything random is drawn from generators seeded by `TrainConfig.seed`, and examples are read in
+a fixed order, so the same data and seed give the same model and the same scores.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example as SpacyExample
+from spacy.util import fix_random_seed, minibatch
+
+from nlp_models.corpus import Example, data_hash, jsonl_files, read_examples
+from nlp_models.features import MIN_COUNT, UNKNOWN_TOKEN, model_tokens
+from nlp_models.labels import LABELS, OTHER
+from nlp_models.langid import train_language_identifier
+from nlp_models.preprocess import clean_body
+
+PIPE = "textcat_multilabel"
+META_FILE = "dsrbot-model.json"
+LANGID_FILE = "langid.json"
+PIPELINE_DIR = "pipeline"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    epochs: int = 30
+    learn_rate: float = 0.001
+    batch_size: int = 16
+    dropout: float = 0.2
+    synthetic_pairs: int = 1500
+    synthetic_triples: int = 0
+    bow_length: int = 2**16
+    threshold: float = 0.5
+
+
+def model_config(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "model": {
+            "@architectures": "spacy.TextCatBOW.v3",
+            "exclusive_classes": False,
+            "length": config.bow_length,
+            "ngram_size": 1,
+            "no_output_layer": False,
+        },
+        "threshold": config.threshold,
+    }
+
+
+@dataclass(frozen=True)
+class _Sample:
+    subject: str
+    text: str
+    labels: frozenset[str]
+    lang: str
+
+
+def _samples(examples: Sequence[Example]) -> list[_Sample]:
+    return [
+        _Sample(e.subject, clean_body(e.body).own, frozenset(e.labels), e.lang) for e in examples
+    ]
+
+
+def synthetic_pairs(
+    samples: Sequence[_Sample], count: int, seed: int, parts: int = 2
+) -> list[_Sample]:
+    """`count` mails asking several things, each glued from `parts` training mails of one
+    language with different requests."""
+    requests = [s for s in samples if OTHER not in s.labels]
+    by_lang: dict[str, list[_Sample]] = {}
+    for s in requests:
+        by_lang.setdefault(s.lang, []).append(s)
+    rng = random.Random(seed + parts - 1)
+    out: list[_Sample] = []
+    attempts = 0
+    while requests and len(out) < count and attempts < count * 20:
+        attempts += 1
+        first = rng.choice(requests)
+        chosen = [first]
+        for _ in range(parts - 1):
+            chosen.append(rng.choice(by_lang[first.lang]))
+        if len({c.labels for c in chosen}) < parts:
+            continue
+        labels = frozenset().union(*(c.labels for c in chosen))
+        text = "\n\n".join(c.text for c in chosen)
+        out.append(_Sample(first.subject, text, labels, first.lang))
+    return out
+
+
+def train_textcat(
+    examples: Sequence[Example],
+    config: TrainConfig,
+    progress: Callable[[int, float], None] | None = None,
+) -> Language:
+    """A blank multilingual pipeline with a trained `textcat_multilabel`."""
+    fix_random_seed(config.seed)
+    nlp = spacy.blank("xx")
+    textcat = nlp.add_pipe(PIPE, config=model_config(config))
+    for label in LABELS:
+        textcat.add_label(label)  # type: ignore[attr-defined]
+    samples = _samples(examples)
+    # Words seen once stand for "a word the model does not know", so that it learns a weight
+    # for those too (counted on the real mails; synthetic pairs repeat them).
+    counts = Counter(t for s in samples for t in set(model_tokens(s.subject, s.text)))
+    samples = (samples + synthetic_pairs(samples, config.synthetic_pairs, config.seed)
+               + synthetic_pairs(samples, config.synthetic_triples, config.seed, parts=3))
+    train: list[SpacyExample] = []
+    for s in samples:
+        seq = model_tokens(s.subject, s.text)
+        words = [t if counts[t] >= MIN_COUNT else UNKNOWN_TOKEN for t in seq]
+        doc = Doc(nlp.vocab, words=words)
+        cats = {label: float(label in s.labels) for label in LABELS}
+        train.append(SpacyExample.from_dict(doc, {"cats": cats}))
+    optimizer = nlp.initialize(lambda: train)
+    optimizer.learn_rate = config.learn_rate
+    rng = random.Random(config.seed)
+    for epoch in range(config.epochs):
+        rng.shuffle(train)
+        losses: dict[str, float] = {}
+        for batch in minibatch(train, size=config.batch_size):
+            nlp.update(batch, sgd=optimizer, losses=losses, drop=config.dropout)
+        if progress is not None:
+            progress(epoch + 1, losses.get(PIPE, 0.0))
+    return nlp
+
+
+def train_and_save(
+    train_path: Path,
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Train from `train_path` (file or folder of .jsonl), write model/ and return its metadata."""
+    config = config or TrainConfig()
+    examples = read_examples(train_path)
+    nlp = train_textcat(examples, config, progress)
+    langid = train_language_identifier(
+        (e.lang, f"{e.subject}\n{clean_body(e.body).own}") for e in examples
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(out_dir / PIPELINE_DIR)
+    (out_dir / LANGID_FILE).write_text(
+        json.dumps(langid.to_json(), ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
+    digest = data_hash(jsonl_files(train_path))
+    trained_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    meta: dict[str, Any] = {
+        "version": f"{trained_at:%Y%m%d}-{digest[:8]}-s{config.seed}",
+        "trained_at": trained_at.isoformat(),
+        "train_data_sha256": digest,
+        "train_examples": len(examples),
+        "labels": list(LABELS),
+        "config": asdict(config),
+        "spacy_version": spacy.__version__,
+        "scores": {},
+    }
+    write_meta(out_dir, meta)
+    return meta
+
+
+def write_meta(out_dir: Path, meta: dict[str, Any]) -> None:
+    (out_dir / META_FILE).write_text(
+        json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def read_meta(model_dir: Path) -> dict[str, Any]:
+    data = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,169 @@
+"""Behaviour of `nlp_models.classify` with the committed model (loaded once per process)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from nlp_models import Classification, Classifier, classify, load_classifier
+from nlp_models.labels import LABELS, OTHER
+from nlp_models.train import META_FILE
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    return load_classifier()
+
+
+def _other_or_review(result: Classification) -> bool:
+    return result.labels == [OTHER] or result.needs_review
+
+
+def test_model_loads_once_per_process(classifier: Classifier) -> None:
+    assert load_classifier() is classifier
+
+
+def test_finnish_erasure_without_diacritics_is_erasure(classifier: Classifier) -> None:
+    result = classifier.classify("", "poistakaa kaikki tietoni teidan rekisterista heti")
+    assert result.labels == ["erasure"]
+    assert result.language == "fi"
+
+
+def test_finnish_erasure_with_and_without_diacritics_score_alike(classifier: Classifier) -> None:
+    with_marks = classifier.classify("", "Poistakaa tietoni rekisteristänne.")
+    without = classifier.classify("", "Poistakaa tietoni rekisteristanne.")
+    assert with_marks.labels == without.labels == ["erasure"]
+
+
+def test_quoted_old_request_does_not_make_thanks_a_request(classifier: Classifier) -> None:
+    body = (
+        "Kiitos, sain tiedot eilen. Kaikki kunnossa.\n\nLeena\n\n"
+        "> Hei,\n> pyydän kopion kaikista minusta tallennetuista henkilötiedoista.\n"
+        "> Poistakaa myös vanha osoitteeni.\n"
+    )
+    result = classifier.classify("Re: Tietopyyntö", body)
+    assert OTHER in result.labels
+    assert "access" not in result.labels and "erasure" not in result.labels
+
+
+def test_outlook_header_block_starts_the_old_mail(classifier: Classifier) -> None:
+    body = (
+        "Thanks, that answers it.\n\n"
+        "From: Customer Service <info@example.fi>\nSent: Monday 3 March 2025 9:14\n"
+        "Subject: Your data request\n\nWe have erased your personal data as you asked. "
+        "Please delete this mail too.\n"
+    )
+    assert classifier.classify("RE: Your data request", body).labels == [OTHER]
+
+
+def test_english_access_request_is_access(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "My data", "Hello, please send me a copy of all the personal data you hold about me.")
+    assert result.labels == ["access"]
+    assert result.language == "en"
+
+
+def test_swedish_newsletter_refusal_is_marketing_optout(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "", "Hej, jag vill inte längre få ert nyhetsbrev eller annan reklam. Mvh Sven")
+    assert result.labels == ["marketing_optout"]
+    assert result.language == "sv"
+
+
+def test_two_requests_in_one_mail_get_both_labels(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "", "Please send me a copy of my personal data, and after that erase everything "
+            "you have about me.")
+    assert {"access", "erasure"} <= set(result.labels)
+
+
+def test_delete_my_order_is_not_erasure(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "Tilaus", "Hei, voitteko perua tilaukseni 5012345, tilasin vahingossa väärän värin.")
+    assert "erasure" not in result.labels
+
+
+def test_article_17_named_outright_is_erasure(classifier: Classifier) -> None:
+    result = classifier.classify("GDPR art. 17", "I invoke the right to be forgotten.")
+    assert "erasure" in result.labels
+
+
+def test_other_is_never_combined_with_a_request(classifier: Classifier) -> None:
+    corpus = Path(__file__).resolve().parents[1] / "nlp_models" / "corpus" / "train"
+    lines = [json.loads(x) for f in sorted(corpus.glob("*.jsonl"))
+             for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    for obj in random.Random(3).sample(lines, 60):
+        labels = classifier.classify(obj["subject"], obj["body"]).labels
+        assert labels == [OTHER] or OTHER not in labels
+
+
+def test_scores_cover_every_label_and_version_matches_metadata(classifier: Classifier) -> None:
+    result = classifier.classify("", "Poistakaa tietoni.")
+    assert set(result.scores) == set(LABELS)
+    assert all(0.0 <= v <= 1.0 for v in result.scores.values())
+    meta = json.loads((classifier.model_dir / META_FILE).read_text(encoding="utf-8"))
+    assert result.model_version == meta["version"]
+
+
+def test_module_level_classify_uses_the_committed_model() -> None:
+    assert classify("", "Unsubscribe me from the newsletter please.").labels == [
+        "marketing_optout"]
+
+
+# --- bad input: a valid result, never an exception -----------------------------------------
+
+
+def test_empty_subject_and_body_is_other_with_review(classifier: Classifier) -> None:
+    result = classifier.classify("", "")
+    assert result.labels == [OTHER] and result.needs_review
+
+
+def test_empty_body_is_judged_by_its_subject(classifier: Classifier) -> None:
+    result = classifier.classify("Poistakaa tietoni rekisteristä", "")
+    assert result.labels == ["erasure"]
+
+
+def test_binary_garbage_is_other_or_review(classifier: Classifier) -> None:
+    garbage = bytes(random.Random(1).randrange(256) for _ in range(4000)).decode("latin-1")
+    result = classifier.classify("\x00\x01", garbage)
+    assert _other_or_review(result)
+
+
+def test_two_megabytes_of_text_is_classified(classifier: Classifier) -> None:
+    body = "Hei, poistakaa tietoni. " + "bla bla lorem ipsum " * 105_000
+    assert len(body) > 2_000_000
+    result = classifier.classify("", body)
+    assert result.labels and set(result.scores) == set(LABELS)
+
+
+def test_html_only_body_is_read_as_text(classifier: Classifier) -> None:
+    body = ("<html><head><style>p{color:red}</style></head><body><p>Hei,</p>"
+            "<p>haluan että <b>poistatte</b> kaikki tietoni rekisteristänne.</p>"
+            "<p>Terveisin<br>Aino</p></body></html>")
+    result = classifier.classify("", body)
+    assert result.labels == ["erasure"]
+
+
+def test_markup_without_text_is_other_or_review(classifier: Classifier) -> None:
+    result = classifier.classify("", "<html><body><div><img src='x.png'></div></body></html>")
+    assert _other_or_review(result)
+
+
+def test_attachment_like_blob_is_other_or_review(classifier: Classifier) -> None:
+    blob = base64.encodebytes(bytes(range(256)) * 40).decode("ascii")
+    result = classifier.classify("scan.pdf", blob)
+    assert _other_or_review(result)
+
+
+def test_bytes_and_none_do_not_raise(classifier: Classifier) -> None:
+    result = classifier.classify(None, b"Poistakaa tietoni \xff")  # type: ignore[arg-type]
+    assert result.labels
+
+
+def test_unsure_mail_is_flagged_for_review(classifier: Classifier) -> None:
+    result = classifier.classify("", "hmm")
+    assert result.needs_review

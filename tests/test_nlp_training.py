@@ -1,0 +1,72 @@
+"""Training: same data and seed give the same model; metadata says what it was trained on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp_models.classifier import Classifier
+from nlp_models.corpus import CorpusError, read_examples
+from nlp_models.train import META_FILE, PIPELINE_DIR, TrainConfig, train_and_save
+
+CORPUS = Path(__file__).resolve().parents[1] / "nlp_models" / "corpus" / "train"
+SMALL = TrainConfig(epochs=3, synthetic_pairs=40, bow_length=2**12)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every 12th training example: enough to train, fast enough for the suite."""
+    lines = [x for f in sorted(CORPUS.glob("*.jsonl"))
+             for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    folder = tmp_path_factory.mktemp("corpus")
+    (folder / "small.jsonl").write_text("\n".join(lines[::12]) + "\n", encoding="utf-8")
+    return folder
+
+
+def _scores(model: Path, texts: list[str]) -> list[dict[str, float]]:
+    classifier = Classifier(model)
+    return [classifier.classify("", t).scores for t in texts]
+
+
+def test_training_is_reproducible_with_the_seed(small_corpus: Path, tmp_path: Path) -> None:
+    a = train_and_save(small_corpus, tmp_path / "a", SMALL)
+    b = train_and_save(small_corpus, tmp_path / "b", SMALL)
+    weights = Path(PIPELINE_DIR) / "textcat_multilabel" / "model"
+    assert (tmp_path / "a" / weights).read_bytes() == (tmp_path / "b" / weights).read_bytes()
+    texts = ["poistakaa tietoni", "send me my data", "var är mitt paket?"]
+    assert _scores(tmp_path / "a", texts) == _scores(tmp_path / "b", texts)
+    assert a["train_data_sha256"] == b["train_data_sha256"]
+
+
+def test_a_different_seed_gives_a_different_model(small_corpus: Path, tmp_path: Path) -> None:
+    train_and_save(small_corpus, tmp_path / "a", SMALL)
+    train_and_save(small_corpus, tmp_path / "b", TrainConfig(
+        seed=7, epochs=SMALL.epochs, synthetic_pairs=SMALL.synthetic_pairs,
+        bow_length=SMALL.bow_length))
+    weights = Path(PIPELINE_DIR) / "textcat_multilabel" / "model"
+    assert (tmp_path / "a" / weights).read_bytes() != (tmp_path / "b" / weights).read_bytes()
+
+
+def test_metadata_names_the_data_hash_version_and_config(
+        small_corpus: Path, tmp_path: Path) -> None:
+    train_and_save(small_corpus, tmp_path / "m", SMALL)
+    meta = json.loads((tmp_path / "m" / META_FILE).read_text(encoding="utf-8"))
+    assert len(meta["train_data_sha256"]) == 64
+    assert meta["version"].endswith(f"-{meta['train_data_sha256'][:8]}-s0")
+    assert meta["config"]["seed"] == 0 and meta["train_examples"] > 50
+
+
+def test_committed_model_is_small_enough_to_commit() -> None:
+    model = CORPUS.parents[1] / "model"
+    size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+    assert size < 5_000_000
+
+
+def test_corpus_bad_json_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "1", "subject": "", "body": "", "labels": ["other"]}\n{oops\n',
+                    encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"x\.jsonl:2"):
+        read_examples(path)
