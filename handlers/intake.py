@@ -233,7 +233,7 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         signature_state=work.signature.state,
         customer_id=work.assessment.customer_id if verified else None,
     )
-    if msg.from_address:
+    if _reachable(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
                     context={"received_at": work.received_at, "due_date": case.due_date,
@@ -270,6 +270,12 @@ def _keys(work: Work) -> CandidateKeys:
     return replace(keys,
                    customer_numbers=list(dict.fromkeys([*keys.customer_numbers, *numbers])),
                    phones=list(dict.fromkeys([*keys.phones, *phones])))
+
+
+def _reachable(address: str) -> bool:
+    """Whether to mail the sender at all: a letter entered by staff without an email address
+    carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
+    return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
 
 
 def _mentions_other(assessment: IdentityAssessment) -> bool:

@@ -46,9 +46,7 @@ def _notify_staff(session: Session, text: str, *, case_id: str | None, now: date
                   **payload: object) -> None:
     """A plain-text message to the staff chat (delivered by the chat's notifier), and a log
     line for the console backend. ``text`` holds no personal data."""
-    chat_outbox.enqueue(session, kind=chat_outbox.KIND_TEXT, case_id=case_id,
-                        payload={"text": text, **payload}, now=now)
-    log.info("staff notice: %s", text.replace("\n", " | "))
+    chat_outbox.notify_staff(session, text, case_id=case_id, now=now, **payload)
 
 
 # --- case reminders --------------------------------------------------------------------------

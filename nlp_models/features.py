@@ -186,8 +186,10 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
     for match in _ARTICLE.finditer(folded):
         out.append(f"@art{match.group(1) or match.group(2)}")
     for clause in _CLAUSE.split(folded):
+        words = _WORD.findall(clause)
+        negated = _negation_scope(words)
         seen: list[str] = []
-        for word in _WORD.findall(clause):
+        for i, word in enumerate(words):
             if len(out) >= MAX_TOKENS:
                 return out
             if word.isdigit():
@@ -197,13 +199,29 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
             if len(word) > STEM_LENGTH:
                 out.append(word[:STEM_LENGTH] + "~")
             for concept in concepts_of(word):
+                if concept == "negation":
+                    continue
+                # "do NOT delete", "radera dem inte", "ei saa poistaa": the negated concept is
+                # its own feature, so "keep it, don't delete it" need not look like erasure.
+                name = f"not_{concept}" if negated[i] else concept
                 out.append("@" + concept)
-                if concept not in seen:
-                    seen.append(concept)
+                if negated[i]:
+                    out.append("@" + name)
+                if name not in seen:
+                    seen.append(name)
         # Concepts that meet in one clause say more than either alone:
         # "delete" + "data" is erasure, "delete" + "commerce" is an order question.
         seen.sort()
-        out.extend(
-            f"@{a}+{b}" for i, a in enumerate(seen) for b in seen[i + 1:]
-        )
+        out.extend(f"@{a}+{b}" for i, a in enumerate(seen) for b in seen[i + 1:])
     return out
+
+
+def _negation_scope(words: list[str]) -> list[bool]:
+    """True for words within three words after, or two before, a negation word."""
+    flags = [False] * len(words)
+    for i, word in enumerate(words):
+        if "negation" in concepts_of(word):
+            for j in range(max(0, i - 2), min(len(words), i + 4)):
+                if j != i:
+                    flags[j] = True
+    return flags

@@ -21,6 +21,7 @@ claimed rows still keeps a crashed deliverer's rows from being lost.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from handlers.case_status import CLOSED
 from storage.models import Case, ChatCaseMessage, ChatNotification, ChatNotificationState
 
 KIND_CASE = "case"
+log = logging.getLogger(__name__)
 KIND_TEXT = "text"
 DEFAULT_LEASE = timedelta(minutes=2)
 MAX_ERROR_CHARS = 200
@@ -65,6 +67,16 @@ def enqueue(
                            next_attempt_at=now, created_at=now)
     session.add(row)
     session.flush()
+    return row
+
+
+def notify_staff(session: Session, text: str, *, case_id: str | None = None,
+                 now: datetime | None = None, **payload: object) -> ChatNotification:
+    """A plain-text message to the staff chat (delivered by the chat's notifier), and a log
+    line for the console backend. ``text`` holds no personal data: ids, dates, states."""
+    row = enqueue(session, kind=KIND_TEXT, case_id=case_id, payload={"text": text, **payload},
+                  now=now)
+    log.info("staff notice: %s", text.replace("\n", " | "))
     return row
 
 

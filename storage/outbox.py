@@ -34,7 +34,7 @@ from handlers.compose import (
     clean_subject,
     thread_headers,
 )
-from storage import audit
+from storage import audit, chat_outbox
 from storage.models import OutboundAttachment, OutboundMessage, OutboundState
 
 __all__ = [
@@ -262,6 +262,11 @@ def _fail(session: Session, row: OutboundMessage, *, now: datetime, reason: str,
     audit.record(session, actor, "outbox.failed", case_id=row.case_id, details={
         "outbound_id": row.id, "kind": row.kind, "attempts": row.attempts, "reason": reason,
     })
+    # Staff must know a letter did not go out: a deadline may depend on it.
+    chat_outbox.notify_staff(
+        session, f"Letter {row.kind} (outbox #{row.id}) could not be delivered after "
+        f"{row.attempts} attempt(s): {reason}. Check the address and send it another way.",
+        case_id=row.case_id, now=now)
 
 
 def mark_failed_attempt(

@@ -5,6 +5,7 @@ The bot's answers still travel over HTTP to the fake Bot API, where the tests re
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 from email import policy
@@ -331,3 +332,38 @@ async def test_new_by_a_viewer_is_refused(
     assert "not decide" in last_sent_text(fake)
     with db.read_session() as s:
         assert s.exec(select(InboundMessage)).all() == []
+
+
+async def test_a_phoned_in_request_goes_through_the_pipeline_and_reaches_the_chat(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    from bot.pipeline import process_pending
+
+    await feed(chat, fake.text_update(
+        APPROVER_ID, f"/new {REQUESTER} Soitti: pyytää jäljennöksen kaikista häntä koskevista "
+                     "tiedoista rekisterissänne."))
+    assert await asyncio.to_thread(process_pending, db, chat.settings) == {"processed": 1}
+    with db.read_session() as s:
+        [row] = s.exec(select(InboundMessage)).all()
+    assert row.case_id is not None
+    case = get_case(db, row.case_id)
+    assert case.channel == "manual" and case.requester == REQUESTER
+    await chat.notifier.deliver_once()
+    text = last_sent_text(fake)
+    assert text.splitlines()[0].endswith(case.id) and "Channel: manual" in text
+
+
+async def test_a_letter_without_an_email_address_goes_through_the_pipeline(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    from bot.pipeline import process_pending
+
+    await feed(chat, fake.text_update(
+        APPROVER_ID, "/new Hyvä asiakaspalvelu, pyydän saada jäljennöksen kaikista minua "
+                     "koskevista tiedoista rekisterissänne. Maija Meikäläinen"))
+    assert await asyncio.to_thread(process_pending, db, chat.settings) == {"processed": 1}
+    with db.read_session() as s:
+        [row] = s.exec(select(InboundMessage)).all()
+    assert row.case_id is not None
+    await chat.notifier.deliver_once()
+    assert "From: (no email address: came by letter or phone)" in last_sent_text(fake)

@@ -134,3 +134,9 @@ def test_case_list_has_no_personal_data() -> None:
                             title="Open cases", today=TODAY)
     assert "DSR-2026-0007" in text and "DSR-2026-0008" in text and "anna" in text
     assert "maija" not in text and "example" not in text
+
+
+def test_a_letter_without_an_email_address_says_so() -> None:
+    case = _case(requester="manual.0123456789ab@intake.invalid", channel="manual")
+    text = render_case(_view(case), personal_data="full", tz=TZ, today=TODAY).text
+    assert "From: (no email address: came by letter or phone)" in text

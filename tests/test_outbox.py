@@ -251,6 +251,24 @@ def test_permanent_refusal_fails_at_once(db: Database) -> None:
     assert failed is not None and failed.state == "failed" and failed.attempts == 1
 
 
+def test_letter_that_cannot_be_delivered_is_reported_to_staff(db: Database) -> None:
+    from storage.models import ChatNotification
+
+    with db.session() as s:
+        row = _enqueue(s)
+        assert row.id is not None
+    with db.session() as s:
+        claim_due(s, T0, 1)
+        mark_failed_attempt(s, row.id, reason="smtp 550 recipient refused", permanent=True,
+                            max_attempts=12, now=T0)
+    with db.read_session() as s:
+        notes = s.exec(select(ChatNotification)).all()
+    assert len(notes) == 1
+    text = notes[0].payload["text"]
+    assert f"outbox #{row.id}" in text and "smtp 550" in text
+    assert row.recipient not in text  # ids and reasons only, never the address
+
+
 def test_row_whose_last_attempt_never_reported_fails_instead_of_looping(db: Database) -> None:
     with db.session() as s:
         _enqueue(s)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.chat.manual_intake import PLACEHOLDER_DOMAIN
 from bot.chat.views import CaseView, HistoryItem
 from handlers.case_status import CLOSED
 from storage.models import Case, CaseStatus
@@ -94,6 +95,8 @@ def _pd(value: str, mode: PersonalData, masker: Any = mask_text) -> str:
 
 def mask_address(value: str, mode: PersonalData) -> str:
     """A requester: an email address, or whatever the manual intake recorded."""
+    if value.lower().endswith("@" + PLACEHOLDER_DOMAIN):
+        return "(no email address: came by letter or phone)"
     return _pd(value, mode, mask_email if "@" in value else mask_text)
 
 

@@ -215,8 +215,8 @@ class ImapWatcher:
             fetched = client.fetch(list(chunk), [b"BODY.PEEK[]", b"INTERNALDATE"])
             for uid in chunk:
                 item = fetched.get(uid)
-                if new_rows_added := self._store(uid, uidvalidity, item):
-                    new_rows += new_rows_added
+                if self._store(uid, uidvalidity, item):
+                    new_rows += 1
                     self._notify()
         self._move_processed(client, uidvalidity)
         self.syncs += 1
@@ -233,8 +233,8 @@ class ImapWatcher:
                 inbox.advance_imap_state(session, state, uidvalidity, 0)
             return state.last_uid
 
-    def _store(self, uid: int, uidvalidity: int, item: dict[bytes, Any] | None) -> int:
-        """Store one message and advance the UID in the same transaction; 1 if it was new."""
+    def _store(self, uid: int, uidvalidity: int, item: dict[bytes, Any] | None) -> bool:
+        """Store one message and advance the UID in the same transaction; True if it was new."""
         raw = item.get(b"BODY[]") if item else None
         with self._db.session() as session:
             new = False
@@ -248,7 +248,7 @@ class ImapWatcher:
             # else: expunged between SEARCH and FETCH; nothing to store, move past it.
             state = inbox.imap_state(session, self._account, self._mailbox)
             inbox.advance_imap_state(session, state, uidvalidity, max(state.last_uid, uid))
-        return 1 if new else 0
+        return new
 
     def _move_processed(self, client: IMAPClient, uidvalidity: int) -> None:
         with self._db.read_session() as session:

@@ -80,9 +80,13 @@ class MaildirBackend:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._box: mailbox.Maildir | None = None
 
     def _write(self, data: bytes) -> str:
-        return mailbox.Maildir(str(self.path), create=True).add(data)
+        # One writer at a time (the sender serialises its passes), so one instance is safe.
+        if self._box is None or not self.path.is_dir():
+            self._box = mailbox.Maildir(str(self.path), create=True)
+        return self._box.add(data)
 
     async def deliver(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
         data = to_bytes(message, linesep="\n")
