@@ -64,6 +64,9 @@ class OutgoingMailSettings(_Section):
     password: SecretStr | None = None
     password_file: Path | None = None
     max_attempts: int = Field(default=12, ge=1)
+    #: A letter being sent is held this long; if the sender dies mid-delivery, another
+    #: sender (or the restarted one) sends it again after that, with the same Message-ID.
+    lease_seconds: int = Field(default=300, ge=1)
     from_address: str = "info@rusttet.fi"
 
 
@@ -78,6 +81,9 @@ class ImapSettings(_Section):
     mailbox: str = "INBOX"
     #: Where a stored request is moved after it is committed; empty means flag it instead.
     processed_folder: str = "dsrbot/processed"
+    #: On the very first start: "now" leaves mail already in the mailbox to people;
+    #: "all" runs it through the pipeline too (answering it). A backlog is `dsrbot ingest`.
+    start_from: Literal["now", "all"] = "now"
     poll_seconds: float = Field(default=30.0, gt=0)
 
 

@@ -157,6 +157,7 @@ async def test_with_no_processed_folder_a_request_is_flagged_in_place(
     w = ImapWatcher(_settings(dovecot, folder=""), sqlite_db, backoff_initial=0.2)
     await w.start()
     try:
+        await _until(w.connected.is_set)
         dovecot.append(_mail(1))
         await _until(lambda: len(_rows(sqlite_db)) == 1)
         _make_case(sqlite_db, _rows(sqlite_db)[0].id or 0)
@@ -246,6 +247,7 @@ async def test_watcher_stores_into_postgresql_under_its_lock(
     await first.start()
     await second.start()
     try:
+        await _until(lambda: first.connected.is_set() or second.connected.is_set())
         dovecot.append(_mail(1))
         await _until(lambda: len(_rows(db)) == 1)
         if db.engine.dialect.name == "postgresql":
@@ -253,3 +255,35 @@ async def test_watcher_stores_into_postgresql_under_its_lock(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_first_start_leaves_mail_already_in_the_mailbox_to_people(
+    dovecot: DovecotServer, sqlite_db: Database  # noqa: F811
+) -> None:
+    dovecot.append(_mail(1, "Vanha tilauskysymys"))
+    w = ImapWatcher(_settings(dovecot), sqlite_db, backoff_initial=0.2, backoff_max=1.0)
+    await w.start()
+    try:
+        await _until(w.connected.is_set)
+        dovecot.append(_mail(2))
+        await _until(lambda: len(_rows(sqlite_db)) == 1)
+        await _sync_after(w)
+        assert [r.message_id for r in _rows(sqlite_db)] == ["<imap-2@example.fi>"]
+        assert list(_mailbox(dovecot)) == [1, 2]  # both still in INBOX, unread
+    finally:
+        await w.stop()
+
+
+async def test_start_from_all_reads_the_mailbox_from_the_beginning(
+    dovecot: DovecotServer, sqlite_db: Database  # noqa: F811
+) -> None:
+    dovecot.append(_mail(1))
+    settings = _settings(dovecot)
+    settings.mail.imap.start_from = "all"
+    w = ImapWatcher(settings, sqlite_db, backoff_initial=0.2, backoff_max=1.0)
+    await w.start()
+    try:
+        await _until(lambda: len(_rows(sqlite_db)) == 1)
+        assert _rows(sqlite_db)[0].message_id == "<imap-1@example.fi>"
+    finally:
+        await w.stop()

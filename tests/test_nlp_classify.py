@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlp_models import Classification, Classifier, classify, load_classifier
+from nlp_models.classifier import decide
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.train import META_FILE
 
@@ -164,6 +165,33 @@ def test_bytes_and_none_do_not_raise(classifier: Classifier) -> None:
     assert result.labels
 
 
-def test_unsure_mail_is_flagged_for_review(classifier: Classifier) -> None:
-    result = classifier.classify("", "hmm")
-    assert result.needs_review
+def _scores(**given: float) -> dict[str, float]:
+    return {label: given.get(label, 0.01) for label in LABELS}
+
+
+def test_grey_zone_score_sends_the_mail_to_review() -> None:
+    decision = decide(_scores(erasure=0.42, other=0.3), garbage=False)
+    assert decision.labels == [OTHER] and decision.needs_review
+    assert "erasure" in decision.possible
+
+
+def test_request_and_other_both_likely_is_a_conflict_for_review() -> None:
+    decision = decide(_scores(access=0.9, other=0.8), garbage=False)
+    assert decision.labels == ["access"] and decision.needs_review
+
+
+def test_nothing_likely_is_reviewed_not_guessed() -> None:
+    decision = decide(_scores(other=0.2), garbage=False)
+    assert decision.labels == [OTHER] and decision.needs_review
+
+
+def test_weak_second_request_is_possible_not_claimed() -> None:
+    decision = decide(_scores(access=0.99, erasure=0.7), garbage=False)
+    assert decision.labels == ["access"] and decision.possible == ["erasure"]
+    strong = decide(_scores(access=0.99, erasure=0.95), garbage=False)
+    assert strong.labels == ["access", "erasure"] and not strong.needs_review
+
+
+def test_confident_single_request_needs_no_review() -> None:
+    decision = decide(_scores(marketing_optout=0.97), garbage=False)
+    assert decision.labels == ["marketing_optout"] and not decision.needs_review

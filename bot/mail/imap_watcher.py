@@ -85,6 +85,8 @@ class ImapWatcher:
         self._host, self._port, self._ssl = cfg.host, cfg.port, cfg.ssl
         self._username, self._password = cfg.username, password
         self._mailbox = cfg.mailbox
+        self._start_from = cfg.start_from
+        self._uidnext = 1
         self._folder = cfg.processed_folder.strip()
         self._poll = cfg.poll_seconds
         self._account = f"{cfg.username}@{cfg.host}:{cfg.port}"
@@ -174,6 +176,7 @@ class ImapWatcher:
     def _watch(self, client: IMAPClient) -> None:
         info = client.select_folder(self._mailbox)
         uidvalidity = int(info[b"UIDVALIDITY"])
+        self._uidnext = int(info.get(b"UIDNEXT", 1))
         permanent = info.get(b"PERMANENTFLAGS", ())
         self._keyword_ok = b"\\*" in permanent
         can_idle = client.has_capability("IDLE")
@@ -227,10 +230,17 @@ class ImapWatcher:
         with self._db.session() as session:
             state = inbox.imap_state(session, self._account, self._mailbox)
             if state.uidvalidity != uidvalidity:
+                start = 0
                 if state.uidvalidity:
                     log.warning("imap watcher: UIDVALIDITY changed; reading the mailbox again "
                                 "(already stored messages are recognised)")
-                inbox.advance_imap_state(session, state, uidvalidity, 0)
+                elif self._start_from == "now":
+                    # First start on a mailbox people already use: its old mail is theirs;
+                    # answering years of it would be wrong (a backlog is `dsrbot ingest`).
+                    start = max(self._uidnext - 1, 0)
+                    log.info("imap watcher: first start; mail already in the mailbox is left "
+                             "alone (mail.imap.start_from = \"now\")")
+                inbox.advance_imap_state(session, state, uidvalidity, start)
             return state.last_uid
 
     def _store(self, uid: int, uidvalidity: int, item: dict[bytes, Any] | None) -> bool:

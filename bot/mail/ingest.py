@@ -13,7 +13,6 @@ a re-run recognises what is already stored.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +24,7 @@ from typing import Literal
 
 from sqlmodel import col, select
 
+from bot.pipeline import run_once
 from bot.settings import Settings
 from handlers.parse import raw_headers
 from handlers.triage import triage_raw
@@ -230,16 +230,6 @@ def _triage_outcome(
     return (row_id, state, verdict.reasons) if state is not None else None
 
 
-def pipeline_runner() -> Callable[[Database, Settings], object] | None:
-    """``bot.pipeline.process_pending`` when the pipeline is installed, else None."""
-    try:
-        module = importlib.import_module("bot.pipeline")
-    except ImportError:
-        return None
-    runner = getattr(module, "process_pending", None)
-    return runner if callable(runner) else None
-
-
 def ingest_paths(
     db: Database,
     settings: Settings,
@@ -280,11 +270,9 @@ def ingest_paths(
         if progress is not None:
             progress(done_bytes, summary.messages)
     if mode == "pipeline" and summary.new_ids:
-        runner = pipeline_runner()
-        if runner is None:
-            log.warning("bot.pipeline.process_pending is not available: stored only")
-        else:
-            runner(db, settings)
+        # The whole way: requests become cases, auto-approved ones are carried out and
+        # their letters wait in the outbox (`dsrbot run` delivers them).
+        run_once(db, settings)
     _count_states(db, summary)
     return summary
 

@@ -298,7 +298,7 @@ class OutboxSender:
         out = settings.mail.outgoing
         kwargs: dict[str, object] = {
             "from_address": out.from_address, "from_name": settings.organisation.name,
-            "max_attempts": out.max_attempts,
+            "max_attempts": out.max_attempts, "lease": timedelta(seconds=out.lease_seconds),
         }
         kwargs.update(overrides)
         return cls(db, backend_from_settings(settings), **kwargs)  # type: ignore[arg-type]
