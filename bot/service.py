@@ -7,16 +7,22 @@ component with ``start`` and ``stop``; the service owns their order and their sh
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
-from typing import Protocol
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
 
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
 from bot.mail.sender import OutboxSender
 from bot.pipeline import PipelineComponent
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from storage import migrate
 from storage.db import Database
 from storage.register import ensure_default_parties
@@ -60,8 +66,127 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
     return components
 
 
-async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+#: The whole shutdown (finish the message in hand, flush the outbox) fits in this budget,
+#: under the 10 s that process supervisors (systemd, Docker) wait before SIGKILL.
+STOP_BUDGET_SECONDS = 9.0
+#: How often the run-state file is rewritten; ``dsrbot status`` calls it stale after 3 misses.
+HEARTBEAT_SECONDS = 10.0
+
+
+def check_run_config(settings: Settings) -> None:
+    """Refuse, before anything starts, a configuration that a component would refuse later.
+
+    Components check their own settings too; doing it here turns a traceback in the middle of
+    start-up into one ``key: problem`` line (exit 2).
+    """
+    def read_secret(key: str, value: Any, path: Path | None) -> str | None:
+        try:
+            return settings.secret(value, path)
+        except OSError as exc:
+            raise ConfigError(f"{key}_file: cannot be read ({exc.strerror})") from exc
+
+    imap = settings.mail.imap
+    if imap.enabled:
+        if not imap.username:
+            raise ConfigError("mail.imap.username: required when mail.imap.enabled = true")
+        if read_secret("mail.imap.password", imap.password, imap.password_file) is None:
+            raise ConfigError("mail.imap.password: required when mail.imap.enabled = true "
+                              "(set DSRBOT_MAIL__IMAP__PASSWORD or mail.imap.password_file)")
+    chat = settings.chat
+    if chat.backend == "telegram":
+        if not read_secret("chat.token", chat.token, chat.token_file):
+            raise ConfigError("chat.token: required when chat.backend = \"telegram\" "
+                              "(set DSRBOT_CHAT__TOKEN or chat.token_file)")
+        if chat.telegram_chat_id is None:
+            raise ConfigError("chat.telegram_chat_id: required when chat.backend = \"telegram\"")
+    out = settings.mail.outgoing
+    if out.backend == "smtp" and out.username and read_secret(
+            "mail.outgoing.password", out.password, out.password_file) is None:
+        raise ConfigError("mail.outgoing.password: username is set but no password; set "
+                          "DSRBOT_MAIL__OUTGOING__PASSWORD or mail.outgoing.password_file")
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where run-time files live: next to the SQLite database, else ``./var``."""
+    prefix = "sqlite:///"
+    url = settings.database.url
+    if url.startswith(prefix) and ":memory:" not in url:
+        return Path(url[len(prefix):]).parent
+    return Path("var")
+
+
+def run_state_path(settings: Settings) -> Path:
+    return state_dir(settings) / "dsrbot.run.json"
+
+
+@dataclass
+class RunState:
+    """What ``dsrbot status`` reads to say whether this host's service runs."""
+
+    pid: int
+    host: str
+    started_at: datetime
+    heartbeat_at: datetime
+    components: list[str]
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "pid": self.pid, "host": self.host, "started_at": self.started_at.isoformat(),
+            "heartbeat_at": self.heartbeat_at.isoformat(), "components": self.components,
+        })
+
+    @classmethod
+    def read(cls, path: Path) -> RunState | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(pid=int(data["pid"]), host=str(data["host"]),
+                       started_at=datetime.fromisoformat(data["started_at"]),
+                       heartbeat_at=datetime.fromisoformat(data["heartbeat_at"]),
+                       components=[str(c) for c in data["components"]])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def write(self, path: Path) -> None:
+        """Write atomically (a reader never sees half a file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{self.pid}")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+async def _heartbeat(state: RunState, path: Path) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        state.heartbeat_at = datetime.now(UTC)
+        try:
+            await asyncio.to_thread(state.write, path)
+        except OSError as exc:
+            log.warning("cannot write the run-state file: %s", exc.__class__.__name__)
+
+
+async def _stop_all(components: list[Component], budget: float) -> None:
+    """Stop in reverse start order (receivers first, the outbox sender last, so it flushes
+    what the others wrote), all within ``budget`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    for component in reversed(components):
+        remaining = max(deadline - loop.time(), 0.1)
+        try:
+            await asyncio.wait_for(component.stop(), timeout=remaining)
+        except Exception:
+            log.exception("component %s did not stop cleanly", component.name,
+                          extra={"component": component.name})
+
+
+async def run_service(
+    settings: Settings, stop: asyncio.Event | None = None, *, configure_logs: bool = True
+) -> None:
+    """Run until ``stop`` is set or SIGTERM/SIGINT arrives. Raises ConfigError before start."""
+    if configure_logs:
+        from bot.logging_setup import configure_logging
+
+        configure_logging()
+    check_run_config(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -71,17 +196,29 @@ async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> 
     with db.session() as session:
         ensure_default_parties(session)
     components = build_components(settings, db)
-    for component in components:
-        await component.start()
-    log.info("dsrbot running components=%s", [c.name for c in components] or ["none"])
+    started: list[Component] = []
+    path = run_state_path(settings)
+    heartbeat: asyncio.Task[None] | None = None
     try:
+        for component in components:
+            await component.start()
+            started.append(component)
+        now = datetime.now(UTC)
+        state = RunState(pid=os.getpid(), host=socket.gethostname(), started_at=now,
+                         heartbeat_at=now, components=[c.name for c in components])
+        state.write(path)
+        heartbeat = asyncio.create_task(_heartbeat(state, path), name="heartbeat")
+        log.info("dsrbot running components=%s", state.components or ["none"])
         await stop.wait()
     finally:
         log.info("dsrbot stopping")
-        for component in reversed(components):
-            try:
-                await asyncio.wait_for(component.stop(), timeout=10)
-            except Exception:
-                log.exception("component %s did not stop cleanly", component.name)
+        if heartbeat is not None:
+            heartbeat.cancel()
+        await _stop_all(started, STOP_BUDGET_SECONDS)
+        current = RunState.read(path)
+        if current is not None and current.pid == os.getpid():
+            path.unlink(missing_ok=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         db.dispose()
         log.info("dsrbot stopped")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.settings import Settings
+from bot.settings import REQUEST_TYPES, Settings
 from handlers import cases as engine
 from handlers import challenge as challenges
 from handlers.execute import propose_all
@@ -41,11 +41,6 @@ from storage import inbox
 from storage import register as reg
 from storage.candidates import find_candidates
 from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
-
-REQUEST_TYPES = (
-    "access", "rectification", "erasure", "restriction", "objection", "marketing_optout",
-    "publication_ban", "portability",
-)
 
 
 @dataclass(frozen=True)

@@ -66,14 +66,14 @@ def is_garbage(text: str) -> bool:
     visible = [ch for ch in sample if not ch.isspace()]
     if not visible:
         return True
-    letters = len(_LETTER.findall(sample))
-    if letters < 2 or letters / len(visible) < 0.5:
-        return True
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t") + sample.count("\ufffd")
     if controls / len(sample) > 0.02:
         return True
-    blob = sum(len(m) for m in _BLOB.findall(sample))
-    return blob / len(visible) > 0.5
+    # Encoded blobs (base64, signatures) beside a few real words do not make the words garbage.
+    readable = _BLOB.sub(" ", sample)
+    visible = [ch for ch in readable if not ch.isspace()]
+    letters = len(_LETTER.findall(readable))
+    return letters < 2 or letters / max(1, len(visible)) < 0.5
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ URL = re.compile(
     re.I,
 )
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.])")
+IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)")
 _CUSTOMER = re.compile(r"(?<![\d-])1\d{5}(?![\d-])")
 _ORDER = re.compile(r"(?<![\d-])5\d{6}(?![\d-])")
 _INVOICE = re.compile(r"(?<![\d-])9\d{7}(?![\d-])")
@@ -51,8 +51,10 @@ _CUSTOMER_CONTEXT = re.compile(
     r"(nummer|nr|nr\.|no)?|kundnummer|kundnr|numero|nummer|no\.?|nr\.?|#)\W{0,12}$"
 )
 _STREET_WORD = r"[A-ZÅÄÖ][\wÅÄÖåäö'-]*"
+_STREET_TYPE = (r"(?:katu|tie|kuja|polku|väylä|raitti|puistikko|puistotie|valtatie|rinne|ranta|"
+                r"aukio|kaari|gata|gatan|väg|vägen|gränd|street|road|avenue|lane)")
 POSTAL_ADDRESS = re.compile(
-    rf"(?P<street>(?:{_STREET_WORD}\s){{0,3}}{_STREET_WORD}\s\d{{1,4}}[a-z]?"
+    rf"(?P<street>(?:{_STREET_WORD}\s){{0,3}}(?:{_STREET_WORD}|{_STREET_TYPE})\s\d{{1,4}}[a-z]?"
     r"(?:\s?[A-Z](?:\s?\d{1,4})?)?(?:\s?(?:as\.?|asunto|bst\.?|lgh\.?|lh\.?)\s?\d{1,4})?"
     r"(?:\s?[A-Z]\s?\d{1,4})?"
     r"|(?:PL|PB|PO Box|P\.O\. Box|Box)\s?\d{1,5})"
@@ -106,11 +108,27 @@ def register_numbers(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     return out
 
 
+_ADDRESS_LEAD = frozenset(
+    "uusi uusi oikea oikein on osoite osoitteeni osoitteen osoitteeksi postiosoite kotiosoite "
+    "olen asun muutin new address is my the to correct complete ny nya adress adressen min "
+    "till ar bor numera nykyaan mun meidan at".split()
+)
+
+
 def postal_addresses(text: str) -> list[Entity]:
     out: list[Entity] = []
     for m in POSTAL_ADDRESS.finditer(text):
-        value = f"{m.group('street').strip()}, {m.group('code')} {m.group('city')}"
-        out.append(Entity("postal_address", m.group(), m.start(), m.end(), value=value))
+        start = m.start()
+        street = m.group("street")
+        # "Uusi osoite on Rantakatu 7": capitalised lead words are not part of the street.
+        while True:
+            first, _, rest = street.partition(" ")
+            if not rest or fold_aligned(first).strip(":,") not in _ADDRESS_LEAD:
+                break
+            street = rest.lstrip()
+            start = m.end("street") - len(street)
+        value = f"{street.strip()}, {m.group('code')} {m.group('city')}"
+        out.append(Entity("postal_address", text[start:m.end()], start, m.end(), value=value))
     return out
 
 

@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+SHORT_FORWARD_NOTE = 15
+"""Fewer words than this above a forwarded message: the forward carries the request."""
 MAX_BODY_CHARS = 60_000
 """Longer bodies are cut: no request needs more, and 2 MB of text must stay fast."""
 
@@ -76,6 +78,12 @@ _DISCLAIMER = re.compile(
     re.I | re.S,
 )
 _WS = re.compile(r"[ \t\u00a0]+")
+# OpenPGP clear-signed text: the armour lines and the signature block are not words.
+_PGP_BLOCK = re.compile(
+    r"-----BEGIN PGP (?:SIGNATURE|PUBLIC KEY BLOCK|MESSAGE)-----.*?-----END PGP [A-Z ]+-----",
+    re.S,
+)
+_PGP_HEAD = re.compile(r"-----BEGIN PGP SIGNED MESSAGE-----\n(?:[A-Za-z-]+: .*\n)*\n?")
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,8 @@ class CleanText:
     """The closing and signature block (names, titles, phone numbers live here); when there is
     no closing word, the trailing short lines, which then also remain in `own`."""
     full: str
-    """The whole body as plain text (markup removed, line ends normalised); entity offsets
-    index this text."""
+    """The whole body as plain text (markup and OpenPGP armour removed, line ends normalised);
+    entity offsets index this text."""
     new_end: int
     """Where the quoted or forwarded old mail starts in `full` (len(full) if there is none)."""
 
@@ -184,6 +192,10 @@ def _strip_quoted(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines, []
 
 
+def _word_count(lines: list[str]) -> int:
+    return sum(len(line.split()) for line in lines if not line.lstrip().startswith(">"))
+
+
 def _forwarded_content(old: list[str]) -> list[str]:
     """The text of a forwarded message with its header block removed."""
     out: list[str] = []
@@ -242,13 +254,17 @@ def clean_body(body: str) -> CleanText:
     text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     if looks_like_html(text):
         text = html_to_text(text)
+    if "-----BEGIN PGP" in text:
+        text = _PGP_HEAD.sub("", _PGP_BLOCK.sub("", text))
+        text = re.sub(r"(?m)^- (?=-)", "", text)  # dash-escaped lines
     lines = text.split("\n")
     new, old = _strip_quoted(lines)
     new_end = min(len(text), sum(len(line) + 1 for line in new))
     new = [line for line in new if not line.lstrip().startswith(">")]
-    if not any(line.strip() for line in new) and old:
-        # A bare forward: the forwarded message itself is what the sender means.
-        new = _forwarded_content(old)
+    if old and _FORWARD_MARK.search(old[0]) and _word_count(new) < SHORT_FORWARD_NOTE:
+        # A bare forward, or "my lawyer told me to send this" on top of one: the forwarded
+        # message is what the sender means.
+        new = [*new, "", *_forwarded_content(old)]
         new_end = len(text)
     new = [_WS.sub(" ", line) for line in new]
     own_lines, sig_lines = _split_signature(new)

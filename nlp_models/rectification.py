@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 
 from nlp_models.entities import Entity
 from nlp_models.preprocess import fold, fold_aligned
@@ -26,8 +27,8 @@ _CUES: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in {
     "www": r"\b(website|web ?site|homepage|site|url|domain|nettisiv\w*|kotisiv\w*|verkkosiv\w*|"
            r"sivusto\w*|webbadress\w*|webbsida\w*|hemsida\w*|webbplats\w*|webb)",
     "ip_address": r"\bip\b",
-    "postal_address": r"\b(address|osoit\w*|adress\w*|moved|muutin|muutimme|flytta\w*|"
-                      r"postinumer\w*|postnummer\w*|apartment|asunto\w*|lagenhet\w*)",
+    "postal_address": r"(address|osoit\w*|\bosote\w*|adress\w*|\bmoved|\bmuutin|\bmuutimme|"
+                      r"\bflytta\w*|postinum\w*|postnum\w*|\bapartment|\basunto\w*|lagenhet\w*)",
     "last_name": r"\b(surname|last name|family name|maiden|married|divorc\w*|sukunim\w*|"
                  r"naimisi\w*|avioero\w*|efternamn\w*|gift|giftermal\w*|skilsm\w*)",
     "first_name": r"\b(first name|given name|forename|nickname|legal first|etunim\w*|"
@@ -35,8 +36,10 @@ _CUES: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in {
     "organisation": r"\b(company|organi[sz]ation\w*|employer|represent\w*|merger|yritys\w*|"
                     r"yrityk\w*|firma\w*|firman|organisaatio\w*|tyonantaj\w*|edustan|"
                     r"foretag\w*|bolag\w*|arbetsplats\w*|arbetsgivare\w*|representerar)",
-    "position": r"\b(title|position|role|job title|titteli\w*|nimike\w*|asema\w*|tehtava\w*|"
-                r"toimin|titel\w*|roll\w*|befattning\w*)",
+    "position": r"\b(title|position|role|job title|titteli\w*|\w*nimike\w*|asema\w*|tehtava\w*|"
+                r"toimin|titel\w*|roll\w*|befattning\w*|ceo|cfo|cto|coo|director|manager|"
+                r"intern|chairman|head of|coordinator|assistant|\w*paallikko\w*|\w*johtaja\w*|"
+                r"harjoittelija\w*|assistentti\w*|\w*chef|direktor|\w*koordinaattori\w*)",
 }.items()}
 _TYPED = {"email": "email", "phone": "phone", "www": "www", "ip_address": "ip_address",
           "postal_address": "postal_address"}
@@ -49,28 +52,51 @@ _OLD_CUE = re.compile(
     r"gamla|tidigare|fel|inte|from)\W{0,6}$"
 )
 _NAME = r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?"
+_FULL_NAME = rf"{_NAME}(?: {_NAME})?"
 _NAME_VALUE = re.compile(
     r"(?:should be|is actually|it's|it is|is now|am now|now|changed to|to|name is|spelled|"
-    r"spelt|back to(?: my maiden name)?|name of|correct(?: spelling| form)? is|"
-    r"oikea(?: muoto| nimi)? on|on nykyään|nykyään|on virallisesti|muotoon|olen|nimeni on|"
-    r"on|heter(?: numera)?|ska vara|rätt är|stavas|numera|till|är|namn är)"
-    rf"\s+['\"“‘]?({_NAME})(?:['\"”’])?"
+    r"spelt|back to(?: my maiden name)?|name of|correct(?: spelling| form)? is|name,|"
+    r"oikea(?: muoto| nimi)? on|on nykyään|nykyään|on nyt|nyt|on virallisesti|muotoon|olen|"
+    r"nimeni on|pitäis olla|pitäisi olla|pitää olla|oikein|oikea|correct|right|"
+    r"on|heter(?: numera)?|ska vara|rätt är|stavas|numera|till|är|namn är|which is|i'm|:)"
+    r"\s*[:]?\s+['\"“‘]?(?:(?:Mr|Mrs|Ms|Miss|Dr|rouva|herra|fru|herr)\.?\s+)?"
+    rf"({_FULL_NAME})(?:['\"”’])?"
 )
-_NAME_NOT = re.compile(rf"['\"“‘]?({_NAME})['\"”’]?,?\s+(?:not|eikä|eika|ei|inte|och inte)\s")
+_NAME_NOT = re.compile(
+    rf"['\"“‘]?({_FULL_NAME})['\"”’]?,?\s+(?:not|eikä|eika|ei|inte|och inte)\s")
+_ANY_NAME = re.compile(rf"(?<![\w-])({_FULL_NAME})(?![\w-])")
+_NAME_CUE = re.compile(r"\b(name\w*|nimi\w*|nime\w*|namn\w*|spel\w*|kirjoitet\w*|stava\w*)")
+_NOT_A_NAME = frozenset(
+    "hei hi hello moi hej dear please kiitos thanks tack your you the my i we our mitt min mina "
+    "ni er jag oikea oikein uusi new correct right it its this that".split()
+)
 _ORG = re.compile(
     r"((?:[A-ZÅÄÖ][\w&'.-]*\s){0,4}(?:Oy Ab|Oyj|Oy|Ab|AB|OY|Ltd|Ky|KY|Tmi|Inc|GmbH|Ry|ry))"
     r"(?![\w])"
 )
 _POSITION = re.compile(
-    r"(?:i'm now|i am now|am now|now|i'm the|i am the|title to|role to|position to|"
-    r"olen nykyään|olen ollut|toimin nykyään|toimin|nykyään|on nykyään|olen|"
-    r"jag är numera|är numera|jag är|är|titeln till|titeln är|numera)\s+(?:the\s+|a\s+|an\s+)?"
+    r"(?:i'm now|i am now|am now|now|i'm the|i am the|i'm|been the|been|title to|role to|"
+    r"oon ollu|oon ollut|oon|"
+    r"position to|as|olen nykyään|olen ollut|toimin nykyään|olen toiminut|toiminut|toimin|"
+    r"nykyään|on nykyään|olen|asemakseni|tittelikseni|nimikkeekseni|titteli on|"
+    r"jag är numera|är numera|jag är|är|titeln till|titeln är|numera)"
+    r"\s+(?:the\s+|a\s+|an\s+)?['\"“‘]?"
     r"([A-Za-zÅÄÖåäö][\wåäöÅÄÖ-]*(?:\s(?:of the|of|[A-Za-zåäöÅÄÖ][\wåäöÅÄÖ-]*)){0,3})"
 )
 _POSITION_STOP = re.compile(
-    r"\s(?:at|in|of [A-ZÅÄÖ]\w+ (?:Oy|Ab|Ltd)|since|for|and|och|ja|samassa|hos|på|vid|"
-    r"i|from|in)\b.*$"
+    r"['\"”’].*$|\sof [A-ZÅÄÖ].*$|\s(?:at|in|since|for|and|och|ja|jo|samassa|hos|på|vid|"
+    r"i|from|in|so|joten|mutta|but|men|where|when|with)\b.*$"
 )
+_POSITION_LEAD = re.compile(
+    r"^(?:(?:edelleen|still|nykyään|nykyaan|numera|now|vuoden alusta|sedan (?:i )?\w+|"
+    r"since \w+|jo|already)\s+)+", re.I)
+_NOT_A_POSITION = frozenset(
+    "the a my here sama en inte i ei kanssa with customer asiakas asiakkaanne working "
+    "moved married not no yes sure happy writing sorry a an also still".split()
+)
+_ORG_LEAD = re.compile(
+    r"^(?:(?:it's|its|it is|i|work|working|for|is|now|at|to|the|we|our|company|represent|"
+    r"yritys|firma|on|nyt|nykyään|jobbar|på|är|till)\s+)+", re.I)
 _REASON = re.compile(
     r"\b(because|since|as i|due to|after|married|divorc|moved|merger|changed|koska|silla|"
     r"takia|vuoksi|jalkeen|muutin|naimisi|avioero|eftersom|darfor|efter|flyttat|gift|"
@@ -105,6 +131,10 @@ def _pick(candidates: Sequence[tuple[int, int, str]], folded: str) -> tuple[int,
 
 def _field_scores(folded: str, typed: dict[str, list[Entity]]) -> dict[str, float]:
     scores = {f: float(len(_CUES[f].findall(folded))) for f in FIELDS}
+    if _NAME_CUE.search(folded):
+        # A bare "name" cue: first or last name, decided by the value (see _split_name).
+        scores["first_name"] += 0.6
+        scores["last_name"] += 0.5
     for name, ents in typed.items():
         if ents:
             scores[name] += 2.0 if scores[name] else 0.5
@@ -116,7 +146,44 @@ def _field_scores(folded: str, typed: dict[str, list[Entity]]) -> dict[str, floa
 def _name_candidates(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
     out = [(m.start(1), m.end(1), m.group(1)) for m in _NAME_VALUE.finditer(text, lo, hi)]
     out += [(m.start(1), m.end(1), m.group(1)) for m in _NAME_NOT.finditer(text, lo, hi)]
-    return sorted(set(out))
+    return sorted(c for c in set(out) if fold(c[2].split()[0]) not in _NOT_A_NAME)
+
+
+def _split_name(field: str, picked: tuple[int, int, str], text: str, lo: int, hi: int,
+                scores: dict[str, float]) -> tuple[str, tuple[int, int, str]]:
+    """Which part of a (possibly full) name is new, and so which field it is.
+
+    "'Jorma Lahtinen', but it should be Jarmo Lahtinen": the other name in the mail shares
+    the last name, so the first name is what changes.
+    """
+    start, _end, value = picked
+    parts = value.split()
+    if len(parts) == 2:
+        first_part = (start, start + len(parts[0]), parts[0])
+        s = start + len(parts[0]) + 1
+        last_part = (s, s + len(parts[1]), parts[1])
+        others = [m.group(1).split() for m in _ANY_NAME.finditer(text, lo, hi)
+                  if m.start(1) != start and m.group(1) != value]
+        for norm in (str, fold):  # exact spelling first: "Valimaki" -> "Välimäki"
+            for other in others:
+                seen = [norm(w) for w in other]
+                same_first, same_last = norm(parts[0]) in seen, norm(parts[1]) in seen
+                if same_last and not same_first:
+                    return "first_name", first_part
+                if same_first and not same_last:
+                    return "last_name", last_part
+        for other in others:
+            if len(other) == 1:  # "olen Tarja Hyvönen, ei Hyvärinen": the likelier twin
+                a = SequenceMatcher(None, fold(parts[0]), fold(other[0])).ratio()
+                b = SequenceMatcher(None, fold(parts[1]), fold(other[0])).ratio()
+                if max(a, b) >= 0.5:
+                    return ("first_name", first_part) if a > b else ("last_name", last_part)
+        if scores["last_name"] > scores["first_name"]:
+            return "last_name", last_part
+        return "first_name", first_part
+    if field in ("first_name", "last_name") and scores[field] >= 1:
+        return field, picked
+    return ("last_name" if scores["last_name"] > scores["first_name"] else field), picked
 
 
 def _value_for(field: str, text: str, lo: int, hi: int, folded: str,
@@ -131,13 +198,21 @@ def _value_for(field: str, text: str, lo: int, hi: int, folded: str,
     if field in ("first_name", "last_name"):
         return _pick(_name_candidates(text, lo, hi), folded)
     if field == "organisation":
-        cands = [(m.start(1), m.end(1), m.group(1).strip()) for m in _ORG.finditer(text, lo, hi)]
+        cands = []
+        for m in _ORG.finditer(text, lo, hi):
+            name, start = m.group(1), m.start(1)
+            lead = _ORG_LEAD.match(name)
+            if lead:  # "It's Nordic Solutions Oy", "I WORK FOR KONEPAJA OY"
+                name, start = name[lead.end():], start + lead.end()
+            if name.split() and len(name.split()) > 1:
+                cands.append((start, start + len(name.rstrip()), name.strip()))
         return _pick(cands, folded)
     cands = []
     for m in _POSITION.finditer(text, lo, hi):
-        value = _POSITION_STOP.sub("", m.group(1)).strip(" ,.;:")
+        value = _POSITION_LEAD.sub("", _POSITION_STOP.sub("", m.group(1))).strip(" ,.;:")
         value = re.sub(r"(?<=\w\w\w)(na|nä)$", "", value) if " " not in value else value
-        if value and fold(value) not in {"the", "a", "my", "here", "sama", "en", "inte"}:
+        first = fold(value.split()[0]) if value else ""
+        if value and first not in _NOT_A_POSITION:
             cands.append((m.start(1), m.start(1) + len(value), value))
     return _pick(cands, folded)
 
@@ -164,6 +239,8 @@ def rectification_entities(text: str, own: str, found: Sequence[Entity]) -> list
             break
         picked = _value_for(field, text, lo, hi, folded, typed)
         if picked is not None:
+            if field in ("first_name", "last_name"):
+                field, picked = _split_name(field, picked, text, lo, hi, scores)
             start, end, value = picked
             out.append(Entity("rectification", text[start:end], start, end,
                               field=field, value=value.strip()))

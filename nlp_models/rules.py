@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from nlp_models.features import strip_reply_prefix
 from nlp_models.preprocess import fold
 
 RULE_SCORE = 0.9
@@ -81,6 +82,9 @@ _COMPILED: Mapping[str, tuple[re.Pattern[str], ...]] = {
 
 def rule_labels(subject: str, text: str) -> set[str]:
     """Labels whose unmistakable phrasing occurs in the subject or the sender's own text."""
+    subject, is_reply = strip_reply_prefix(subject)
+    if is_reply:
+        subject = ""  # inherited from the mail answered ("SV: Ditt registerutdrag")
     folded = fold(f"{subject}\n{text[:20_000]}")
     return {
         label for label, patterns in _COMPILED.items() if any(p.search(folded) for p in patterns)

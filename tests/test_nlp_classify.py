@@ -160,6 +160,16 @@ def test_attachment_like_blob_is_other_or_review(classifier: Classifier) -> None
     assert _other_or_review(result)
 
 
+def test_clear_signed_request_is_read_without_its_armour(classifier: Classifier) -> None:
+    body = ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"
+            "Hei,\n\npoistakaa kaikki tietoni rekisteristänne.\n\nPekka\n"
+            "-----BEGIN PGP SIGNATURE-----\n\n"
+            + "wr0EARYKAG8FgmsGzRkJEOqAMP1mVv1pRxQAAAAAAB4AIHNh\n" * 4
+            + "=nAbN\n-----END PGP SIGNATURE-----\n")
+    result = classifier.classify("", body)
+    assert result.labels == ["erasure"] and not result.needs_review
+
+
 def test_bytes_and_none_do_not_raise(classifier: Classifier) -> None:
     result = classifier.classify(None, b"Poistakaa tietoni \xff")  # type: ignore[arg-type]
     assert result.labels

@@ -267,6 +267,27 @@ async def test_maildir_backend_writes_a_readable_message(sqlite_db: Database,
     assert _row(sqlite_db, row.id).state == "sent"
 
 
+async def test_maildir_resend_after_a_crash_keeps_one_copy(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    backend = MaildirBackend(tmp_path / "outbox")
+    msg = EmailMessage()
+    msg["Message-ID"] = "<dsrbot.DSR-2026-0001.abc@rusttet.fi>"
+    msg["To"] = "maija@example.fi"
+    msg.set_content("Hei")
+    for _ in range(2):  # delivered, crash before mark_sent, delivered again after the lease
+        await backend.deliver(msg, sender="info@rusttet.fi", recipient="maija@example.fi")
+    box = mailbox.Maildir(str(tmp_path / "outbox"), create=False)
+    assert len(box.keys()) == 1
+    # Also when the reader has already moved it to cur/ (read mail):
+    key = box.keys()[0]
+    stored = box.get_message(key)
+    stored.set_subdir("cur")
+    box[key] = stored
+    await backend.deliver(msg, sender="info@rusttet.fi", recipient="maija@example.fi")
+    assert len(mailbox.Maildir(str(tmp_path / "outbox"), create=False).keys()) == 1
+
+
 async def test_sender_stops_within_its_timeout_when_the_relay_hangs(sqlite_db: Database
                                                                   ) -> None:
     held: list[asyncio.StreamWriter] = []

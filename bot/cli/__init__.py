@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import admin_cmds, case_cmds, ingest_cmds, nlp_cmds, register_cmds, tick_cmds
+from bot.cli import (
+    admin_cmds, case_cmds, ingest_cmds, nlp_cmds, register_cmds, status_cmds, tick_cmds,
+)
 from bot.cli.context import CliContext
 
 app = typer.Typer(
@@ -34,6 +36,7 @@ case_cmds.register(app)
 ingest_cmds.register(app)
 tick_cmds.register(app)
 nlp_cmds.register(app)
+status_cmds.register(app)
 
 
 def main() -> None:
