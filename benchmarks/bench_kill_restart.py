@@ -21,6 +21,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, for tests.backlog
+
 from sqlmodel import select
 
 from storage.db import Database

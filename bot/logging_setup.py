@@ -21,6 +21,13 @@ from typing import IO, Any
 ID_FIELDS = ("case_id", "inbound_id", "outbound_id", "component", "counts")
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+#: Ids that modules write into their messages (``outbound_id=3``, ``case DSR-2026-0001``);
+#: lifted into fields so a log search by id finds them even without ``extra=``.
+_IN_MESSAGE = (
+    ("case_id", re.compile(r"\b(DSR-\d{4}-\d{4,6})\b")),
+    ("inbound_id", re.compile(r"\binbound_id=(\d+)\b")),
+    ("outbound_id", re.compile(r"\boutbound_id=(\d+)\b")),
+)
 
 
 def mask_addresses(text: str) -> str:
@@ -48,6 +55,11 @@ class JsonLineFormatter(logging.Formatter):
             value = record.__dict__.get(name)
             if value is not None:
                 entry[name] = value
+        for name, pattern in _IN_MESSAGE:
+            match = pattern.search(entry["message"])
+            if name not in entry and match:
+                found = match.group(1)
+                entry[name] = int(found) if found.isdigit() else found
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             entry["error"] = exc.__class__.__name__

@@ -182,11 +182,11 @@ async def run_service(
     settings: Settings, stop: asyncio.Event | None = None, *, configure_logs: bool = True
 ) -> None:
     """Run until ``stop`` is set or SIGTERM/SIGINT arrives. Raises ConfigError before start."""
+    check_run_config(settings)
     if configure_logs:
         from bot.logging_setup import configure_logging
 
         configure_logging()
-    check_run_config(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -206,7 +206,10 @@ async def run_service(
         now = datetime.now(UTC)
         state = RunState(pid=os.getpid(), host=socket.gethostname(), started_at=now,
                          heartbeat_at=now, components=[c.name for c in components])
-        state.write(path)
+        try:
+            state.write(path)
+        except OSError as exc:  # status then says "not running"; the service itself is fine
+            log.warning("cannot write the run-state file: %s", exc.__class__.__name__)
         heartbeat = asyncio.create_task(_heartbeat(state, path), name="heartbeat")
         log.info("dsrbot running components=%s", state.components or ["none"])
         await stop.wait()

@@ -132,7 +132,9 @@ class Classifier:
         own = clean.own
         garbage = is_garbage(f"{subject}\n{own}")
         scores = self.model_scores(subject, own)
-        if self.use_rules:
+        if self.use_rules and scores[OTHER] < OTHER_SURE:
+            # Not when the model is sure the mail asks nothing: a newsletter or webinar about
+            # privacy names every right ("tarkastusoikeus, siirto-oikeus...") and asks none.
             scores = rules.apply_rules(scores, rules.rule_labels(subject, own))
         if garbage:
             scores = {label: (1.0 if label == OTHER else 0.0) for label in LABELS}

@@ -21,6 +21,7 @@ from storage import inbox
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import ImapState, InboundMessage, InboundState
+from tests.conftest import missing_service
 from tests.fixtures.dovecot import (  # noqa: F401  (fixtures)
     DovecotServer,
     dovecot,
@@ -225,7 +226,8 @@ async def test_without_idle_the_watcher_polls(sqlite_db: Database) -> None:
 
     binary = find_dovecot()
     if binary is None:
-        pytest.skip("Dovecot is not installed")
+        missing_service("Dovecot is not installed (apt-get install dovecot-imapd)")
+    assert binary is not None
     server = DovecotServer(binary, extra_config="imap_capability = IMAP4rev1 NAMESPACE MOVE\n")
     server.start()
     w = ImapWatcher(_settings(server), sqlite_db, backoff_initial=0.2)

@@ -52,3 +52,17 @@ def test_language_identification_of_short_messages() -> None:
     assert classifier.classify("", "poistakaa mut").language == "fi"
     assert classifier.classify("", "remove me from your list").language == "en"
     assert classifier.classify("", "").language == "fi"
+
+
+def test_short_note_above_a_forward_brings_the_forwarded_request_in() -> None:
+    body = ("My lawyer told me to send this.\n\n---------- Forwarded message ---------\n"
+            "From: Anna <anna@example.fi>\nDate: 1.4.2025\nSubject: data\n\n"
+            "Please send me a copy of all my data.")
+    assert "copy of all my data" in clean_body(body).own
+
+
+def test_a_reply_with_its_own_words_keeps_the_old_mail_out() -> None:
+    body = ("Thanks for the refund, all good now and the parcel is back with you already.\n\n"
+            "-----Original Message-----\nFrom: info@example.fi\nSent: 1.4.2025\n\n"
+            "We have deleted your account as you asked.")
+    assert "deleted" not in clean_body(body).own

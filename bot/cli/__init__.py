@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from bot.cli import (
-    admin_cmds, case_cmds, ingest_cmds, nlp_cmds, register_cmds, status_cmds, tick_cmds,
+    admin_cmds,
+    case_cmds,
+    ingest_cmds,
+    nlp_cmds,
+    register_cmds,
+    status_cmds,
+    tick_cmds,
 )
 from bot.cli.context import CliContext
 

@@ -16,9 +16,10 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from bot.cli.context import ctx_obj
+from bot.cli.context import ctx_obj, fail
 from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
 from handlers.case_status import CLOSED
@@ -138,7 +139,8 @@ def oldest_unprocessed(session: Session, now: datetime) -> dict[str, Any] | None
 
 def _open(session: Session) -> list[tuple[str, str, date]]:
     rows = session.exec(
-        select(Case.id, Case.status, Case.due_date, Case.extended_due_date)
+        select(col(Case.id), col(Case.status), col(Case.due_date),
+               col(Case.extended_due_date))
         .where(col(Case.status).not_in([s.value for s in CLOSED]))
     ).all()
     return [(cid, status, extended or due) for cid, status, due, extended in rows]
@@ -189,7 +191,9 @@ def render(status: Status) -> str:
         f"inbound: {q['inbound_received']} to process, {q['inbound_held']} held, "
         f"{q['inbound_quarantined']} quarantined",
         f"outbox: {q['outbox_pending']} pending, {q['outbox_failed']} failed; "
-        f"chat notifications: {q['chat_pending']} pending",
+        f"chat notifications: {q['chat_pending']} pending"
+        + ("" if "telegram" in status.configured or not q["chat_pending"]
+           else " (chat.backend is console: no chat delivers them)"),
     ]
     oldest = status.oldest_unprocessed
     lines.append("oldest unprocessed: " + (
@@ -209,8 +213,12 @@ def status(
 ) -> None:
     """What runs, the queue depths, the oldest unprocessed message and the next deadline."""
     obj = ctx_obj(ctx)
-    with obj.db.read_session() as session:
-        result = collect_status(obj.settings, session)
+    try:
+        with obj.db.read_session() as session:
+            result = collect_status(obj.settings, session)
+    except SQLAlchemyError as exc:
+        raise fail(f"cannot read the database ({exc.__class__.__name__}); "
+                   "is it reachable, and was `dsrbot init` run?", 1) from None
     if as_json:
         typer.echo(json.dumps(asdict(result), indent=2))
     else:
