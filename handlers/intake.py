@@ -37,10 +37,14 @@ from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
 from nlp_models import Classification, classify
+from storage import challenges as challenge_store
 from storage import inbox
 from storage import register as reg
 from storage.candidates import find_candidates
 from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
+
+#: Confirmation mails to one customer's registered address per 24 hours (flood protection).
+MAX_CHALLENGES_PER_DAY = 3
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,8 @@ def triage_stage(work: Work, ctx: Context) -> Stop | None:
 
 
 def classify_stage(work: Work, ctx: Context) -> Stop | None:
-    work.classification = c = classify(work.message.subject, work.message.text)
+    work.classification = c = classify(work.message.subject, work.message.text,
+                                       from_display=work.message.from_display)
     top = max(c.scores.values(), default=0.0)
     work.reasons.append(
         f"classified as {', '.join(c.labels)} (top score {top:.2f}, language {c.language})")
@@ -144,7 +149,6 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     """A reply in a case's thread joins that case (and may confirm the requester's identity)."""
     msg = work.message
     assert work.assessment is not None
-    registered = list(reg.customers_by_email(session, msg.from_address))
     # A case id typed in a subject joins only when this mail proves the sender's address.
     case = engine.find_case_for_followup(
         session, in_reply_to=msg.in_reply_to, references=msg.references, subject=msg.subject,
@@ -152,18 +156,21 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     )
     if case is None:
         return None
+    if not engine.is_open(case):
+        # A reply to a closed case may be a new request ("now delete my data too"): it goes
+        # through as new mail, never silently into a case nobody looks at any more.
+        work.reasons.append(f"reply to closed case {case.id}: handled as a new message")
+        return None
     work.case_id = case.id
     engine.attach_followup(session, case, message_id=msg.message_id,
                            inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
     work.reasons.append(f"follow-up to {case.id}")
     if case.status == CaseStatus.AWAITING_IDENTITY:
-        _try_confirmation(work, ctx, session, case, registered)
+        _try_confirmation(work, ctx, session, case)
     return Stop(InboundState.PROCESSED)
 
 
-def _try_confirmation(
-    work: Work, ctx: Context, session: Session, case: Case, registered: list[Customer]
-) -> None:
+def _try_confirmation(work: Work, ctx: Context, session: Session, case: Case) -> None:
     for code in challenges.find_codes(work.message.text)[:3]:
         result = challenges.confirm_challenge(session, case.id, code, ctx.now,
                                               sender=work.message.from_address)
@@ -243,7 +250,13 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     if case.verification_level != "verified" and work.assessment.customer_id is not None:
         customer = session.get(Customer, work.assessment.customer_id)
         if customer is not None and customer.email:
-            _challenge(session, ctx, case, customer)
+            if _challenges_today(session, customer, ctx.now) < MAX_CHALLENGES_PER_DAY:
+                _challenge(session, ctx, case, customer)
+            else:
+                # Someone keeps writing in this customer's name: stop mailing the real
+                # owner codes; staff see the case and decide.
+                case.reasons = [*case.reasons, "confirmation not sent: too many requests in "
+                                "this customer's name today; staff to verify"]
     _advance_and_act(work, ctx, session, case)
     return None
 
@@ -284,6 +297,11 @@ def _extracted(c: Classification) -> dict[str, Any]:
                  "value": getattr(e, "value", None)} for e in c.entities]
     grounds = next((e.text for e in c.entities if e.label == "grounds"), "")
     return {"entities": entities, "grounds": grounds}
+
+
+def _challenges_today(session: Session, customer: Customer, now: datetime) -> int:
+    assert customer.id is not None
+    return challenge_store.count_since(session, customer.id, now - timedelta(hours=24))
 
 
 def _challenge(session: Session, ctx: Context, case: Case, customer: Customer) -> None:

@@ -286,3 +286,37 @@ def test_verified_colleague_asking_to_erase_someone_else_waits_for_staff(
     assert customer_row(db, customer).anonymised_at is None
     assert customer_row(db, colleague_id).anonymised_at is None
     assert customer_row(db, colleague_id).last_name == "Laine"
+
+
+def test_requests_in_a_customers_name_do_not_flood_their_mailbox_with_codes(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    for n in range(5):
+        deliver(db, settings, mail(f"Markkinointikielto {n}",
+                                   f"En halua mainoksia enää, kiitos. ({n})"))
+    challenges = [r for r in outbox_rows(db) if r.kind == "identity_challenge"]
+    assert len(challenges) == 3
+    with db.read_session() as s:
+        cases = s.exec(select(Case).order_by(Case.id)).all()
+    assert len(cases) == 5
+    assert any("too many requests" in r for r in cases[-1].reasons)
+    assert customer_row(db, customer).marketing_ban is False
+
+
+def test_reply_to_a_closed_case_with_a_new_request_opens_a_new_case(
+    db: Database, settings: Settings, customer: int
+) -> None:
+    deliver(db, settings, mail("Suoramarkkinointikielto",
+                               "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
+    confirm_by_reply(db, settings)
+    first = only_case(db)
+    assert first.status == CaseStatus.DONE
+    done_letter = next(r for r in outbox_rows(db) if r.kind == "marketing_optout")
+    deliver(db, settings, mail(f"Re: {done_letter.subject}",
+                               "Kiitos. Poistakaa nyt myös kaikki tietoni rekisteristänne.",
+                               in_reply_to=done_letter.message_id))
+    with db.read_session() as s:
+        cases = s.exec(select(Case).order_by(Case.id)).all()
+    assert [c.id for c in cases][0] == first.id and len(cases) == 2
+    assert cases[1].types == ["erasure"]
+    assert cases[0].status == CaseStatus.DONE
