@@ -317,6 +317,6 @@ def test_reply_to_a_closed_case_with_a_new_request_opens_a_new_case(
                                in_reply_to=done_letter.message_id))
     with db.read_session() as s:
         cases = s.exec(select(Case).order_by(Case.id)).all()
-    assert [c.id for c in cases][0] == first.id and len(cases) == 2
+    assert len(cases) == 2 and cases[0].id == first.id
     assert cases[1].types == ["erasure"]
     assert cases[0].status == CaseStatus.DONE
