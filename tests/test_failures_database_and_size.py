@@ -3,8 +3,8 @@
 The rules: a message is acknowledged (250) only once it is committed, so while another process
 holds SQLite's write lock the receiver either waits or answers 451 (the sending MTA keeps the
 mail and retries); either way the message is stored exactly once. A 25 MB attachment (about
-34 MB on the wire once base64-encoded) is accepted when the size limit allows it, refused with
-552 when it does not, and the pipeline makes a case of it without crashing.
+34 MB on the wire once base64-encoded) is accepted under the default limit (40 MiB), refused
+with 552 over a smaller configured limit, and the pipeline makes a case of it without crashing.
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ async def sqlite_service(
 ) -> AsyncIterator[Service]:
     sink, fake = peers
     svc = kit.make_service(tmp_path, sqlite_url, sink, fake, None,
-                           mail={"receiver": {"enabled": True, "host": "127.0.0.1", "port": 0,
-                                              "max_message_bytes": 40 * 1024 * 1024}},
+                           mail={"receiver": {"enabled": True, "host": "127.0.0.1", "port": 0}},
                            chat={"backend": "console"})
     try:
         yield svc
@@ -104,7 +103,7 @@ def big_request() -> bytes:
                 message_id="<fail-25mb@example.fi>")
 
 
-async def test_25_mb_attachment_is_accepted_under_a_larger_limit_and_made_a_case(
+async def test_25_mb_attachment_is_accepted_under_the_default_limit_and_made_a_case(
     sqlite_service: Service,
 ) -> None:
     svc = sqlite_service
@@ -124,11 +123,12 @@ async def test_25_mb_attachment_is_accepted_under_a_larger_limit_and_made_a_case
     assert case.signature_state == "staff_to_check"
 
 
-async def test_25_mb_attachment_over_the_default_limit_is_refused_with_552(
+async def test_25_mb_attachment_over_a_configured_limit_is_refused_with_552(
     sqlite_db: Database,
 ) -> None:
     settings = Settings()
-    settings.mail.receiver.port = 0  # the default limit: 30 MB
+    settings.mail.receiver.port = 0
+    settings.mail.receiver.max_message_bytes = 30 * 1024 * 1024
     receiver = MailReceiver(settings, sqlite_db)
     await receiver.start()
     try:
