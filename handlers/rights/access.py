@@ -21,13 +21,12 @@ from handlers import report_pdf
 from handlers.compose import OutAttachment
 from handlers.letters import load_catalogue, render_letter
 from handlers.rights.base import (
+    GatedHandler,
     OrgInfo,
     Outcome,
     Proposal,
     Reason,
-    await_identity,
     case_language,
-    is_verified_owner,
     party_view,
     record_audit,
     registered_recipient,
@@ -112,17 +111,12 @@ def build_report(
     }
 
 
-class AccessHandler:
+class AccessHandler(GatedHandler):
     right = "access"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         if case.signature_state != "valid":
             # The notice: "Tarkastuspyyntö on allekirjoitettava." Staff check what came.
             return Proposal(self.right, "carry_out", (Reason("signature_missing"),),

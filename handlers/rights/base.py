@@ -164,6 +164,32 @@ class Outcome:
     changed_fields: tuple[str, ...] = ()
 
 
+class GatedHandler:
+    """The shape every right's handler shares: no proposal without the identity gate.
+
+    ``propose`` answers "await identity" unless the case's requester is the verified owner of
+    this record; only then does the right's own ``propose_verified`` run. A new right cannot
+    forget the gate, because it never writes ``propose`` itself.
+    """
+
+    right: str = ""
+
+    def __init__(self, org: OrgInfo) -> None:
+        self.org = org
+
+    def propose(
+        self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
+    ) -> Proposal:
+        if not is_verified_owner(case, customer):
+            return await_identity(self.right)
+        return self.propose_verified(session, case, customer, extracted)
+
+    def propose_verified(
+        self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
+    ) -> Proposal:
+        raise NotImplementedError
+
+
 class RightHandler(Protocol):
     right: str
 

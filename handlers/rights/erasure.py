@@ -23,13 +23,11 @@ from typing import Any
 from sqlmodel import Session, col, update
 
 from handlers.rights.base import (
-    OrgInfo,
+    GatedHandler,
     Outcome,
     Proposal,
     Reason,
     RightsError,
-    await_identity,
-    is_verified_owner,
     record_audit,
     registered_recipient,
     send_letter,
@@ -47,17 +45,12 @@ from handlers.rights.notify import notify_recipients
 from storage.models import Case, Customer, FieldChange
 
 
-class ErasureHandler:
+class ErasureHandler(GatedHandler):
     right = "erasure"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         if customer.anonymised_at is not None:
             return Proposal(self.right, "ask_staff", (Reason("already_erased"),),
                             needs_staff=True)

@@ -15,12 +15,10 @@ from typing import Any
 from sqlmodel import Session
 
 from handlers.rights.base import (
-    OrgInfo,
+    GatedHandler,
     Outcome,
     Proposal,
     SentLetter,
-    await_identity,
-    is_verified_owner,
     record_audit,
     registered_recipient,
     send_letter,
@@ -28,21 +26,16 @@ from handlers.rights.base import (
 from storage.models import Case, Customer
 
 
-class FlagHandler:
+class FlagHandler(GatedHandler):
     right: str = ""
     flag: str = ""
     letter: str = ""
     #: Name of the letter's date variable.
     when: str = "set_at"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         return Proposal(self.right, "carry_out")
 
     def carry_out(

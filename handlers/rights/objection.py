@@ -16,12 +16,10 @@ from typing import Any
 from sqlmodel import Session
 
 from handlers.rights.base import (
-    OrgInfo,
+    GatedHandler,
     Outcome,
     Proposal,
     RightsError,
-    await_identity,
-    is_verified_owner,
     record_audit,
     registered_recipient,
     send_letter,
@@ -37,17 +35,12 @@ def decide(proposal: Proposal, *, upheld: bool, note: str = "") -> Proposal:
                                 decision_note=note.strip())
 
 
-class ObjectionHandler:
+class ObjectionHandler(GatedHandler):
     right = "objection"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         grounds = str(extracted.get("grounds") or "")[:MAX_GROUNDS]
         return Proposal(self.right, "ask_staff", needs_staff=True, params={"grounds": grounds})
 

@@ -23,12 +23,11 @@ from handlers.letters import load_catalogue
 from handlers.register_export import euros
 from handlers.rights.access import field_sources
 from handlers.rights.base import (
+    GatedHandler,
     OrgInfo,
     Outcome,
     Proposal,
-    await_identity,
     case_language,
-    is_verified_owner,
     record_audit,
     registered_recipient,
     send_letter,
@@ -84,17 +83,12 @@ def export_files(data: dict[str, Any], names: Mapping[str, str]) -> list[OutAtta
     ]
 
 
-class PortabilityHandler:
+class PortabilityHandler(GatedHandler):
     right = "portability"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         return Proposal(self.right, "carry_out")
 
     def carry_out(

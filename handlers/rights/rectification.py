@@ -34,15 +34,13 @@ from handlers.fields import (
 )
 from handlers.rights.access import field_sources
 from handlers.rights.base import (
-    OrgInfo,
+    GatedHandler,
     Outcome,
     Proposal,
     Reason,
     RightsError,
     SentLetter,
-    await_identity,
     customer_party,
-    is_verified_owner,
     party_view,
     record_audit,
     registered_recipient,
@@ -187,17 +185,12 @@ def parties_to_notify(
     return list(notices.values())
 
 
-class RectificationHandler:
+class RectificationHandler(GatedHandler):
     right = "rectification"
 
-    def __init__(self, org: OrgInfo) -> None:
-        self.org = org
-
-    def propose(
+    def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if not is_verified_owner(case, customer):
-            return await_identity(self.right)
         changes = requested_changes(extracted)
         if not changes:
             return Proposal(self.right, "ask_staff", (Reason("no_changes"),), needs_staff=True)
