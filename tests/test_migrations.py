@@ -20,3 +20,11 @@ def test_init_is_idempotent(db: Database) -> None:
     migrate.upgrade(db.url)
     migrate.upgrade(db.url)
     assert migrate.current_revision(db.url) is not None
+
+
+def test_migrations_have_a_single_head() -> None:
+    """New migrations build on one line of history (merge feature branches, as 0009 does)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
