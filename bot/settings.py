@@ -11,21 +11,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-REQUEST_TYPES = (
-    "access",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-    "marketing_optout",
-    "publication_ban",
-    "portability",
-)
 RequestTypeName = Literal[
     "access",
     "rectification",
@@ -36,6 +26,8 @@ RequestTypeName = Literal[
     "publication_ban",
     "portability",
 ]
+#: The same names as a tuple (``nlp_models.labels.REQUEST_LABELS`` must match: tested).
+REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 
 #: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
 SECRET_KEYS = frozenset({"password", "token"})

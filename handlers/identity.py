@@ -45,6 +45,7 @@ from bot.settings import IdentitySettings
 from handlers import lookalike
 from handlers.fields import normalise_email
 from handlers.lookalike import Flag
+from handlers.signatures import AttachmentView
 from storage.models import Case, Customer
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,6 @@ LEVELS: tuple[Level, ...] = ("none", "claimed", "authenticated", "verified")
 
 #: ``dnsfunc(name: bytes, timeout=...) -> bytes | None`` as dkimpy calls it (TXT record text).
 DnsTxt = Callable[..., bytes | None]
-
-
-class AttachmentView(Protocol):
-    @property
-    def filename(self) -> str: ...
-    @property
-    def content_type(self) -> str: ...
-    @property
-    def data(self) -> bytes: ...
 
 
 class MessageView(Protocol):

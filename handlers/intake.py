@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.settings import REQUEST_TYPES, Settings
+from bot.settings import Settings
 from handlers import cases as engine
 from handlers import challenge as challenges
 from handlers.execute import propose_all
@@ -37,6 +37,7 @@ from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
 from nlp_models import Classification, classify
+from nlp_models.labels import REQUEST_LABELS
 from storage import challenges as challenge_store
 from storage import inbox
 from storage import register as reg
@@ -186,7 +187,7 @@ def _try_confirmation(work: Work, ctx: Context, session: Session, case: Case) ->
 def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     """Mail that asks for none of the rights belongs to people: leave it, answer nothing."""
     c = work.result
-    if [label for label in c.labels if label in REQUEST_TYPES]:
+    if [label for label in c.labels if label in REQUEST_LABELS]:
         return None
     if c.needs_review:
         work.reasons.append("possibly a request: held for staff to look at")
@@ -215,7 +216,7 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg, c = work.message, work.result
     assert work.assessment is not None and work.signature is not None
-    types = [label for label in c.labels if label in REQUEST_TYPES]
+    types = [label for label in c.labels if label in REQUEST_LABELS]
     case = engine.open_case(
         session, types=types, requester=msg.from_address, language=c.language,
         received_at=work.received_at, channel=work.channel, customer_id=None,

@@ -105,3 +105,11 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path) -> None
                 "trusted_authserv_ids", "personal_data"):
         assert f"{key} =" in text or f"# {key} =" in text
     assert s.organisation.addresses == ["info@rusttet.fi"]
+
+
+def test_auto_approve_names_are_the_classifiers_request_labels() -> None:
+    """Settings and classifier speak of the same rights, by the same names, in one order."""
+    from bot.settings import REQUEST_TYPES
+    from nlp_models.labels import REQUEST_LABELS
+
+    assert REQUEST_TYPES == REQUEST_LABELS
