@@ -48,7 +48,10 @@ _ORDER = re.compile(r"(?<![\d-])5\d{6}(?![\d-])")
 _INVOICE = re.compile(r"(?<![\d-])9\d{7}(?![\d-])")
 _CUSTOMER_CONTEXT = re.compile(
     r"(asiakas\s?(numero|nro|nr|no|tunnus)?|as\.?\s?nro|customer|cust\.?|client|account|kund\s?"
-    r"(nummer|nr|nr\.|no)?|kundnummer|kundnr|numero|nummer|no\.?|nr\.?|#)\W{0,12}$"
+    r"(nummer|nr|nr\.|no)?|kundnummer|kundnr|numero|number|nummer|no\.?|nr\.?|#)"
+    # An inflection ("asiakasnumeroni", "kundnumret") and up to two short words before the
+    # number ("on", "is", "är", "was: ") still tie it to the context word.
+    r"\w{0,6}(?:\W+\w{1,4}){0,2}\W{0,12}$"
 )
 _STREET_WORD = r"[A-ZÅÄÖ][\wÅÄÖåäö'-]*"
 _STREET_TYPE = (r"(?:katu|tie|kuja|polku|väylä|raitti|puistikko|puistotie|valtatie|rinne|ranta|"

@@ -29,6 +29,14 @@ def test_customer_number_needs_a_context_word() -> None:
     assert not _by_label(extract_entities("We were 104233 visitors"), "customer_number")
 
 
+def test_customer_number_after_an_inflected_context_word_and_a_verb() -> None:
+    for text in ("Hänen asiakasnumeronsa on 104233.", "my customer number is 104233",
+                 "Mitt kundnummer är 104233", "kundnumret: 104233"):
+        found = _by_label(extract_entities(text), "customer_number")
+        assert [e.value for e in found] == ["104233"], text
+    assert not _by_label(extract_entities("In 2023 we had 104233 orders"), "customer_number")
+
+
 def test_order_and_invoice_numbers_by_their_format() -> None:
     found = extract_entities("Tilaus 5012873 ja lasku 90845512 ovat kunnossa.")
     assert [e.value for e in _by_label(found, "order_number")] == ["5012873"]
