@@ -1,9 +1,8 @@
 """`classify(subject, body)`: intents, language, entities and whether staff must look.
 
-A missed request is a missed legal deadline, a false one wastes staff time; so when the model is
-unsure the answer says so (`needs_review`) instead of guessing. Unsure means: a request score in
-the grey zone below the threshold, a request and `other` both claimed, nothing claimed at all, or
-a text with nothing to judge (empty, binary, a blob of base64).
+The body is cleaned (:mod:`nlp_models.preprocess`), scored as a whole and sentence by sentence by
+the trained pipeline, lifted by the rules where a right is named outright (:mod:`nlp_models.rules`)
+and turned into labels by the model's own thresholds (:mod:`nlp_models.decision`).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +18,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp_models import rules
+from nlp_models.decision import Thresholds, decide, sentences_may_decide
 from nlp_models.entities import Entity, extract_entities
-from nlp_models.features import UNKNOWN_TOKEN, model_tokens
+from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
 from nlp_models.preprocess import CleanText, clean_body
@@ -30,17 +29,8 @@ from nlp_models.train import LANGID_FILE, PIPE, PIPELINE_DIR, read_meta
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
-THRESHOLD = 0.5
-REVIEW_LOW = 0.35
-"""A request scored between REVIEW_LOW and THRESHOLD is neither claimed nor ruled out. Chosen
-on out-of-fold scores of the training set (5-fold): 0.35 keeps missed requests near 1% there;
-a lower bound sends more mail to staff (0.30: review 19% out-of-fold) for little gain."""
-OTHER_SURE = 0.5
-SECONDARY = 0.8
-"""A second (third...) request must score this much, not just THRESHOLD: words of one request
-leak a little weight to requests they often come with ("copy of all my data" lifts erasure),
-so a weak extra label is more often wrong than right (out-of-fold macro-F1 0.876 -> 0.883).
-Such a label is kept in `possible`, which staff see, rather than dropped unseen."""
+RULES_UNLESS_OTHER = 0.5
+"""The rules do not lift a mail the model finds this likely to ask nothing."""
 
 _LETTER = re.compile(r"[^\W\d_]")
 _BLOB = re.compile(r"[A-Za-z0-9+/=]{60,}")
@@ -77,30 +67,16 @@ def is_garbage(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Decision:
-    labels: list[str]
-    needs_review: bool
-    reasons: list[str]
-    possible: list[str]
+class Evidence:
+    """One mail as the decision sees it: the cleaned text, the scores of the whole mail (with
+    the rules applied), each request's best single-sentence score, and whether there was
+    anything readable at all."""
 
-
-def decide(scores: Mapping[str, float], garbage: bool) -> Decision:
-    """Labels, needs_review, the reasons and the possible extra requests, from the scores."""
-    ranked = sorted((x for x in REQUEST_LABELS if scores[x] >= THRESHOLD), key=lambda x: -scores[x])
-    requests = ranked[:1] + [x for x in ranked[1:] if scores[x] >= SECONDARY]
-    labels = requests or [OTHER]
-    reasons: list[str] = []
-    if garbage:
-        reasons.append("no readable text")
-    if requests and scores[OTHER] >= OTHER_SURE:
-        reasons.append("request and other both likely")
-    grey = [label for label in REQUEST_LABELS if REVIEW_LOW <= scores[label] < THRESHOLD]
-    if grey:
-        reasons.append("uncertain: " + ", ".join(grey))
-    if not requests and scores[OTHER] < OTHER_SURE:
-        reasons.append("no intent is likely")
-    possible = [x for x in ranked if x not in requests] + grey
-    return Decision(labels, bool(reasons), reasons, possible)
+    subject: str
+    clean: CleanText
+    scores: dict[str, float]
+    sentence_best: dict[str, float]
+    garbage: bool
 
 
 class Classifier:
@@ -111,39 +87,66 @@ class Classifier:
         self.use_rules = use_rules
         meta = read_meta(model_dir)
         self.version = str(meta.get("version", "unknown"))
+        self.thresholds = Thresholds.from_json(meta.get("thresholds"))
         self._nlp: Language = spacy.load(model_dir / PIPELINE_DIR)
         self._textcat = self._nlp.get_pipe(PIPE)
         langid_json = (model_dir / LANGID_FILE).read_text(encoding="utf-8")
         self._langid = LanguageIdentifier.from_json(json.loads(langid_json))
 
-    def model_scores(self, subject: str, own: str) -> dict[str, float]:
+    def _doc(self, subject: str, text: str) -> Doc:
         # Only tokens the model was trained on: an unseen token has no weight of its own, and
         # adding it would grow the vocabulary of a long-running process without bound.
         known = self._nlp.vocab.strings
-        words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, own)]
-        doc = Doc(self._nlp.vocab, words=words)
-        cats = self._textcat(doc).cats
-        return {label: float(cats.get(label, 0.0)) for label in LABELS}
+        words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, text)]
+        return Doc(self._nlp.vocab, words=words)
 
-    def classify(self, subject: str, body: str, *, from_display: str = "") -> Classification:
+    def _predict(self, docs: list[Doc]) -> list[dict[str, float]]:
+        """Scores for each doc, all in one batch through the model."""
+        rows = self._textcat.predict(docs)  # type: ignore[attr-defined]
+        names = list(self._textcat.labels)  # type: ignore[attr-defined]
+        return [dict(zip(names, map(float, row), strict=True)) for row in rows.tolist()]
+
+    def model_scores(self, subject: str, own: str) -> dict[str, float]:
+        """The pipeline's scores for the whole mail."""
+        scores = self._predict([self._doc(subject, own)])[0]
+        return {label: scores.get(label, 0.0) for label in LABELS}
+
+    def sentence_best(self, subject: str, own: str) -> dict[str, float]:
+        """Per request, the best score of any one sentence scored alone."""
+        parts = sentences(subject, own)
+        rows = self._predict([self._doc("", p) for p in parts]) if parts else []
+        return {label: max((row.get(label, 0.0) for row in rows), default=0.0)
+                for label in REQUEST_LABELS}
+
+    def evidence(self, subject: str, body: str, *, every_sentence: bool = False) -> Evidence:
+        """Everything the decision is made from (see :class:`Evidence`). Sentences are scored
+        only where they can change the decision, unless `every_sentence` (for choosing the
+        thresholds, which needs them all)."""
         subject = _text(subject)[:1000]
-        body = _text(body)
-        clean = clean_body(body)
+        clean = clean_body(_text(body))
         own = clean.own
         garbage = is_garbage(f"{subject}\n{own}")
         scores = self.model_scores(subject, own)
-        if self.use_rules and scores[OTHER] < OTHER_SURE:
+        if self.use_rules and scores[OTHER] < RULES_UNLESS_OTHER:
             # Not when the model is sure the mail asks nothing: a newsletter or webinar about
             # privacy names every right ("tarkastusoikeus, siirto-oikeus...") and asks none.
             scores = rules.apply_rules(scores, rules.rule_labels(subject, own))
         if garbage:
             scores = {label: (1.0 if label == OTHER else 0.0) for label in LABELS}
-        decision = decide(scores, garbage)
-        language = self._langid.detect(f"{own}\n{subject}" if len(own) < 40 else own)
-        entities = _entities(clean, decision.labels, from_display)
+        best = {label: 0.0 for label in REQUEST_LABELS}
+        if not garbage and (every_sentence or sentences_may_decide(scores, self.thresholds)):
+            best = self.sentence_best(subject, own)
+        return Evidence(subject, clean, scores, best, garbage)
+
+    def classify(self, subject: str, body: str, *, from_display: str = "") -> Classification:
+        ev = self.evidence(subject, body)
+        decision = decide(ev.scores, ev.garbage, self.thresholds, ev.sentence_best)
+        own = ev.clean.own
+        language = self._langid.detect(f"{own}\n{ev.subject}" if len(own) < 40 else own)
+        entities = _entities(ev.clean, decision.labels, from_display)
         return Classification(
             labels=decision.labels,
-            scores={label: round(scores[label], 4) for label in LABELS},
+            scores={label: round(ev.scores[label], 4) for label in LABELS},
             language=language,
             entities=entities,
             needs_review=decision.needs_review,

@@ -25,7 +25,19 @@ UNKNOWN_TOKEN = "#unk"
 MIN_COUNT = 2
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|vs|sv|aw|fwd?|vl|vb|tr|vast|antw)\s*:\s*)+", re.I)
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"#(?:email|url|phone)\b|[^\W_]+")
+# Addresses, links and phone numbers are the writer's, not the request's: "kaisa.heikkinen",
+# "pohjolankh" or "040 771 3052" would otherwise become words the model learns from a few
+# signatures. Each kind becomes one placeholder ("a new email address" still helps to tell a
+# rectification apart).
+_PLACEHOLDERS = (
+    (re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"), " #email "),
+    (re.compile(r"\b(?:https?://\S+|www\.[\w-]+(?:\.[\w-]+)+\S*)", re.I), " #url "),
+    # International (+358 40 ..., 0046 70 ...) or national (040 ..., 09-...) numbers; customer,
+    # order and invoice numbers (they start with 1, 5 and 9) stay numbers.
+    (re.compile(r"(?<![\w+])(?:(?:\+|00)\d{2,3}[ -]?\d{1,3}|0\d{1,3})(?:[ -]?\d{2,4}){2,3}(?!\w)"),
+     " #phone "),
+)
 _ARTICLE = re.compile(
     r"\b(?:art(?:ikla|iklan|icle|ikel|iklarna|\.)?\s*(\d{1,2})|(\d{1,2})\s*(?:\.\s*)?art(?:ikla|iklan|\.)?)\b"
 )
@@ -166,16 +178,69 @@ def strip_reply_prefix(subject: str) -> tuple[str, bool]:
     return subject[match.end():], True
 
 
+_CONTACT = re.compile(
+    r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+|\bwww\.\S+|https?://\S+|\+?\d[\d ()-]{6,}\d"
+    r"|\b\d{5}\s+[A-ZÅÄÖ]\w+|\b1\d{5}\b|\||\b(?:oy|oyj|ab|ky|tmi|ltd|ry|inc|gmbh|llc|plc)\b\.?",
+    re.I,
+)
+_NAME_LINE = re.compile(r"^[\s\-–—/]*(?:[A-ZÅÄÖ][\w'.-]*[\s,]*){1,4}[,.]?\s*$")
+_SIGNATURE_CONCEPTS = frozenset({"field", "commerce", "account"})
+"""Words a title or contact line may hold ("puh.", "Toimitusjohtaja", "asiakasnumero")."""
+
+
+def _is_contact_line(line: str) -> bool:
+    """A signature line: an address, number or company with at most a few words around it,
+    or a bare name the lexicon does not know ("Kaisa Heikkinen", not "Unsubscribe")."""
+    rest = _CONTACT.sub(" ", line)
+    if rest != line:
+        words = _WORD.findall(fold(rest))
+        return len(words) <= 4 and all(set(concepts_of(w)) <= _SIGNATURE_CONCEPTS for w in words)
+    if not _NAME_LINE.match(line) or line.isupper():
+        return False
+    return not any(concepts_of(w) for w in _WORD.findall(fold(line)))
+
+
+def drop_contact_block(text: str) -> str:
+    """The text without its trailing lines of names, numbers and addresses (a signature
+    without a closing word). At least one line is always kept."""
+    lines = text.rstrip().split("\n")
+    end = len(lines)
+    while end > 1 and (not lines[end - 1].strip() or _is_contact_line(lines[end - 1])):
+        end -= 1
+    return "\n".join(lines[:end])
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\s[-–—]\s")
+MAX_SENTENCES = 40
+MIN_SENTENCE_WORDS = 3
+
+
+def sentences(subject: str, text: str) -> list[str]:
+    """The sentences worth scoring alone: the subject (unless inherited by a reply) and the
+    sentences of the sender's own text with a few words each; none when there is only one."""
+    subject, is_reply = strip_reply_prefix(subject)
+    parts = [] if is_reply else [subject]
+    parts += _SENTENCE.split(drop_contact_block(text[:20_000]))
+    kept = [p.strip() for p in parts if len(_WORD.findall(p)) >= MIN_SENTENCE_WORDS]
+    return kept[:MAX_SENTENCES] if len(kept) > 1 else []
+
+
 def model_tokens(subject: str, text: str) -> list[str]:
     """Tokens for the model: folded words, stems, concept and GDPR-article tokens."""
     subject, is_reply = strip_reply_prefix(subject)
-    folded = fold(text[:20_000])
+    folded = fold(_placeholders(drop_contact_block(text[:20_000])))
     head = fold(subject)
     tokens: list[str] = []
     if head.strip() and not is_reply:
         tokens.extend(_word_tokens(head, marker="s:"))
     tokens.extend(_word_tokens(folded))
     return tokens[:MAX_TOKENS] or [EMPTY_TOKEN]
+
+
+def _placeholders(text: str) -> str:
+    for pattern, token in _PLACEHOLDERS:
+        text = pattern.sub(token, text)
+    return text
 
 
 _CLAUSE = re.compile(r"[.!?;:\n()]+|\s-\s|\s[-–—]\s")
@@ -192,6 +257,9 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
         for i, word in enumerate(words):
             if len(out) >= MAX_TOKENS:
                 return out
+            if word.startswith("#"):
+                out.append(word)
+                continue
             if word.isdigit():
                 out.append(f"#{min(len(word), 9)}")
                 continue

@@ -51,11 +51,12 @@ class LanguageIdentifier:
     def scores(self, text: str) -> dict[str, float]:
         totals = [0.0, 0.0, 0.0]
         table, floor = self._table, self._floor
-        for gram in char_ngrams(text):
+        # Each distinct n-gram once, times its count: single letters and common bigrams repeat.
+        for gram, count in Counter(char_ngrams(text)).items():
             row = table.get(gram, floor)
-            totals[0] += row[0]
-            totals[1] += row[1]
-            totals[2] += row[2]
+            totals[0] += count * row[0]
+            totals[1] += count * row[1]
+            totals[2] += count * row[2]
         return dict(zip(LANGUAGES, totals, strict=True))
 
     def detect(self, text: str) -> str:

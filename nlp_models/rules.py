@@ -75,8 +75,8 @@ _RULES: Mapping[str, tuple[str, ...]] = {
         r"\bmachine[- ]readable", r"\bkoneluettava", r"\bmaskinlasbar", _article("20"),
     ),
 }
-_COMPILED: Mapping[str, tuple[re.Pattern[str], ...]] = {
-    label: tuple(re.compile(p) for p in patterns) for label, patterns in _RULES.items()
+_COMPILED: Mapping[str, re.Pattern[str]] = {
+    label: re.compile("|".join(f"(?:{p})" for p in patterns)) for label, patterns in _RULES.items()
 }
 
 
@@ -87,7 +87,7 @@ def rule_labels(subject: str, text: str) -> set[str]:
         subject = ""  # inherited from the mail answered ("SV: Ditt registerutdrag")
     folded = fold(f"{subject}\n{text[:20_000]}")
     return {
-        label for label, patterns in _COMPILED.items() if any(p.search(folded) for p in patterns)
+        label for label, pattern in _COMPILED.items() if pattern.search(folded)
     }
 
 

@@ -53,7 +53,9 @@ class TrainConfig:
     dropout: float = 0.2
     synthetic_pairs: int = 1500
     synthetic_triples: int = 0
+    synthetic_buried: int = 0
     bow_length: int = 2**16
+    ngram_size: int = 1
     threshold: float = 0.5
 
 
@@ -63,7 +65,7 @@ def model_config(config: TrainConfig) -> dict[str, Any]:
             "@architectures": "spacy.TextCatBOW.v3",
             "exclusive_classes": False,
             "length": config.bow_length,
-            "ngram_size": 1,
+            "ngram_size": config.ngram_size,
             "no_output_layer": False,
         },
         "threshold": config.threshold,
@@ -110,6 +112,28 @@ def synthetic_pairs(
     return out
 
 
+def synthetic_buried(samples: Sequence[_Sample], count: int, seed: int) -> list[_Sample]:
+    """`count` requests buried in ordinary mail: an order or invoice mail of one language with a
+    request mail of the same language before or after it, labelled with the request.
+
+    Without them the model learns that order words mean `other` so firmly that "...and the
+    refund is still missing. Also, please delete my data." comes out as a confident `other`.
+    """
+    hosts: dict[str, list[_Sample]] = {}
+    for s in samples:
+        if OTHER in s.labels and "@commerce" in model_tokens(s.subject, s.text):
+            hosts.setdefault(s.lang, []).append(s)
+    requests = [s for s in samples if OTHER not in s.labels and hosts.get(s.lang)]
+    rng = random.Random(seed + 101)
+    out: list[_Sample] = []
+    while requests and len(out) < count:
+        request = rng.choice(requests)
+        host = rng.choice(hosts[request.lang])
+        parts = [host.text, request.text] if rng.random() < 0.7 else [request.text, host.text]
+        out.append(_Sample(host.subject, "\n\n".join(parts), request.labels, request.lang))
+    return out
+
+
 def train_textcat(
     examples: Sequence[Example],
     config: TrainConfig,
@@ -126,7 +150,8 @@ def train_textcat(
     # for those too (counted on the real mails; synthetic pairs repeat them).
     counts = Counter(t for s in samples for t in set(model_tokens(s.subject, s.text)))
     samples = (samples + synthetic_pairs(samples, config.synthetic_pairs, config.seed)
-               + synthetic_pairs(samples, config.synthetic_triples, config.seed, parts=3))
+               + synthetic_pairs(samples, config.synthetic_triples, config.seed, parts=3)
+               + synthetic_buried(samples, config.synthetic_buried, config.seed))
     train: list[SpacyExample] = []
     for s in samples:
         seq = model_tokens(s.subject, s.text)

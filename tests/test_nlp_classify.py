@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlp_models import Classification, Classifier, classify, load_classifier
-from nlp_models.classifier import decide
+from nlp_models.decision import decide
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.train import META_FILE
 

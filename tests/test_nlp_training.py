@@ -70,3 +70,18 @@ def test_corpus_bad_json_names_file_and_line(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(CorpusError, match=r"x\.jsonl:2"):
         read_examples(path)
+
+
+def test_buried_requests_keep_the_request_label_and_the_order_text() -> None:
+    from nlp_models.features import model_tokens
+    from nlp_models.train import _samples, synthetic_buried
+
+    samples = _samples(read_examples(CORPUS / "fi-a.jsonl"))
+    buried = synthetic_buried(samples, 50, seed=0)
+    assert len(buried) == 50
+    requests = {s.text: s.labels for s in samples if "other" not in s.labels}
+    for mail in buried:
+        assert "other" not in mail.labels
+        assert any(text in mail.text and labels == mail.labels
+                   for text, labels in requests.items())
+        assert "@commerce" in model_tokens(mail.subject, mail.text)

@@ -23,6 +23,7 @@ nlp_app = typer.Typer(no_args_is_help=True, help="Train and evaluate the classif
 _NLP_DIR = Path(__file__).resolve().parents[2] / "nlp_models"
 DEFAULT_TRAIN = _NLP_DIR / "corpus" / "train"
 DEFAULT_DEV = _NLP_DIR / "corpus" / "dev"
+DEFAULT_HOLDOUT = _NLP_DIR / "corpus" / "holdout"
 DEFAULT_MODEL = _NLP_DIR / "model"
 
 ModelOption = Annotated[Path, typer.Option("--model", help="Model folder")]
@@ -115,21 +116,40 @@ def train(
     dev: Annotated[
         Path | None, typer.Option("--dev", help="Held-out data scored into the metadata")
     ] = None,
+    holdout: Annotated[
+        Path | None, typer.Option("--holdout", help="Second held-out split, never tuned on")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed + data = same model)")] = 0,
+    folds: Annotated[int, typer.Option(
+        help="Choose the thresholds on out-of-fold scores of this many folds of corpus files "
+             "(0: keep the defaults; faster)")] = 5,
 ) -> None:
-    """Train the intent model and language profiles; write them and their metadata to --out."""
+    """Train the intent model and language profiles, choose the decision thresholds out of fold,
+    score the held-out splits; write all of it and the metadata to --out."""
     from nlp_models.corpus import CorpusError
     from nlp_models.training_run import train_and_score
 
-    dev_path = dev if dev is not None else (DEFAULT_DEV if DEFAULT_DEV.exists() else None)
+    held_out = {
+        split: path if path is not None else default
+        for split, path, default in (
+            ("dev", dev, DEFAULT_DEV), ("holdout", holdout, DEFAULT_HOLDOUT)
+        )
+        if path is not None or default.exists()
+    }
     try:
         meta = train_and_score(
-            data, out, dev_path, seed=seed,
+            data, out, held_out, seed=seed, folds=folds,
             progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
+            say=lambda line: typer.echo(line, err=True),
         )
-    except CorpusError as exc:
+    except (CorpusError, ValueError) as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"model {meta['version']} written to {out}")
+    if "crossval" in meta:
+        chosen = meta["crossval"]["chosen"]
+        typer.echo(f"thresholds {meta['thresholds']} (out of fold: macro-F1 "
+                   f"{chosen['macro_f1']:.4f}, missed requests "
+                   f"{chosen['missed_request_rate']:.2%}, review rate {chosen['review_rate']:.2%})")
     for split, scores in meta.get("scores", {}).items():
         typer.echo(f"{split}: macro-F1 {scores['macro_f1']:.4f}, missed requests "
                    f"{scores['missed_request_rate']:.2%}, review rate {scores['review_rate']:.2%}, "
@@ -167,6 +187,36 @@ def evaluate(
     typer.echo(f"without rules: macro-F1 {summary['macro_f1']:.4f}, missed requests "
                f"{summary['missed_request_rate']:.2%}, review rate {summary['review_rate']:.2%}")
     sys.stdout.flush()
+
+
+@nlp_app.command("crossval")
+def crossval(
+    data: Annotated[Path, typer.Option("--data", help="Training .jsonl folder")] = DEFAULT_TRAIN,
+    folds: Annotated[int, typer.Option(help="Folds (each a group of whole corpus files)")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed of the fold models")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Out-of-fold figures of the training corpus (each file scored by a model that never saw
+    it), at the default thresholds and at the ones `nlp train` would choose."""
+    from nlp_models.corpus import CorpusError
+    from nlp_models.crossval import choose_thresholds, out_of_fold, summary
+    from nlp_models.train import TrainConfig
+
+    try:
+        oof = out_of_fold(data, TrainConfig(seed=seed), folds,
+                          progress=lambda line: typer.echo(line, err=True))
+    except (CorpusError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    report = summary(oof, choose_thresholds(oof)[0])
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{report['examples']} training mails, {folds} folds of whole files")
+    for name in ("default", "chosen"):
+        r = report[name]
+        typer.echo(f"{name:8} macro-F1 {r['macro_f1']:.4f}  exact {r['exact_match']:.4f}  "
+                   f"missed {r['missed_request_rate']:.2%}  review {r['review_rate']:.2%}")
+    typer.echo(f"chosen thresholds: {report['thresholds']}")
 
 
 def register(app: typer.Typer) -> None:

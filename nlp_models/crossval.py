@@ -1,0 +1,199 @@
+"""Out-of-fold scores of the training mail, and the thresholds chosen on them.
+
+Thresholds chosen on the dev split would be tuned to it, and its figure would no longer say how
+the model does on mail it has not seen. So they are chosen on the training mail instead, each
+mail scored by a model that did not train on it. The folds are whole corpus files, and each file
+is one writer's work: a mail is scored by a model that has seen none of its writer's mail, which
+is what happens with real senders too (a random split would let the model learn a writer's
+habits from their other mails and make every figure look better than it is).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nlp_models.classifier import Classifier
+from nlp_models.corpus import Example, jsonl_files, read_examples
+from nlp_models.decision import DEFAULT, Thresholds
+from nlp_models.labels import LABELS, REQUEST_LABELS
+from nlp_models.train import TrainConfig, train_and_save
+
+MAX_REVIEW_RATE = 0.10
+MAX_MISSED_RATE = 0.01
+"""The targets themselves (10% of mail to staff, 1% of requests missed): out-of-fold figures
+are already the pessimistic ones, each from a model that saw a fifth less mail and none by the
+mail's writer (on the dev split the same thresholds send about a third fewer mails to staff)."""
+
+GRID: dict[str, tuple[float, ...]] = {
+    "threshold": (0.4, 0.45, 0.5, 0.55, 0.6),
+    "secondary": (0.5, 0.6, 0.7, 0.8, 0.9),
+    "review_low": (0.2, 0.25, 0.3, 0.35, 0.4),
+    "other_sure": (0.4, 0.5, 0.6),
+    "sentence": (0.8, 0.9, 0.95, 0.98, 1.01),
+    "sentence_floor": (0.1, 0.2, 0.3, 0.4),
+    "sentence_review": (0.9, 0.95, 0.98, 1.01),
+}
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """The evidence for each training mail, from a model that never saw its writer's mail."""
+
+    examples: list[Example]
+    scores: NDArray[np.float64]
+    """(mails, LABELS) whole-mail scores, rules applied."""
+    sentence_best: NDArray[np.float64]
+    """(mails, REQUEST_LABELS) best single-sentence score."""
+    garbage: NDArray[np.bool_]
+    gold: NDArray[np.bool_]
+    """(mails, LABELS) the corpus labels."""
+
+
+def file_folds(data: Path, folds: int) -> list[list[Path]]:
+    """Corpus files dealt into `folds` groups, largest first, each to the smallest group so far
+    (a fixed order: the same files always give the same folds)."""
+    files = sorted(jsonl_files(data), key=lambda p: (-p.stat().st_size, p.name))
+    groups: list[list[Path]] = [[] for _ in range(max(1, min(folds, len(files))))]
+    sizes = [0] * len(groups)
+    for file in files:
+        i = sizes.index(min(sizes))
+        groups[i].append(file)
+        sizes[i] += file.stat().st_size
+    return groups
+
+
+def out_of_fold(
+    data: Path,
+    config: TrainConfig,
+    folds: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> OutOfFold:
+    """Train one model per fold on the other folds and score the fold's mail with it."""
+    groups = file_folds(data, folds)
+    if len(groups) < 2:
+        raise ValueError(f"{data}: cross-validation needs at least two corpus files")
+    examples: list[Example] = []
+    rows: list[list[float]] = []
+    best_rows: list[list[float]] = []
+    garbage: list[bool] = []
+    with tempfile.TemporaryDirectory(prefix="dsrbot-cv-") as tmp:
+        for k, held in enumerate(groups):
+            if progress is not None:
+                progress(f"fold {k + 1}/{len(groups)}: holding out "
+                         + ", ".join(p.name for p in held))
+            train_dir = Path(tmp) / f"train-{k}"
+            train_dir.mkdir()
+            for other in groups[:k] + groups[k + 1:]:
+                for file in other:
+                    (train_dir / file.name).write_bytes(file.read_bytes())
+            model_dir = Path(tmp) / f"model-{k}"
+            train_and_save(train_dir, model_dir, config)
+            classifier = Classifier(model_dir)
+            for file in held:
+                for example in read_examples(file):
+                    ev = classifier.evidence(example.subject, example.body, every_sentence=True)
+                    examples.append(example)
+                    rows.append([ev.scores[x] for x in LABELS])
+                    best_rows.append([ev.sentence_best[x] for x in REQUEST_LABELS])
+                    garbage.append(ev.garbage)
+    gold = np.array([[x in e.labels for x in LABELS] for e in examples], dtype=bool)
+    return OutOfFold(examples, np.array(rows), np.array(best_rows), np.array(garbage), gold)
+
+
+def predict(oof: OutOfFold, t: Thresholds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """`decision.decide` over every mail at once: (labels (mails, LABELS), needs_review)."""
+    req = oof.scores[:, : len(REQUEST_LABELS)]
+    other = oof.scores[:, len(REQUEST_LABELS)]
+    n = len(req)
+    above: NDArray[np.bool_] = req >= t.threshold
+    has: NDArray[np.bool_] = np.asarray(above.any(axis=1))
+    top = np.zeros_like(above)
+    top[np.arange(n), req.argmax(axis=1)] = True
+    top &= has[:, None]
+    extra = (above & (req >= t.secondary)) | (
+        (req >= t.sentence_floor) & (oof.sentence_best >= t.sentence))
+    claimed = top | (extra & has[:, None])
+    labels = np.concatenate([claimed, ~has[:, None]], axis=1)
+    grey = ((req >= t.review_low) & (req < t.threshold) & ~claimed).any(axis=1)
+    review = oof.garbage | (has & (other >= t.other_sure)) | grey | (~has & (other < t.other_sure))
+    review |= ~has & (oof.sentence_best >= t.sentence_review).any(axis=1)
+    return labels, review
+
+
+def score(oof: OutOfFold, labels: NDArray[np.bool_], review: NDArray[np.bool_]) -> dict[str, Any]:
+    """The figures of :func:`nlp_models.evaluate.evaluate` that the choice looks at."""
+    gold = oof.gold
+    tp = (labels & gold).sum(axis=0)
+    fp = (labels & ~gold).sum(axis=0)
+    fn = (~labels & gold).sum(axis=0)
+    precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+    recall = np.where(tp + fn > 0, tp / np.maximum(tp + fn, 1), 0.0)
+    f1 = np.where(precision + recall > 0,
+                  2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    requests = gold[:, : len(REQUEST_LABELS)].any(axis=1)
+    only_other = labels[:, -1] & ~labels[:, :-1].any(axis=1)
+    missed = requests & only_other & ~review
+    return {
+        "examples": len(gold),
+        "macro_f1": round(float(f1.mean()), 4),
+        "per_label_f1": {x: round(float(v), 4) for x, v in zip(LABELS, f1, strict=True)},
+        "exact_match": round(float((labels == gold).all(axis=1).mean()), 4),
+        "missed_request_rate": round(float(missed.sum() / max(1, requests.sum())), 4),
+        "review_rate": round(float(review.mean()), 4),
+    }
+
+
+def _candidates(grid: dict[str, tuple[float, ...]]) -> Iterator[Thresholds]:
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
+        t = Thresholds(**dict(zip(names, values, strict=True)))
+        if t.review_low < t.threshold <= t.secondary and t.sentence_floor <= t.threshold:
+            yield t
+
+
+def choose_thresholds(
+    oof: OutOfFold,
+    grid: dict[str, tuple[float, ...]] = GRID,
+    max_review: float = MAX_REVIEW_RATE,
+    max_missed: float = MAX_MISSED_RATE,
+) -> tuple[Thresholds, dict[str, Any]]:
+    """The thresholds with the best out-of-fold macro-F1 among those within the review and
+    missed-request budgets (ties: less review). When none is within both, a missed request
+    being the costly error, the fewest missed requests within the review budget (ties: the
+    better macro-F1); when not even that, the defaults."""
+    within: tuple[tuple[float, float], Thresholds, dict[str, Any]] | None = None
+    fewest: tuple[tuple[float, float], Thresholds, dict[str, Any]] | None = None
+    for t in _candidates(grid):
+        report = score(oof, *predict(oof, t))
+        if report["review_rate"] > max_review:
+            continue
+        if report["missed_request_rate"] <= max_missed:
+            key = (report["macro_f1"], -report["review_rate"])
+            if within is None or key > within[0]:
+                within = (key, t, report)
+        key = (-report["missed_request_rate"], report["macro_f1"])
+        if fewest is None or key > fewest[0]:
+            fewest = (key, t, report)
+    best = within or fewest
+    if best is None:
+        return DEFAULT, score(oof, *predict(oof, DEFAULT))
+    return best[1], best[2]
+
+
+def summary(oof: OutOfFold, chosen: Thresholds) -> dict[str, Any]:
+    """What `dsrbot nlp crossval` prints and `dsrbot nlp train` stores with the model: the
+    out-of-fold figures at the default thresholds and at the chosen ones."""
+    return {
+        "examples": len(oof.examples),
+        "default": score(oof, *predict(oof, DEFAULT)),
+        "chosen": score(oof, *predict(oof, chosen)),
+        "thresholds": chosen.to_json(),
+    }
