@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nlp_models.classifier import Classifier
-from nlp_models.corpus import Example, jsonl_files, read_examples
+from nlp_models.corpus import CorpusError, Example, jsonl_files, read_examples
 from nlp_models.decision import DEFAULT, Thresholds
 from nlp_models.labels import LABELS, REQUEST_LABELS
 from nlp_models.train import TrainConfig, train_and_save
@@ -79,7 +79,7 @@ def out_of_fold(
     """Train one model per fold on the other folds and score the fold's mail with it."""
     groups = file_folds(data, folds)
     if len(groups) < 2:
-        raise ValueError(f"{data}: cross-validation needs at least two corpus files")
+        raise CorpusError(f"{data}: cross-validation needs at least two corpus files")
     examples: list[Example] = []
     rows: list[list[float]] = []
     best_rows: list[list[float]] = []

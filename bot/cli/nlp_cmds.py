@@ -142,7 +142,7 @@ def train(
             progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
             say=lambda line: typer.echo(line, err=True),
         )
-    except (CorpusError, ValueError) as exc:
+    except CorpusError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"model {meta['version']} written to {out}")
     if "crossval" in meta:
@@ -205,7 +205,7 @@ def crossval(
     try:
         oof = out_of_fold(data, TrainConfig(seed=seed), folds,
                           progress=lambda line: typer.echo(line, err=True))
-    except (CorpusError, ValueError) as exc:
+    except CorpusError as exc:
         raise fail(str(exc)) from exc
     report = summary(oof, choose_thresholds(oof)[0])
     if as_json:
