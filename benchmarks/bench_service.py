@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlmodel import col, func, select
 
+from bot.policy_from_settings import intake_policy
 from bot.settings import Settings
 from handlers import intake
 from storage.db import Database
@@ -172,7 +173,7 @@ def bench_stages(db: Database) -> None:
     """The CPU stages exactly as ``bot.pipeline`` calls them, on the stored mails."""
     with db.read_session() as s:
         rows = list(s.exec(select(InboundMessage)).all())
-    ctx = intake.Context(settings=Settings(), now=datetime.now(UTC))
+    ctx = intake.Context(policy=intake_policy(Settings()), now=datetime.now(UTC))
     warm = intake.Work.from_row(rows[0])
     intake.parse_stage(warm, ctx)
     intake.classify_stage(warm, ctx)  # the model loads once per process: not measured

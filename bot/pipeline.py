@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
 from handlers import intake
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
-from handlers.rights import OrgInfo
 from storage import inbox
 from storage.db import Database
 from storage.models import InboundMessage, InboundState
@@ -67,7 +67,7 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
         if row is None or row.state != InboundState.RECEIVED:
             return row.state if row else "missing"
         work = Work.from_row(row)
-    ctx = intake.Context(settings=settings, now=datetime.now(UTC))
+    ctx = intake.Context(policy=intake_policy(settings), now=datetime.now(UTC))
     stop: Stop | None = None
     for stage in (s for s in STAGES if not s.db):
         stop = stage.run(work, ctx)
@@ -131,7 +131,7 @@ def run_once(
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
     counts = process_pending(db, settings, should_stop=should_stop)
-    finished = finish_decided(db, OrgInfo.from_settings(settings))
+    finished = finish_decided(db, org_info(settings))
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 

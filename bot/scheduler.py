@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
+from bot.policy_from_settings import org_info, reminder_policy
 from bot.settings import SchedulerSettings, Settings
 from handlers import cases as engine
 from handlers import deadlines, periodic
 from handlers import reminders as rules
-from handlers.rights.base import OrgInfo
 from storage import reminders as done
 from storage.db import Database
 
@@ -39,17 +39,6 @@ log = logging.getLogger(__name__)
 
 JOB_NAMES = ("challenges", "retention", "cases", "digest")
 CASE_KINDS = (rules.DEADLINE, rules.OVERDUE, rules.EXTENSION_WARNING)
-
-
-def policy_from_settings(settings: Settings) -> rules.ReminderPolicy:
-    s = settings.scheduler
-    return rules.ReminderPolicy(
-        offsets=tuple(s.reminder_offsets_working_days),
-        extension_warning_working_days=s.extension_warning_working_days,
-        overdue_escalation=s.overdue_escalation,
-        challenge_reminder_before=timedelta(hours=s.challenge_reminder_hours_before_expiry),
-        tz=settings.organisation.timezone,
-    )
 
 
 @dataclass
@@ -81,8 +70,8 @@ class PeriodicJobs:
     def __init__(self, settings: Settings, db: Database, *, instance: str | None = None) -> None:
         self.settings = settings
         self.db = db
-        self.policy = policy_from_settings(settings)
-        self.org = OrgInfo.from_settings(settings)
+        self.policy = reminder_policy(settings)
+        self.org = org_info(settings)
         self.instance = instance or done.instance_name()
         self.tz = settings.organisation.timezone
 

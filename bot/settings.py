@@ -16,6 +16,8 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from handlers.policy import DEFAULT_TIMEZONE
+
 RequestTypeName = Literal[
     "access",
     "rectification",
@@ -100,7 +102,7 @@ class MailSettings(_Section):
 class OrganisationSettings(_Section):
     name: str = "Rusttet Oy"
     addresses: list[str] = Field(default_factory=lambda: ["info@rusttet.fi"])
-    timezone: str = "Europe/Helsinki"
+    timezone: str = DEFAULT_TIMEZONE
     register_name: str = "Asiakasrekisteri"
 
     @field_validator("addresses")

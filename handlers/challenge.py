@@ -25,8 +25,8 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from bot.settings import IdentitySettings
 from handlers.fields import normalise_email
+from handlers.policy import IdentityPolicy
 from storage import audit, challenges
 from storage.models import Case, Customer, IdentityChallenge
 
@@ -121,7 +121,7 @@ def issue_challenge(
     customer: Customer,
     now: datetime,
     *,
-    settings: IdentitySettings | None = None,
+    settings: IdentityPolicy | None = None,
     actor: str = audit.BOT_ACTOR,
 ) -> tuple[IdentityChallenge, str]:
     """Create a challenge for ``case`` and return it with the plain code (to mail, never store).
@@ -129,7 +129,7 @@ def issue_challenge(
     Mail the code to :func:`challenge_recipient` ``(customer)``; any earlier open challenge of
     the case stops working.
     """
-    settings = settings or IdentitySettings()
+    settings = settings or IdentityPolicy()
     challenge_recipient(customer)  # refuse before creating anything
     if customer.id is None:
         raise ChallengeError("the customer is not stored")

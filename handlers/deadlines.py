@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-DEFAULT_TZ = "Europe/Helsinki"
+from handlers.policy import DEFAULT_TIMEZONE
+
+DEFAULT_TZ = DEFAULT_TIMEZONE
 #: GDPR Art. 12(3): one month, plus two further months when extended.
 FIRST_PERIOD_MONTHS = 1
 EXTENSION_MONTHS = 2

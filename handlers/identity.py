@@ -41,10 +41,10 @@ import authres
 import dkim
 import phonenumbers
 
-from bot.settings import IdentitySettings
 from handlers import lookalike
 from handlers.fields import normalise_email
 from handlers.lookalike import Flag
+from handlers.policy import IdentityPolicy
 from handlers.signatures import AttachmentView
 from storage.models import Case, Customer
 
@@ -117,7 +117,7 @@ def assess_identity(
     parsed: MessageView,
     registered: Sequence[Customer],
     candidates: Sequence[Customer],
-    settings: IdentitySettings,
+    settings: IdentityPolicy,
     *,
     raw: bytes | None = None,
     dns: DnsTxt | None = None,
@@ -253,7 +253,7 @@ def may_change_register(assessment: IdentityAssessment) -> bool:
 def authenticate_sender(
     parsed: MessageView,
     from_domain: str,
-    settings: IdentitySettings,
+    settings: IdentityPolicy,
     *,
     raw: bytes | None = None,
     dns: DnsTxt | None = None,

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.settings import Settings
 from handlers import cases as engine
 from handlers import challenge as challenges
 from handlers.execute import propose_all
@@ -32,7 +31,7 @@ from handlers.identity import (
     may_change_register,
 )
 from handlers.parse import MalformedMessage, ParsedMessage, parse_message
-from handlers.rights import OrgInfo
+from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
@@ -55,12 +54,12 @@ class Stop:
 
 @dataclass(frozen=True)
 class Context:
-    settings: Settings
+    policy: IntakePolicy
     now: datetime
 
     @property
     def org(self) -> OrgInfo:
-        return OrgInfo.from_settings(self.settings)
+        return self.policy.org
 
 
 @dataclass
@@ -111,7 +110,7 @@ def parse_stage(work: Work, ctx: Context) -> Stop | None:
 
 def triage_stage(work: Work, ctx: Context) -> Stop | None:
     verdict = triage(work.message, envelope_from=work.envelope_from,
-                     org_addresses=ctx.settings.organisation.addresses)
+                     org_addresses=ctx.policy.org_addresses)
     work.reasons.extend(verdict.reasons)
     if verdict.verdict == "ignore":
         return Stop(InboundState.IGNORED)
@@ -136,10 +135,10 @@ def classify_stage(work: Work, ctx: Context) -> Stop | None:
 
 def throttle_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     """A sender over the per-sender limit is held for staff (a flood never makes cases)."""
-    mail = ctx.settings.mail
-    since = work.received_at - timedelta(minutes=mail.rate_limit_window_minutes)
+    policy = ctx.policy
+    since = work.received_at - timedelta(minutes=policy.rate_limit_window_minutes)
     count = inbox.recent_count(session, work.message.from_address, since, work.received_at)
-    verdict = apply_rate_limit(Triage("process"), recent=count, limit=mail.rate_limit_per_sender)
+    verdict = apply_rate_limit(Triage("process"), recent=count, limit=policy.rate_limit_per_sender)
     if verdict.verdict == "held":
         work.reasons.extend(verdict.reasons)
         return Stop(InboundState.HELD)
@@ -200,14 +199,14 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg = work.message
     registered = list(reg.customers_by_email(session, msg.from_address))
     candidates = find_candidates(session, _keys(work))
-    settings = ctx.settings
+    identity = ctx.policy.identity
     work.signature = check_signatures(
-        msg, trust_from_settings(settings.identity, base_dir=settings.base_dir))
+        msg, trust_from_settings(identity, base_dir=identity.base_dir))
     # No DNS function: direct DKIM checks would reach the network; trusted
     # Authentication-Results from our own servers carry the verdict instead.
     work.assessment = assess_identity(
-        msg, registered, candidates, settings.identity, raw=work.raw, signature=work.signature,
-        protected_addresses=settings.organisation.addresses)
+        msg, registered, candidates, identity, raw=work.raw, signature=work.signature,
+        protected_addresses=ctx.policy.org_addresses)
     work.reasons.extend(work.assessment.reasons)
     work.reasons.extend(work.signature.reasons)
     return None
@@ -221,7 +220,7 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         session, types=types, requester=msg.from_address, language=c.language,
         received_at=work.received_at, channel=work.channel, customer_id=None,
         reasons=work.reasons, inbound_message_id=work.inbound_id, thread_ids=[msg.message_id],
-        tz=ctx.settings.organisation.timezone,
+        tz=ctx.org.tz,
     )
     work.case_id = case.id
     case.details = {**case.details, "classification": _classification_details(c),
@@ -308,11 +307,11 @@ def _challenges_today(session: Session, customer: Customer, now: datetime) -> in
 def _challenge(session: Session, ctx: Context, case: Case, customer: Customer) -> None:
     """The confirmation goes to the address already in the register, never to the sender's."""
     row, code = challenges.issue_challenge(session, case, customer, ctx.now,
-                                           settings=ctx.settings.identity)
+                                           settings=ctx.policy.identity)
     send_letter(session, ctx.org, case, kind="identity_challenge",
                 recipient=challenges.challenge_recipient(customer),
                 context={"code": code, "expires_at": row.expires_at,
-                         "ttl_hours": ctx.settings.identity.challenge_ttl_hours})
+                         "ttl_hours": ctx.policy.identity.challenge_ttl_hours})
 
 
 def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> None:
@@ -329,7 +328,7 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     # A colleague asking to erase someone must never end up erasing their own record.
     third_party = bool(case.details.get("identity", {}).get("mentions_other_customer"))
     auto = (() if needs_review or staff_needed or third_party
-            else tuple(ctx.settings.approval.auto_approve))
+            else ctx.policy.auto_approve)
     why = ([f"staff to decide: {', '.join(sorted(staff_needed))}"] if staff_needed else [])
     if third_party:
         why.append("the mail names another customer in the register: staff to decide")

@@ -151,7 +151,7 @@ def _remind_registered_address(
     letter = render_letter("identity_reminder", case.language, {
         "org": org.letter_context(), "case_id": case.id,
         "sent_at": rules.as_utc(challenge.created_at),
-        "expires_at": rules.as_utc(challenge.expires_at)})
+        "expires_at": rules.as_utc(challenge.expires_at)}, tz=org.timezone)
     original = done.latest_letter(session, case.id, "identity_challenge")
     thread = [original.message_id] if original is not None else []
     row = outbox.enqueue(

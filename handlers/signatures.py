@@ -52,8 +52,8 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel, StandardCMSSi
 from pyhanko_certvalidator import ValidationContext
 from pysequoia.packet import PacketPile
 
-from bot.settings import IdentitySettings
 from handlers.fields import normalise_email
+from handlers.policy import IdentityPolicy
 from storage.models import Customer
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class SignatureResult:
 # -- trust ---------------------------------------------------------------------------------
 
 
-def load_trust(identity: IdentitySettings, *, base_dir: Path | None = None) -> TrustConfig:
+def load_trust(identity: IdentityPolicy, *, base_dir: Path | None = None) -> TrustConfig:
     """Load the configured trust files; raise :class:`TrustConfigError` naming a bad file.
 
     Use at start-up (or ``dsrbot check``) so a typo in a path stops the service instead of
@@ -156,7 +156,7 @@ def load_trust(identity: IdentitySettings, *, base_dir: Path | None = None) -> T
 
 
 def trust_from_settings(
-    identity: IdentitySettings, *, base_dir: Path | None = None
+    identity: IdentityPolicy, *, base_dir: Path | None = None
 ) -> TrustConfig:
     """The trust configuration, never raising: unreadable files become ``problems``.
 

@@ -34,11 +34,11 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from handlers.letters.filters import FILTERS
+from handlers.policy import DEFAULT_TIMEZONE
 
 LANGUAGES: tuple[str, ...] = ("fi", "en", "sv")
 DEFAULT_LANGUAGE = "fi"
 LOCALES: Mapping[str, str] = {"fi": "fi_FI", "en": "en_GB", "sv": "sv_FI"}
-TIMEZONE = "Europe/Helsinki"
 
 #: Every kind of letter the product sends. Each has ``templates/{kind}.j2`` and a
 #: ``[{kind}]`` section with at least ``subject`` in every catalogue.
@@ -158,12 +158,12 @@ class LetterRenderer:
             env.filters.update(FILTERS)
 
     def render(self, kind: str, language: str, context: Mapping[str, Any], *,
-               html: bool = True) -> Letter:
+               html: bool = True, tz: ZoneInfo | None = None) -> Letter:
         if kind not in LETTER_KINDS:
             raise LetterError(f"unknown letter kind {kind!r}")
         lang = normalise_language(language)
         cat = load_catalogue(lang)
-        helpers = _helpers(cat, lang)
+        helpers = _helpers(cat, lang, tz or ZoneInfo(DEFAULT_TIMEZONE))
         values = {**context, **helpers, "language": lang, "kind": kind}
         try:
             subject = cat.get(f"{kind}.subject", **_subject_params(context))
@@ -187,7 +187,7 @@ def _defined(value: Any) -> Any:
     return value
 
 
-def _helpers(cat: Catalogue, lang: str) -> dict[str, Any]:
+def _helpers(cat: Catalogue, lang: str, zone: ZoneInfo) -> dict[str, Any]:
     locale = LOCALES[lang]
 
     @functools.lru_cache(maxsize=1024)
@@ -195,11 +195,11 @@ def _helpers(cat: Catalogue, lang: str) -> dict[str, Any]:
         if _defined(value) is None:
             return cat.get("common.no_date")
         if isinstance(value, datetime):
-            value = value.astimezone(ZoneInfo(TIMEZONE)).date()
+            value = value.astimezone(zone).date()
         return format_date(value, format="long", locale=locale)
 
     def fmt_datetime(value: datetime) -> str:
-        local = _defined(value).astimezone(ZoneInfo(TIMEZONE))
+        local = _defined(value).astimezone(zone)
         return cat.get("common.datetime", date=format_date(local.date(), format="long",
                                                              locale=locale),
                        time=format_time(local.time(), format="short", locale=locale))
@@ -244,10 +244,12 @@ def default_renderer() -> LetterRenderer:
 
 
 def render_letter(
-    kind: str, language: str, context: Mapping[str, Any], *, html: bool = True
+    kind: str, language: str, context: Mapping[str, Any], *, html: bool = True,
+    tz: ZoneInfo | None = None,
 ) -> Letter:
     """Render letter ``kind`` in ``language`` (fi/en/sv; anything else falls back to fi).
 
     ``html=False`` skips the HTML version (``Letter.html`` is None), e.g. for a PDF copy.
+    Dates are shown in ``tz`` (the organisation's zone, ``OrgInfo.timezone``).
     """
-    return default_renderer().render(kind, language, context, html=html)
+    return default_renderer().render(kind, language, context, html=html, tz=tz)

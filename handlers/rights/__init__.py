@@ -2,7 +2,7 @@
 
 Use::
 
-    handlers = make_handlers(OrgInfo.from_settings(settings))   # or HANDLERS for the defaults
+    handlers = make_handlers(org_info(settings))   # bot.policy_from_settings; or HANDLERS
     proposal = handlers[right].propose(session, case, customer, extracted)
     ...  # staff approve, or approval.auto_approve allows it (unless proposal.needs_staff)
     outcome = handlers[right].carry_out(session, case, customer, proposal, actor)

@@ -135,7 +135,7 @@ class AccessHandler(GatedHandler):
         if report_pdf.available():
             printable = render_letter("access_report", lang, {
                 "org": self.org.letter_context(), "case_id": case.id, **context,
-                "has_pdf": False}, html=False)
+                "has_pdf": False}, html=False, tz=self.org.timezone)
             name = load_catalogue(lang).get("files.report")
             attachments.append(OutAttachment(
                 f"{name}-{customer.customer_number}.pdf", "application/pdf",

@@ -22,8 +22,9 @@ from sqlmodel import Session, select
 
 from handlers import identity
 from handlers.cases import add_thread_id
-from handlers.compose import OutAttachment, domain_of
+from handlers.compose import OutAttachment
 from handlers.letters import normalise_language, render_letter
+from handlers.policy import OrgInfo
 from storage import audit, outbox
 from storage.models import Case, Customer, Party, PartyKind
 from storage.register import DEFAULT_PARTIES
@@ -34,38 +35,6 @@ Result = Literal["done", "partial", "refused"]
 
 class RightsError(Exception):
     """A right cannot be carried out as asked (not verified, no decision...). Safe for staff."""
-
-
-@dataclass(frozen=True)
-class OrgInfo:
-    """The controller as letters and retention rules need it; built from settings once."""
-
-    name: str = "Rusttet Oy"
-    register_name: str = "Asiakasrekisteri"
-    #: Where people write (customer service); also our From address and Message-ID domain.
-    contact_email: str = "info@rusttet.fi"
-    #: Privacy notice: "10 vuotta asiakkuuden päättymisestä lukien".
-    retention_years: int = 10
-    #: Accounting Act (1336/1997) 2:10: vouchers (invoices) for 6 years from the year's end.
-    bookkeeping_years: int = 6
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> OrgInfo:
-        """From ``bot.settings.Settings`` (duck-typed: handlers do not import the bot layer)."""
-        return cls(
-            name=settings.organisation.name,
-            register_name=settings.organisation.register_name,
-            contact_email=settings.mail.outgoing.from_address,
-            retention_years=settings.retention.years_after_relationship_end,
-        )
-
-    @property
-    def domain(self) -> str:
-        return domain_of(self.contact_email)
-
-    def letter_context(self) -> dict[str, str]:
-        return {"name": self.name, "register_name": self.register_name,
-                "contact_email": self.contact_email}
 
 
 @dataclass(frozen=True)
@@ -285,7 +254,7 @@ def send_letter(
     lang = normalise_language(language if language is not None else
                               (case.language if case else None))
     values = {"org": org.letter_context(), "case_id": case.id if case else "", **context}
-    letter = render_letter(kind, lang, values)
+    letter = render_letter(kind, lang, values, tz=org.timezone)
     ids = list(case.thread_message_ids) if (case is not None and thread) else []
     row = outbox.enqueue(
         session, kind=kind, recipient=recipient, subject=letter.subject,

@@ -1,0 +1,58 @@
+"""Settings -> the domain's policy values (``handlers.policy``), built once at start-up.
+
+Why a translation step: ``handlers/`` must not import ``bot/``, so the domain is given plain
+frozen values instead of the pydantic settings. This is the only place that knows both shapes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.settings import Settings
+from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
+from handlers.reminders import ReminderPolicy
+
+
+def org_info(settings: Settings) -> OrgInfo:
+    return OrgInfo(
+        name=settings.organisation.name,
+        register_name=settings.organisation.register_name,
+        contact_email=settings.mail.outgoing.from_address,
+        retention_years=settings.retention.years_after_relationship_end,
+        timezone=ZoneInfo(settings.organisation.timezone),
+    )
+
+
+def identity_policy(settings: Settings) -> IdentityPolicy:
+    identity = settings.identity
+    return IdentityPolicy(
+        trusted_authserv_ids=tuple(identity.trusted_authserv_ids),
+        challenge_ttl_hours=identity.challenge_ttl_hours,
+        challenge_max_attempts=identity.challenge_max_attempts,
+        trusted_certificates=tuple(identity.trusted_certificates),
+        trusted_openpgp_keys=tuple(identity.trusted_openpgp_keys),
+        base_dir=settings.base_dir,
+    )
+
+
+def intake_policy(settings: Settings) -> IntakePolicy:
+    return IntakePolicy(
+        org=org_info(settings),
+        identity=identity_policy(settings),
+        org_addresses=tuple(settings.organisation.addresses),
+        rate_limit_per_sender=settings.mail.rate_limit_per_sender,
+        rate_limit_window_minutes=settings.mail.rate_limit_window_minutes,
+        auto_approve=tuple(settings.approval.auto_approve),
+    )
+
+
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    s = settings.scheduler
+    return ReminderPolicy(
+        offsets=tuple(s.reminder_offsets_working_days),
+        extension_warning_working_days=s.extension_warning_working_days,
+        overdue_escalation=s.overdue_escalation,
+        challenge_reminder_before=timedelta(hours=s.challenge_reminder_hours_before_expiry),
+        tz=settings.organisation.timezone,
+    )

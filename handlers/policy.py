@@ -1,0 +1,82 @@
+"""The rules the domain is configured with, as frozen values handed down from ``bot/``.
+
+Why these types live here and not in ``bot.settings``: the domain must not import the layer
+above it. ``bot/policy_from_settings.py`` builds them ONCE from the validated settings; tests
+build them directly. Each holds only what the domain reads, so a change to how settings are
+written (a renamed TOML key, a new source) never reaches ``handlers/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from handlers.compose import domain_of
+
+#: The organisation's timezone unless configured otherwise (``organisation.timezone``): the
+#: one place the default is written.
+DEFAULT_TIMEZONE = "Europe/Helsinki"
+
+
+def _default_zone() -> ZoneInfo:
+    return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    """The controller as letters, deadlines and retention rules need it; built once."""
+
+    name: str = "Rusttet Oy"
+    register_name: str = "Asiakasrekisteri"
+    #: Where people write (customer service); also our From address and Message-ID domain.
+    contact_email: str = "info@rusttet.fi"
+    #: Privacy notice: "10 vuotta asiakkuuden päättymisestä lukien".
+    retention_years: int = 10
+    #: Accounting Act (1336/1997) 2:10: vouchers (invoices) for 6 years from the year's end.
+    bookkeeping_years: int = 6
+    #: Dates in letters and deadlines are dates in this zone (``organisation.timezone``).
+    timezone: ZoneInfo = field(default_factory=_default_zone)
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.contact_email)
+
+    @property
+    def tz(self) -> str:
+        """The zone's IANA name, for the functions that take a name (deadlines)."""
+        return self.timezone.key
+
+    def letter_context(self) -> dict[str, str]:
+        return {"name": self.name, "register_name": self.register_name,
+                "contact_email": self.contact_email}
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """How identity is checked: trusted Authentication-Results ids, codes, trust files."""
+
+    trusted_authserv_ids: Sequence[str] = ()
+    challenge_ttl_hours: int = 72
+    challenge_max_attempts: int = 5
+    #: PEM/DER files of X.509 roots trusted for S/MIME and PDF signatures.
+    trusted_certificates: Sequence[Path] = ()
+    #: OpenPGP certificate files trusted for signatures.
+    trusted_openpgp_keys: Sequence[Path] = ()
+    #: Relative trust file paths are read from here (the config file's folder).
+    base_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    """Everything the inbound pipeline's stages read besides the message itself."""
+
+    org: OrgInfo = field(default_factory=OrgInfo)
+    identity: IdentityPolicy = field(default_factory=IdentityPolicy)
+    #: Our own addresses (``organisation.addresses``): mail from them is never answered.
+    org_addresses: tuple[str, ...] = ("info@rusttet.fi",)
+    rate_limit_per_sender: int = 20
+    rate_limit_window_minutes: int = 60
+    #: Request types carried out without staff once identity and signature allow it.
+    auto_approve: tuple[str, ...] = ("marketing_optout", "publication_ban")
