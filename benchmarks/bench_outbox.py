@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.mail.sender import MaildirBackend, OutboxSender, SmtpBackend
-from handlers.compose import OutAttachment, OutgoingMail, compose, to_bytes
+from mailformat import OutAttachment, OutgoingMail, compose, to_bytes
 from storage import migrate
 from storage.db import Database, normalise_url
 from storage.outbox import enqueue

@@ -30,10 +30,12 @@ from typing import Protocol
 from sqlmodel import Session
 
 from handlers import deadlines
-from handlers.case_status import CLOSED, TransitionError
-from handlers.compose import UnsafeValue
+from mailformat import UnsafeValue
+from mailformat.message_id import MAX_MESSAGE_ID, message_ids
+from mailformat.message_id import normalise_message_id as mailformat_normalise
 from storage import audit, outbox
 from storage import cases as store
+from storage.case_status import CLOSED, TransitionError
 from storage.models import Case, CaseStatus, StaffRole
 
 #: Identity level that lets personal data go out or the register change (issue 5, rule 5).
@@ -47,11 +49,9 @@ DEFAULT_AUTO_APPROVE = ("marketing_optout", "publication_ban")
 #: Decisions a staff member needs the approver role for.
 STAFF_ACTIONS = frozenset({"approve", "refuse", "extend", "assign", "withdraw", "done",
                            "request_information", "intake"})
-MAX_MESSAGE_ID = 998
 MAX_REFERENCES = 100
 MAX_SUBJECT_IDS = 5
 
-_MSGID = re.compile(r"<([^<>\s]+)>")
 _CASE_ID = re.compile(r"(?<![A-Za-z0-9])DSR-(\d{4})-(\d{4,6})(?![0-9])", re.IGNORECASE)
 
 
@@ -145,17 +145,15 @@ def is_open(case: Case) -> bool:
 
 
 def normalise_message_id(value: str) -> str | None:
-    """``<id>`` form of one Message-ID, or None when there is none."""
-    found = _MSGID.search(value)
-    core = found.group(1) if found else value.strip().strip("<>").strip()
-    if not core or any(c.isspace() for c in core) or len(core) + 2 > MAX_MESSAGE_ID:
-        return None
-    return f"<{core}>"
+    """``<id>`` form of one Message-ID (``mailformat``'s normaliser), or None when there is none
+    or it is too long to be one."""
+    found = mailformat_normalise(value)
+    return found if found and len(found) <= MAX_MESSAGE_ID else None
 
 
 def message_ids_in(value: str) -> list[str]:
     """Every Message-ID in an In-Reply-To or References header value, in order."""
-    found = [f"<{m}>" for m in _MSGID.findall(value) if len(m) + 2 <= MAX_MESSAGE_ID]
+    found = [m for m in message_ids(value) if len(m) <= MAX_MESSAGE_ID]
     if found:
         return found
     single = normalise_message_id(value)
@@ -564,7 +562,7 @@ def request_information(
     It goes to the address that asked (it says what is missing, like the receipt does), so it
     must not carry register data: staff are told so where they type it. The audit entry counts
     characters; the text itself stays out of the log. ``domain`` is our Message-ID domain
-    (:func:`handlers.compose.domain_of` of the From address).
+    (:func:`mailformat.domain_of` of the From address).
     """
     question = text.strip()
     if not question:

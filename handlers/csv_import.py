@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
 from handlers import fields as f
 from storage.models import InvoiceStatus
+from storage.register import ImportRowError, Row
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_number", "first_name", "last_name", "organisation", "position", "email",
@@ -29,17 +29,8 @@ INVOICE_COLUMNS: tuple[str, ...] = (
 )
 
 
-class CsvImportError(Exception):
-    def __init__(self, line: int, column: str | None, message: str) -> None:
-        self.line, self.column, self.message = line, column, message
-        where = f"line {line}" + (f", column {column}" if column else "")
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass
-class Row:
-    line: int
-    values: dict[str, Any]
+#: A bad value, a missing column or an unknown reference: the line and column named.
+CsvImportError = ImportRowError
 
 
 T = TypeVar("T")

@@ -7,11 +7,12 @@ default region, because customers write ``040 123 4567`` as often as ``+358 40 1
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from storage.models import normalise_email as normalise_email  # re-export: it lives by its column
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "kyllä", "kylla", "k", "ja", "x"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "ei", "e", "nej"})
@@ -20,11 +21,6 @@ POSTAL_CODE_RE = re.compile(r"\b\d{5}\b")
 
 class FieldError(ValueError):
     """A value that cannot go into the register; the message is safe to show the operator."""
-
-
-def normalise_email(value: str) -> str:
-    """Case-folded, NFKC-normalised, trimmed: the form every email lookup uses."""
-    return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
 def validate_email_address(value: str) -> str:

@@ -46,6 +46,7 @@ from handlers.fields import normalise_email
 from handlers.lookalike import Flag
 from handlers.policy import IdentityPolicy
 from handlers.signatures import AttachmentView
+from storage.candidates import CandidateKeys
 from storage.models import Case, Customer
 
 log = logging.getLogger(__name__)
@@ -339,22 +340,6 @@ def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
             return True, "DKIM: valid signature aligned with the From domain"
         outcome = "DKIM: valid signature, but for another domain than From"
     return False, outcome
-
-
-@dataclass(frozen=True)
-class CandidateKeys:
-    """Things in a mail that may point at a customer: for staff, never an automatic match."""
-
-    customer_numbers: list[str] = field(default_factory=list)
-    phones: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
-    names: list[tuple[str, str]] = field(default_factory=list)
-    #: Registered addresses the sender may imitate (``lookalike.near_miss_addresses``).
-    near_misses: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.customer_numbers or self.phones or self.emails or self.names
-                    or self.near_misses)
 
 
 _CUSTOMER_NUMBER = re.compile(

@@ -17,7 +17,6 @@ a parsed part can change the bytes a signature covers.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import re
 from dataclasses import dataclass, field
@@ -36,13 +35,21 @@ from email.utils import (
 from html.parser import HTMLParser
 from typing import Any
 
-_MSGID = re.compile(r"<[^<>\s]+>")
+from mailformat.charsets import clean_text as _clean
+from mailformat.charsets import decode_bytes as _decode_bytes
+from mailformat.headers import HeaderFacts, header_facts, raw_headers
+from mailformat.headers import first_address as _first_address
+from mailformat.message_id import message_ids, normalise_message_id
+
+__all__ = [
+    "Attachment", "HeaderFacts", "MalformedMessage", "ParsedMessage", "SignedPart",
+    "header_facts", "html_to_text", "message_ids", "normalise_message_id", "parse_message",
+    "raw_headers",
+]
+
 _FOLD = re.compile(r"\r?\n")
 _SPACES = re.compile(r"[ \t\f\v\xa0\u200b]+")
 _BLANKS = re.compile(r"\n{3,}")
-#: Charsets we try, in order, when the declared one is unknown or does not fit the bytes.
-#: cp1252 before latin-1: Finnish mail from old clients is mostly Windows-1252.
-_FALLBACK_CHARSETS = ("utf-8", "cp1252")
 
 
 class MalformedMessage(Exception):
@@ -107,119 +114,13 @@ class ParsedMessage:
         return [value for key, value in self.headers if key.lower() == wanted]
 
 
-@dataclass(frozen=True)
-class HeaderFacts:
-    """What storage needs before the full parse: the dedupe key and the rate-limit key."""
-
-    message_id: str
-    from_address: str
-
-
 # -- small helpers -----------------------------------------------------------------------------
-
-
-def _clean(value: str) -> str:
-    """A str safe to store and show: raw 8-bit header bytes arrive as surrogate escapes."""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        data = value.encode("utf-8", "surrogateescape")
-        return _decode_bytes(data, "utf-8", [])
-
-
-def normalise_message_id(value: str | None) -> str:
-    """``<id@host>`` as the dedupe and threading key; "" when there is none."""
-    if not value:
-        return ""
-    match = _MSGID.search(value)
-    if match:
-        return _clean(match.group(0))
-    token = "".join(value.split())
-    return f"<{_clean(token)}>" if token else ""
-
-
-def message_ids(value: str | None) -> list[str]:
-    return [_clean(m) for m in _MSGID.findall(value or "")]
-
-
-def _first_address(value: str | None) -> tuple[str, str]:
-    if not value:
-        return "", ""
-    try:
-        pairs = getaddresses([value])
-    except Exception:
-        return "", ""
-    for display, addr in pairs:
-        if addr and "@" in addr:
-            return _clean(display), _clean(addr.strip())
-    return "", ""
-
-
-def raw_headers(raw: bytes) -> list[tuple[str, str]]:
-    """(name, unfolded value) of the header block, without a MIME parse (fast; never raises).
-
-    Used where only a few headers are needed (storage's dedupe key, the backlog's dates).
-    """
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    block = raw[: min(ends)] if ends else raw
-    names: list[str] = []
-    values: list[list[bytes]] = []
-    for line in block.splitlines():
-        if line[:1] in (b" ", b"\t"):
-            if values:
-                values[-1].append(line)
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or b" " in name.strip():
-            continue  # e.g. an mbox "From " line
-        names.append(name.strip().decode("ascii", "replace"))
-        values.append([value.lstrip()])
-    return [
-        (name, _clean(b"".join(parts).strip().decode("utf-8", "surrogateescape")))
-        for name, parts in zip(names, values, strict=True)
-    ]
-
-
-def header_facts(raw: bytes) -> HeaderFacts:
-    """Message-ID and From of ``raw`` from the header block alone (cheap; never raises)."""
-    first: dict[str, str] = {}
-    for name, value in raw_headers(raw):
-        first.setdefault(name.lower(), value)
-    _, addr = _first_address(first.get("from"))
-    return HeaderFacts(normalise_message_id(first.get("message-id")), addr)
 
 
 def _unfold(value: Any) -> str:
     if value is None:
         return ""
     return _FOLD.sub("", str(value)).strip()
-
-
-def _decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
-    """Decode text, never raising: declared charset, then UTF-8, then Windows-1252, latin-1."""
-    declared = (charset or "us-ascii").strip().lower()
-    try:
-        codec = codecs.lookup(declared).name
-    except LookupError:
-        codec = None
-        defects.append(f"unknown charset {declared[:40]!r}")
-    if codec is not None:
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            if codec != "ascii":  # 8-bit bytes labelled us-ascii are too common to report
-                defects.append(f"text does not match its charset {declared[:40]!r}")
-    for fallback in _FALLBACK_CHARSETS:
-        if fallback == codec:
-            continue
-        try:
-            return data.decode(fallback)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
 
 
 # -- HTML to text ------------------------------------------------------------------------------

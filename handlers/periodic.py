@@ -26,11 +26,11 @@ from handlers import cases as engine
 from handlers import deadlines
 from handlers import reminders as rules
 from handlers.challenge import ChallengeError, challenge_recipient
-from handlers.compose import UnsafeValue
 from handlers.letters import render_letter
 from handlers.rights.base import OrgInfo, send_letter
 from handlers.rights.erasure import anonymise
 from handlers.rights.holds import erasable_fields, find_holds, relevant_holds
+from mailformat import UnsafeValue
 from storage import audit, chat_outbox, outbox
 from storage import cases as case_store
 from storage import reminders as done

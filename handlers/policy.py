@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from handlers.compose import domain_of
+from mailformat import domain_of
 
 #: The organisation's timezone unless configured otherwise (``organisation.timezone``): the
 #: one place the default is written.

@@ -8,13 +8,30 @@ only save staff the search.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
-from handlers.identity import CandidateKeys
 from storage.models import Customer
+
+
+@dataclass(frozen=True)
+class CandidateKeys:
+    """Things in a mail that may point at a customer: for staff, never an automatic match."""
+
+    customer_numbers: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    names: list[tuple[str, str]] = field(default_factory=list)
+    #: Registered addresses the sender may imitate (``lookalike.near_miss_addresses``).
+    near_misses: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.customer_numbers or self.phones or self.emails or self.names
+                    or self.near_misses)
+
 
 #: A mail that names more customers than this is not about one person; staff search by hand.
 MAX_CANDIDATES = 20

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from handlers.case_status import CLOSED, check_transition
 from storage import audit
+from storage.case_status import CLOSED, check_transition
 from storage.models import (
     AuditEntry,
     Case,

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from handlers.case_status import CLOSED
+from storage.case_status import CLOSED
 from storage.models import Case, ChatCaseMessage, ChatNotification, ChatNotificationState
 
 KIND_CASE = "case"

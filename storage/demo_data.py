@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy import func, insert, text
 from sqlmodel import Session, select
 
-from handlers.fields import normalise_email
 from storage import audit
-from storage.models import Customer, Invoice, InvoiceStatus, Order
+from storage.models import Customer, Invoice, InvoiceStatus, Order, normalise_email
 from storage.register import ensure_default_parties, party_by_name
 
 FIRST = ("Aino Eino Elina Juha Jukka Kaisa Laura Mikko Minna Pekka Riikka Sami Satu Timo Tuula "

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers.parse import header_facts
+from mailformat import header_facts
 from storage.models import ImapState, InboundMessage, InboundState
 
 _MAX_MESSAGE_ID = 998

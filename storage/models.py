@@ -9,6 +9,7 @@ flag that blocks erasure). Nothing else personal is stored here by design.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -90,6 +91,14 @@ class Party(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     kind: str = Field(max_length=40)
     contact_email: str | None = Field(default=None, max_length=320)
+
+
+def normalise_email(value: str) -> str:
+    """Case-folded, NFKC-normalised, trimmed: the form every email lookup uses.
+
+    It lives beside ``Customer.email_normalised``, the column it fills and every look-up reads.
+    """
+    return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
 class Customer(SQLModel, table=True):
@@ -231,7 +240,7 @@ class OutboundMessage(SQLModel, table=True):
     subject: str = Field(max_length=998)
     body_text: str
     body_html: str | None = None
-    #: Threading only (In-Reply-To, References), already checked; see handlers.compose.
+    #: Threading only (In-Reply-To, References), already checked; see mailformat.cleaning.
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Attachments live in OutboundAttachment (bytes, not base64 in JSON).
     state: str = Field(default=OutboundState.PENDING.value, max_length=16, index=True)

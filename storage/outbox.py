@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from handlers.compose import (
+from mailformat import (
     OutAttachment,
     OutgoingMail,
     UnsafeValue,
@@ -105,7 +105,7 @@ def enqueue(
     """Add one letter to the outbox inside the caller's transaction (no commit here).
 
     ``domain`` is the right side of the Message-ID: the domain of
-    ``settings.mail.outgoing.from_address`` (``handlers.compose.domain_of``).
+    ``settings.mail.outgoing.from_address`` (``mailformat.domain_of``).
     Raises :class:`UnsafeValue` (a ``ValueError``) when the recipient is not one valid
     address or ``kind`` is empty: such a row could never be sent, so it is never stored.
     """

@@ -15,8 +15,6 @@ from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from handlers.csv_import import CsvImportError, Row
-from handlers.fields import normalise_email
 from storage import audit
 from storage.models import (
     Customer,
@@ -24,6 +22,7 @@ from storage.models import (
     Order,
     Party,
     PartyKind,
+    normalise_email,
 )
 
 #: Parties every register starts with; operators rename or extend them.
@@ -39,6 +38,27 @@ DEFAULT_PARTIES: tuple[tuple[str, PartyKind], ...] = (
 )
 
 CHUNK = 2000
+
+
+@dataclass
+class Row:
+    """One validated row of an import: its line in the source file and its column values.
+
+    Plain data, so storage never needs to know how a file was read (``handlers.csv_import``
+    validates and builds these)."""
+
+    line: int
+    values: dict[str, Any]
+
+
+class ImportRowError(Exception):
+    """A row that cannot be imported; names the line and column (``handlers.csv_import``
+    raises it as ``CsvImportError`` for bad values, storage for unknown references)."""
+
+    def __init__(self, line: int, column: str | None, message: str) -> None:
+        self.line, self.column, self.message = line, column, message
+        where = f"line {line}" + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {message}")
 
 
 def ensure_default_parties(session: Session) -> None:
@@ -125,7 +145,7 @@ def _customer_ids(session: Session, rows: list[Row]) -> dict[str, int]:
     )
     for row in rows:
         if row.values["customer_number"] not in ids:
-            raise CsvImportError(row.line, "customer_number", "no such customer in the register")
+            raise ImportRowError(row.line, "customer_number", "no such customer in the register")
     return ids
 
 
@@ -164,7 +184,7 @@ def import_invoices(session: Session, rows: list[Row], *, actor: str) -> ImportR
         v = dict(row.values)
         order_number = v.pop("order_number")
         if order_number and order_number not in orders:
-            raise CsvImportError(row.line, "order_number", "no such order in the register")
+            raise ImportRowError(row.line, "order_number", "no such order in the register")
         v["order_id"] = orders.get(order_number) if order_number else None
         v["customer_id"] = ids[v.pop("customer_number")]
         values.append(v)

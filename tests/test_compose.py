@@ -220,7 +220,7 @@ def test_filenames_lose_paths_and_control_characters() -> None:
 def test_header_block_check_refuses_what_slips_past_the_cleaners(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Take the subject cleaner away to show the last check catches an injected header alone.
-    import handlers.compose as compose_module
+    import mailformat.outgoing as compose_module
     monkeypatch.setattr(compose_module, "clean_subject", lambda text, case_id=None: text)
     with pytest.raises(UnsafeValue, match="headers we did not set"):
         compose(_mail(subject=ENCODED_CRLF), from_address=FROM)

@@ -22,7 +22,7 @@ from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
 from bot.settings import Settings
 from handlers import cases as engine
-from handlers.compose import domain_of
+from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
 from storage import cases as store
 from storage.db import Database

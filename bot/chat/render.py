@@ -27,7 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.chat.manual_intake import PLACEHOLDER_DOMAIN
 from bot.chat.views import CaseView, HistoryItem
-from handlers.case_status import CLOSED
+from storage.case_status import CLOSED
 from storage.models import Case, CaseStatus
 
 PersonalData = Literal["masked", "full"]

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.cli.context import ctx_obj, fail
 from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
-from handlers.case_status import CLOSED
+from storage.case_status import CLOSED
 from storage.models import (
     Case,
     ChatNotification,

@@ -26,8 +26,8 @@ from sqlmodel import col, select
 
 from bot.pipeline import run_once
 from bot.settings import Settings
-from handlers.parse import raw_headers
 from handlers.triage import triage_raw
+from mailformat import raw_headers
 from storage import inbox
 from storage.db import Database
 from storage.models import InboundMessage, InboundState

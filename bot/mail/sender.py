@@ -35,7 +35,7 @@ from typing import Protocol
 import aiosmtplib
 
 from bot.settings import ConfigError, Settings
-from handlers.compose import OutgoingMail, UnsafeValue, compose, to_bytes
+from mailformat import OutgoingMail, UnsafeValue, compose, to_bytes
 from storage import outbox
 from storage.db import Database
 

@@ -18,7 +18,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import report_pdf
-from handlers.compose import OutAttachment
 from handlers.letters import load_catalogue, render_letter
 from handlers.rights.base import (
     GatedHandler,
@@ -33,6 +32,7 @@ from handlers.rights.base import (
     send_letter,
 )
 from handlers.rights.holds import find_holds, relevant_holds
+from mailformat import OutAttachment
 from storage.models import (
     PERSONAL_FIELDS,
     Case,

@@ -22,9 +22,9 @@ from sqlmodel import Session, select
 
 from handlers import identity
 from handlers.cases import add_thread_id
-from handlers.compose import OutAttachment
 from handlers.letters import normalise_language, render_letter
 from handlers.policy import OrgInfo
+from mailformat import OutAttachment
 from storage import audit, outbox
 from storage.models import Case, Customer, Party, PartyKind
 from storage.register import DEFAULT_PARTIES

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from handlers.compose import UnsafeValue, check_recipient
 from handlers.rights.base import OrgInfo, SentLetter, send_letter
+from mailformat import UnsafeValue, check_recipient
 from storage.models import Case, Customer, Disclosure, Party
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from handlers.compose import OutAttachment
 from handlers.letters import load_catalogue
 from handlers.register_export import euros
 from handlers.rights.access import field_sources
@@ -32,6 +31,7 @@ from handlers.rights.base import (
     registered_recipient,
     send_letter,
 )
+from mailformat import OutAttachment
 from storage.models import PERSONAL_FIELDS, Case, Customer, Order, PartyKind
 
 ORDER_COLUMNS = ("order_number", "ordered_at", "description", "amount")

@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from handlers.compose import UnsafeValue, check_recipient
 from handlers.fields import (
     FieldError,
     normalise_email,
@@ -47,6 +46,7 @@ from handlers.rights.base import (
     send_letter,
     send_refusal,
 )
+from mailformat import UnsafeValue, check_recipient
 from storage import audit
 from storage.models import (
     PERSONAL_FIELDS,
