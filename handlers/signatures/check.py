@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 
 from handlers.fields import normalise_email
-from handlers.signatures.openpgp import _crlf, _pgp_clearsigned, _pgp_detached, _text_variants
-from handlers.signatures.pades import _pdf
+from handlers.signatures.openpgp import crlf, pgp_clearsigned, pgp_detached, text_variants
+from handlers.signatures.pades import pdf_check
 from handlers.signatures.results import (
     _CLEARSIGNED,
     PGP_SIGNATURE_TYPES,
@@ -42,7 +42,7 @@ from handlers.signatures.results import (
     State,
     TrustConfig,
 )
-from handlers.signatures.smime import _smime_detached, _smime_opaque
+from handlers.signatures.smime import smime_detached, smime_opaque
 from storage.models import Customer
 
 # -- the check -----------------------------------------------------------------------------
@@ -81,10 +81,10 @@ def check_signatures(parsed: MessageView, trust: TrustConfig) -> SignatureResult
         signature_blobs.add(part.signature)
         protocol = (part.protocol or "").lower()
         if protocol in PGP_SIGNATURE_TYPES:
-            checks.append(_pgp_detached([_crlf(part.content), part.content], part.signature,
+            checks.append(pgp_detached([crlf(part.content), part.content], part.signature,
                                         trust, "PGP/MIME signature"))
         elif protocol in SMIME_SIGNATURE_TYPES:
-            checks.append(_smime_detached(part.content, part.signature, trust))
+            checks.append(smime_detached(part.content, part.signature, trust))
     attachments = list(parsed.attachments or ())
     by_name = {a.filename.lower(): a for a in attachments if a.filename}
     for att in attachments:
@@ -92,7 +92,7 @@ def check_signatures(parsed: MessageView, trust: TrustConfig) -> SignatureResult
             continue
         checks.extend(_check_attachment(att, by_name, parsed.text or "", trust))
     for block in _CLEARSIGNED.findall(parsed.text or ""):
-        checks.append(_pgp_clearsigned(block, trust, "clearsigned text"))
+        checks.append(pgp_clearsigned(block, trust, "clearsigned text"))
     return _summarise(checks, trust)
 
 
@@ -111,26 +111,26 @@ def _check_attachment(
     name = (att.filename or "").lower()
     if ctype in PGP_SIGNATURE_TYPES or name.endswith((".asc", ".sig", ".gpg")):
         if b"-----BEGIN PGP SIGNED MESSAGE-----" in att.data:
-            return [_pgp_clearsigned(att.data.decode("utf-8", "replace"), trust,
+            return [pgp_clearsigned(att.data.decode("utf-8", "replace"), trust,
                                      "clearsigned attachment")]
         if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" in att.data:
             return []
         target = by_name.get(name.rsplit(".", 1)[0]) if "." in name else None
         if target is not None:
-            return [_pgp_detached([target.data], att.data, trust,
+            return [pgp_detached([target.data], att.data, trust,
                                   "detached OpenPGP signature over an attachment")]
-        return [_pgp_detached(_text_variants(text), att.data, trust,
+        return [pgp_detached(text_variants(text), att.data, trust,
                               "detached OpenPGP signature over the text")]
     if ctype in SMIME_OPAQUE_TYPES or name.endswith(".p7m"):
-        return [_smime_opaque(att.data, trust)]
+        return [smime_opaque(att.data, trust)]
     if ctype in SMIME_SIGNATURE_TYPES or name.endswith(".p7s"):
         target = by_name.get(name.rsplit(".", 1)[0])
         if target is not None:
-            return [_smime_detached(target.data, att.data, trust)]
+            return [smime_detached(target.data, att.data, trust)]
         return [SignatureCheck("smime", "staff_to_check",
                                "S/MIME signature attached without the part it signs")]
     if ctype == "application/pdf" or name.endswith(".pdf"):
-        return [_pdf(att.data, trust)]
+        return [pdf_check(att.data, trust)]
     if ctype.startswith("image/"):
         return [SignatureCheck("image", "staff_to_check",
                                "image attached (a photo or scan of a signed letter?): "

@@ -17,7 +17,7 @@ import pysequoia
 from pysequoia.packet import PacketPile
 
 from handlers.fields import normalise_email
-from handlers.signatures.results import SignatureCheck, TrustConfig, _short
+from handlers.signatures.results import SignatureCheck, TrustConfig, short_error
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _pgp_verify(
             return SignatureCheck("openpgp", "invalid",
                                   f"{what}: signed by a key that is not trusted "
                                   "(identity.trusted_openpgp_keys)")
-        log.debug("openpgp verification failed: %s", _short(exc))
+        log.debug("openpgp verification failed: %s", short_error(exc))
         return SignatureCheck("openpgp", "invalid",
                               f"{what}: does not verify (altered or malformed)")
     emails: list[str] = []
@@ -96,18 +96,18 @@ def _pgp_verify(
                           tuple(dict.fromkeys(emails)), signer)
 
 
-def _pgp_clearsigned(block: str, trust: TrustConfig, what: str) -> SignatureCheck:
+def pgp_clearsigned(block: str, trust: TrustConfig, what: str) -> SignatureCheck:
     data = block.encode("utf-8", "replace")
     return _pgp_verify(trust, what, lambda store: pysequoia.verify(bytes=data, store=store))
 
 
-def _pgp_detached(
+def pgp_detached(
     candidates: Sequence[bytes], signature: bytes, trust: TrustConfig, what: str
 ) -> SignatureCheck:
     try:
         sig = pysequoia.Sig.from_bytes(signature)
     except (RuntimeError, ValueError) as exc:
-        return SignatureCheck("openpgp", "invalid", f"{what}: unreadable ({_short(exc)})")
+        return SignatureCheck("openpgp", "invalid", f"{what}: unreadable ({short_error(exc)})")
     first: SignatureCheck | None = None
     for data in dict.fromkeys(candidates):
         check = _pgp_verify(trust, what, lambda store, data=data: pysequoia.verify(
@@ -123,7 +123,7 @@ def _uid_email(uid: str) -> str:
     return normalise_email(address) if "@" in address else ""
 
 
-def _text_variants(text: str) -> list[bytes]:
+def text_variants(text: str) -> list[bytes]:
     """The body as the signer's program may have hashed it (line ends, final newline)."""
     base = text.replace("\r\n", "\n")
     out = []
@@ -133,6 +133,6 @@ def _text_variants(text: str) -> list[bytes]:
     return list(dict.fromkeys(out))
 
 
-def _crlf(data: bytes) -> bytes:
+def crlf(data: bytes) -> bytes:
     """RFC 3156 / 5751 canonical form: every line ends in CRLF."""
     return re.sub(rb"(?<!\r)\n", b"\r\n", data)

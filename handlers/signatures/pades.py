@@ -11,19 +11,19 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from handlers.signatures.results import (
-    _KEY_USAGE,
+    KEY_USAGE,
     MAX_PDF_BYTES,
     SignatureCheck,
     TrustConfig,
-    _run,
-    _short,
+    run_coroutine,
+    short_error,
 )
-from handlers.signatures.smime import _cms_check, _context
+from handlers.signatures.smime import cms_check, validation_context
 
 log = logging.getLogger(__name__)
 
 
-def _pdf(data: bytes, trust: TrustConfig) -> SignatureCheck:
+def pdf_check(data: bytes, trust: TrustConfig) -> SignatureCheck:
     if len(data) > MAX_PDF_BYTES:
         return SignatureCheck("pdf", "staff_to_check", "PDF too large to check automatically")
     try:
@@ -32,7 +32,7 @@ def _pdf(data: bytes, trust: TrustConfig) -> SignatureCheck:
             return SignatureCheck("pdf", "staff_to_check", "PDF is encrypted: staff to check")
         signatures = list(reader.embedded_signatures)
     except Exception as exc:
-        log.debug("pdf unreadable: %s", _short(exc))
+        log.debug("pdf unreadable: %s", short_error(exc))
         return SignatureCheck("pdf_unsigned", "staff_to_check",
                               "PDF could not be read: staff to check")
     if not signatures:
@@ -42,14 +42,14 @@ def _pdf(data: bytes, trust: TrustConfig) -> SignatureCheck:
     results = []
     for embedded in signatures:
         try:
-            status = _run(async_validate_pdf_signature(
-                embedded, signer_validation_context=_context(trust),
-                key_usage_settings=_KEY_USAGE))
+            status = run_coroutine(async_validate_pdf_signature(
+                embedded, signer_validation_context=validation_context(trust),
+                key_usage_settings=KEY_USAGE))
         except Exception as exc:
-            log.debug("pdf signature validation failed: %s", _short(exc))
+            log.debug("pdf signature validation failed: %s", short_error(exc))
             results.append(SignatureCheck("pdf", "invalid", "PDF signature does not verify"))
             continue
-        check = _cms_check("pdf", "PDF signature", status)
+        check = cms_check("pdf", "PDF signature", status)
         if check.state == "valid" and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
             check = SignatureCheck("pdf", "invalid",
                                    "PDF signature is valid but the document was changed after "

@@ -29,7 +29,7 @@ SMIME_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature",
 SMIME_OPAQUE_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _CLEARSIGNED = re.compile(
     r"-----BEGIN PGP SIGNED MESSAGE-----.*?-----END PGP SIGNATURE-----", re.DOTALL)
-_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
+KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                  match_all_key_usages=False)
 #: Larger attachments are not parsed as PDFs (staff look instead): bounds CPU per message.
 MAX_PDF_BYTES = 25 * 1024 * 1024
@@ -102,7 +102,7 @@ class SignatureResult:
     checks: list[SignatureCheck] = field(default_factory=list)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run a pyHanko coroutine to completion from synchronous code, even inside a loop."""
     try:
         asyncio.get_running_loop()
@@ -112,7 +112,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     """First line of an error (pysequoia appends a Rust backtrace), without personal data."""
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0][:200]}" if text else exc.__class__.__name__

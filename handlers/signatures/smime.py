@@ -18,8 +18,14 @@ from pyhanko.sign.validation.status import StandardCMSSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from handlers.fields import normalise_email
-from handlers.signatures.openpgp import _crlf
-from handlers.signatures.results import _KEY_USAGE, SignatureCheck, TrustConfig, _run, _short
+from handlers.signatures.openpgp import crlf
+from handlers.signatures.results import (
+    KEY_USAGE,
+    SignatureCheck,
+    TrustConfig,
+    run_coroutine,
+    short_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,44 +33,44 @@ log = logging.getLogger(__name__)
 
 
 
-def _context(trust: TrustConfig) -> ValidationContext:
+def validation_context(trust: TrustConfig) -> ValidationContext:
     return ValidationContext(trust_roots=list(trust.x509_roots), allow_fetching=False,
                              moment=trust.moment)
 
 
-def _smime_detached(content: bytes, signature: bytes, trust: TrustConfig) -> SignatureCheck:
+def smime_detached(content: bytes, signature: bytes, trust: TrustConfig) -> SignatureCheck:
     signed_data = _signed_data(signature)
     if signed_data is None:
         return SignatureCheck("smime", "invalid", "S/MIME signature unreadable")
     best: StandardCMSSignatureStatus | None = None
-    for data in dict.fromkeys((content, _crlf(content))):
+    for data in dict.fromkeys((content, crlf(content))):
         try:
-            status = _run(async_validate_detached_cms(
-                data, signed_data, signer_validation_context=_context(trust),
-                key_usage_settings=_KEY_USAGE))
+            status = run_coroutine(async_validate_detached_cms(
+                data, signed_data, signer_validation_context=validation_context(trust),
+                key_usage_settings=KEY_USAGE))
         except Exception as exc:  # pyHanko raises many kinds on hostile input
-            log.debug("smime validation failed: %s", _short(exc))
+            log.debug("smime validation failed: %s", short_error(exc))
             continue
         if status.intact:
             best = status
             break
         best = best or status
-    return _cms_check("smime", "S/MIME signature", best)
+    return cms_check("smime", "S/MIME signature", best)
 
 
-def _smime_opaque(data: bytes, trust: TrustConfig) -> SignatureCheck:
+def smime_opaque(data: bytes, trust: TrustConfig) -> SignatureCheck:
     signed_data = _signed_data(data)
     if signed_data is None:
         return SignatureCheck("smime", "staff_to_check",
                               "S/MIME message that is not signed data (encrypted?)")
     try:
-        status = _run(async_validate_cms_signature(
+        status = run_coroutine(async_validate_cms_signature(
             signed_data, status_cls=StandardCMSSignatureStatus,
-            validation_context=_context(trust), key_usage_settings=_KEY_USAGE))
+            validation_context=validation_context(trust), key_usage_settings=KEY_USAGE))
     except Exception as exc:
-        log.debug("opaque smime validation failed: %s", _short(exc))
+        log.debug("opaque smime validation failed: %s", short_error(exc))
         return SignatureCheck("smime", "invalid", "S/MIME signed data does not verify")
-    return _cms_check("smime", "S/MIME signed data", status)
+    return cms_check("smime", "S/MIME signed data", status)
 
 
 def _signed_data(data: bytes) -> cms.SignedData | None:
@@ -81,7 +87,7 @@ def _signed_data(data: bytes) -> cms.SignedData | None:
         return None
 
 
-def _cms_check(kind: Literal["smime", "pdf"], what: str, status: Any) -> SignatureCheck:
+def cms_check(kind: Literal["smime", "pdf"], what: str, status: Any) -> SignatureCheck:
     if status is None:
         return SignatureCheck(kind, "invalid", f"{what} could not be validated")
     if not status.intact or not status.valid:
@@ -109,7 +115,7 @@ def certificate_emails(cert: asn1_x509.Certificate) -> list[str]:
                 if attr["type"].native == "email_address":
                     emails.append(normalise_email(str(attr["value"].native)))
     except Exception as exc:
-        log.debug("certificate e-mail fields unreadable: %s", _short(exc))
+        log.debug("certificate e-mail fields unreadable: %s", short_error(exc))
     return list(dict.fromkeys(e for e in emails if "@" in e))
 
 

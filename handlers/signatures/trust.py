@@ -15,7 +15,7 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
 from handlers.policy import IdentityPolicy
-from handlers.signatures.results import TrustConfig, TrustConfigError, _short
+from handlers.signatures.results import TrustConfig, TrustConfigError, short_error
 
 # -- trust ---------------------------------------------------------------------------------
 
@@ -66,12 +66,12 @@ def _load_trust_cached(
         try:
             roots.extend(load_x509_certificates(Path(name).read_bytes()))
         except (OSError, ValueError) as exc:
-            problems.append(f"identity.trusted_certificates: {name}: {_short(exc)}")
+            problems.append(f"identity.trusted_certificates: {name}: {short_error(exc)}")
     for name, _ in pgp_files:
         try:
             certs.extend(pysequoia.Cert.split_bytes(Path(name).read_bytes()))
         except (OSError, RuntimeError, ValueError) as exc:
-            problems.append(f"identity.trusted_openpgp_keys: {name}: {_short(exc)}")
+            problems.append(f"identity.trusted_openpgp_keys: {name}: {short_error(exc)}")
     return TrustConfig(tuple(roots), tuple(certs), problems=tuple(problems))
 
 
