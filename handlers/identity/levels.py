@@ -30,88 +30,24 @@ DNS for DKIM is an injected function, so nothing here opens a socket.
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from email.utils import getaddresses
-from typing import Literal, Protocol
-
-import authres
-import dkim
-import phonenumbers
 
 from handlers import lookalike
 from handlers.fields import normalise_email
+from handlers.identity.assessment import (
+    LEVELS,
+    DnsTxt,
+    IdentityAssessment,
+    Level,
+    MessageView,
+    SignatureView,
+)
+from handlers.identity.sender_auth import authenticate_sender
 from handlers.lookalike import Flag
 from handlers.policy import IdentityPolicy
-from handlers.signatures import AttachmentView
-from storage.candidates import CandidateKeys
 from storage.models import Case, Customer
-
-log = logging.getLogger(__name__)
-
-Level = Literal["none", "claimed", "authenticated", "verified"]
-LEVELS: tuple[Level, ...] = ("none", "claimed", "authenticated", "verified")
-
-#: ``dnsfunc(name: bytes, timeout=...) -> bytes | None`` as dkimpy calls it (TXT record text).
-DnsTxt = Callable[..., bytes | None]
-
-
-class MessageView(Protocol):
-    """The fields of ``handlers.parse.ParsedMessage`` that identity checks read."""
-
-    @property
-    def from_address(self) -> str: ...
-    @property
-    def from_display(self) -> str: ...
-    @property
-    def reply_to(self) -> Sequence[str]: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, str]]: ...
-    @property
-    def attachments(self) -> Sequence[AttachmentView]: ...
-
-
-class SignatureView(Protocol):
-    """What identity needs from :class:`handlers.signatures.SignatureResult`."""
-
-    @property
-    def state(self) -> str: ...
-    @property
-    def signer_emails(self) -> Sequence[str]: ...
-
-
-@dataclass(frozen=True)
-class SenderAuth:
-    """Sender authentication of the From domain, from trusted sources only."""
-
-    dkim_aligned: bool = False
-    spf_aligned: bool = False
-    dmarc_pass: bool = False
-    direct_dkim_aligned: bool = False
-    flags: list[Flag] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """An aligned DKIM pass (trusted header or verified here) or a DMARC pass."""
-        return self.dkim_aligned or self.dmarc_pass or self.direct_dkim_aligned
-
-
-@dataclass(frozen=True)
-class IdentityAssessment:
-    level: Level
-    customer_id: int | None = None
-    candidate_ids: list[int] = field(default_factory=list)
-    #: Machine-readable codes (``reply_to_differs``, ``punycode_domain``, ...).
-    flags: list[str] = field(default_factory=list)
-    #: Human-readable, for staff; never names, addresses or message text.
-    reasons: list[str] = field(default_factory=list)
-    #: The From domain passed aligned DKIM/DMARC from a trusted source (with or without match).
-    sender_authenticated: bool = False
 
 
 def assess_identity(
@@ -251,135 +187,6 @@ def may_change_register(assessment: IdentityAssessment) -> bool:
     return assessment.level == "verified" and assessment.customer_id is not None
 
 
-def authenticate_sender(
-    parsed: MessageView,
-    from_domain: str,
-    settings: IdentityPolicy,
-    *,
-    raw: bytes | None = None,
-    dns: DnsTxt | None = None,
-) -> SenderAuth:
-    """Aligned DKIM / SPF / DMARC results for the From domain, from trusted sources only.
-
-    Authentication-Results: only the TOPMOST header whose authserv-id is in
-    ``identity.trusted_authserv_ids`` counts. Our border server prepends its header, so anything
-    below it with the same id was in the message before it reached us, i.e. written by the
-    sender (RFC 8601 section 5). Headers from any other authserv-id are ignored.
-    """
-    flags: list[Flag] = []
-    reasons: list[str] = []
-    trusted = {t.strip().lower() for t in settings.trusted_authserv_ids if t.strip()}
-    used: authres.AuthenticationResultsHeader | None = None
-    used_id: str | None = None
-    untrusted = below = 0
-    for name, value in parsed.headers:
-        if name.lower() != "authentication-results":
-            continue
-        serv_id = _authserv_id(value)
-        if serv_id not in trusted:
-            untrusted += 1
-        elif used_id is not None:
-            below += 1
-        else:
-            used_id = serv_id
-            used = _parse_authres(value)
-            if used is None:
-                reasons.append("Authentication-Results from our server could not be read")
-    if untrusted:
-        flags.append(Flag("untrusted_authres",
-                          "Authentication-Results not added by our servers were ignored"))
-    if below:
-        flags.append(Flag("forged_authres",
-                          "an Authentication-Results header claiming our server appeared "
-                          "inside the message as sent (ignored)"))
-    dkim_aligned = spf_aligned = dmarc_pass = False
-    if used is not None and from_domain:
-        dkim_aligned, spf_aligned, dmarc_pass = _read_results(used, from_domain)
-        summary = ", ".join(n for n, ok in (("DKIM aligned", dkim_aligned),
-                                            ("SPF aligned", spf_aligned),
-                                            ("DMARC", dmarc_pass)) if ok)
-        reasons.append(f"our mail server reports: {summary or 'no aligned pass'}")
-    elif not trusted:
-        reasons.append("no trusted mail server configured (identity.trusted_authserv_ids)")
-    direct = False
-    if raw is not None and dns is not None and from_domain:
-        direct, why = verify_dkim(raw, from_domain, dns)
-        reasons.append(why)
-    return SenderAuth(dkim_aligned, spf_aligned, dmarc_pass, direct, flags, reasons)
-
-
-def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
-    """Verify every DKIM signature; True when one passes for a domain aligned with From.
-
-    Signatures with a body length limit (``l=``) are not counted: anything may be appended
-    after the signed part of the body.
-    """
-    try:
-        parsed = dkim.DKIM(raw)
-        count = sum(1 for name, _ in parsed.headers if name.lower() == b"dkim-signature")
-    except Exception:
-        return False, "DKIM: message could not be read"
-    if count == 0:
-        return False, "DKIM: message is not signed"
-    wanted = lookalike.org_domain(from_domain)
-    outcome = "DKIM: no valid signature"
-    for idx in range(count):
-        checker = dkim.DKIM(raw)
-        try:
-            ok = checker.verify(idx, dnsfunc=dns)
-        except Exception as exc:
-            log.debug("dkim signature %d failed: %s", idx, exc.__class__.__name__)
-            continue
-        if not ok:
-            continue
-        domain = (checker.domain or b"").decode("ascii", "replace").lower()
-        if checker.signature_fields.get(b"l") is not None:
-            outcome = "DKIM: valid signature covers only part of the body (not counted)"
-            continue
-        if lookalike.org_domain(domain) == wanted:
-            return True, "DKIM: valid signature aligned with the From domain"
-        outcome = "DKIM: valid signature, but for another domain than From"
-    return False, outcome
-
-
-_CUSTOMER_NUMBER = re.compile(
-    r"(?:asiakas(?:numero|nro|nr)|customer\s*(?:number|no\.?|nr\.?|id|#)|kund(?:nummer|nr)"
-    r"|client\s*(?:number|no\.?))\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9-]{2,31})",
-    re.IGNORECASE,
-)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-_NAME_LABELS = frozenset({"PER", "PERSON", "NAME"})
-
-
-def candidate_keys(
-    text: str, entities: Sequence[object] = (), region: str = "FI", *, sender: str = ""
-) -> CandidateKeys:
-    """Customer numbers, phone numbers, addresses and (from NLP entities) names in the text,
-    and the registered addresses the ``sender`` address may be imitating.
-
-    ``entities`` are ``nlp_models`` Entity objects; those labelled as a person give names.
-    """
-    text = text or ""
-    numbers = list(dict.fromkeys(m.group(1) for m in _CUSTOMER_NUMBER.finditer(text)))
-    phones: list[str] = []
-    for match in phonenumbers.PhoneNumberMatcher(text, region):
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        if e164 not in phones:
-            phones.append(e164)
-    emails = list(dict.fromkeys(normalise_email(e) for e in _EMAIL.findall(text)))
-    names: list[tuple[str, str]] = []
-    for entity in entities:
-        if str(getattr(entity, "label", "")).upper() not in _NAME_LABELS:
-            continue
-        parts = str(getattr(entity, "text", "")).split()
-        if len(parts) >= 2:
-            pair = (parts[0], parts[-1])
-            if pair not in names:
-                names.append(pair)
-    near = lookalike.near_miss_addresses(sender) if sender else []
-    return CandidateKeys(numbers[:10], phones[:10], emails[:10], names[:10], near)
-
-
 def _registered_address(customer: Customer) -> str:
     if customer.anonymised_at is not None:
         return ""
@@ -431,49 +238,6 @@ def _header_flags(parsed: MessageView) -> list[Flag]:
         from_addresses_in_header=max(len(addresses), 1),
         sender_header=senders[0] if senders else None,
     )
-
-
-def _authserv_id(value: str) -> str:
-    """The authserv-id: the first token before ``;`` (read even when the rest is malformed)."""
-    head = re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).split()
-    return head[0].strip().lower() if head else ""
-
-
-def _parse_authres(value: str) -> authres.AuthenticationResultsHeader | None:
-    try:
-        return authres.AuthenticationResultsHeader.parse(
-            "Authentication-Results: " + " ".join(value.split()))
-    except Exception:
-        return None
-
-
-def _prop(result: object, ptype: str, name: str) -> str:
-    for prop in getattr(result, "properties", []) or []:
-        if prop.type == ptype and prop.name == name and prop.value:
-            return str(prop.value).strip().lower()
-    return ""
-
-
-def _read_results(header: authres.AuthenticationResultsHeader, from_domain: str) -> tuple[
-    bool, bool, bool
-]:
-    wanted = lookalike.org_domain(from_domain)
-    dkim_ok = spf_ok = dmarc_ok = False
-    for result in header.results:
-        method = (result.method or "").lower()
-        outcome = (result.result or "").lower()
-        if outcome != "pass":
-            continue
-        if method == "dkim":
-            domain = _prop(result, "header", "d") or _prop(result, "header", "i").rpartition("@")[2]
-            dkim_ok = dkim_ok or (bool(domain) and lookalike.org_domain(domain) == wanted)
-        elif method == "spf":
-            domain = _prop(result, "smtp", "mailfrom").rpartition("@")[2]
-            spf_ok = spf_ok or (bool(domain) and lookalike.org_domain(domain) == wanted)
-        elif method == "dmarc":
-            header_from = _prop(result, "header", "from")
-            dmarc_ok = dmarc_ok or header_from == from_domain.lower()
-    return dkim_ok, spf_ok, dmarc_ok
 
 
 def _unique(flags: list[Flag]) -> list[Flag]:
