@@ -96,6 +96,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "marketing_optout": {"set_at": NOW},
     "publication_ban": {"set_at": NOW},
     "neutral": {},
+    "information_request": {"question": "Which of your orders do you mean?"},
 }
 
 

@@ -60,6 +60,7 @@ LETTER_KINDS: tuple[str, ...] = (
     "marketing_optout",
     "publication_ban",
     "neutral",
+    "information_request",
 )
 
 #: Letters that close (or refuse) a request: they must name the supervisory authority.
