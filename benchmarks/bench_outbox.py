@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.mail.sender import MaildirBackend, OutboxSender, SmtpBackend
+from bot.mail.delivery import MaildirBackend, OutboxSender, SmtpBackend
 from mailformat import OutAttachment, OutgoingMail, compose, to_bytes
 from storage import migrate
 from storage.db import Database, normalise_url

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.mail.delivery import OutboxSender
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
-from bot.mail.sender import OutboxSender
 from bot.pipeline import PipelineComponent
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings

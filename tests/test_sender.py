@@ -23,7 +23,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from aiosmtpd.smtp import Session as SMTPSession
 from sqlmodel import col, select
 
-from bot.mail.sender import MaildirBackend, OutboxSender, SmtpBackend, backend_from_settings
+from bot.mail.delivery import MaildirBackend, OutboxSender, SmtpBackend, backend_from_settings
 from bot.service import build_components
 from bot.settings import ConfigError, Settings
 from storage.cases import create_case
@@ -211,7 +211,7 @@ async def test_max_attempts_ends_in_failed_and_is_audited(sqlite_db: Database) -
 
 CHILD = """
 import asyncio, sys
-from bot.mail.sender import OutboxSender, SmtpBackend
+from bot.mail.delivery import OutboxSender, SmtpBackend
 from storage.db import Database
 
 async def main() -> None:
