@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from datetime import UTC, date, datetime
 
 from telegram import ForceReply, Message, Update
@@ -45,52 +44,27 @@ from telegram.ext import (
 
 from bot.chat import render
 from bot.chat.actions import ChatActions
-from bot.chat.manual_intake import IntakeError, IntakeFile, accepted
+from bot.chat.manual_intake import IntakeError
 from bot.chat.notifier import Notifier, stop_task
 from bot.chat.staff import Member
+from bot.chat.telegram_files import download_attachments, file_base_url
+from bot.chat.telegram_texts import (
+    DEFAULT_DUE_DAYS,
+    HELP,
+    NEW_CAPTION,
+    NEW_PROMPT,
+    PROMPT_PATTERN,
+    PROMPT_VERBS,
+    PROMPTS,
+    SORRY,
+    parse_case_id,
+    say,
+)
 from bot.settings import ConfigError, Settings
 from handlers import deadlines
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-CASE_ID = re.compile(r"^DSR-\d{4}-\d{4,6}$")
-PROMPTS: dict[str, str] = {
-    render.REFUSE: "⛔ Refuse {case_id}: reply to this message with the reason. "
-                   "The requester is told it in the refusal letter.",
-    render.EXTEND: "⏳ Extend {case_id}: reply to this message with the reason (a complex or "
-                   "numerous request). The requester is told it.",
-    render.ASK: "✉️ Ask {case_id}: reply to this message with your question. It is mailed to "
-                "the address the request came from, so do not include register data.",
-}
-PROMPT_PATTERN = re.compile(r"^\S+ (Refuse|Extend|Ask) (DSR-\d{4}-\d{4,6}):")
-PROMPT_VERBS = {"Refuse": render.REFUSE, "Extend": render.EXTEND, "Ask": render.ASK}
-NEW_PROMPT = ("📝 New manual request: reply to this message with the request as it came "
-              "(letter or phone). Start with the requester's email address if they gave one. "
-              "Attach a photo or PDF of the signed letter if there is one, with the text as "
-              "its caption.")
-NEW_CAPTION = re.compile(r"^/new(@\w+)?(\s|$)")
-HELP = (
-    "dsrbot staff commands:\n"
-    "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
-    "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
-    "/new [text]: a request that came by letter or phone"
-)
-SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
-DEFAULT_DUE_DAYS = 7
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
-
-
-def file_base_url(base_url: str) -> str:
-    """``http://host/bot`` -> ``http://host/file/bot`` (how the Bot API serves files)."""
-    head, sep, _ = base_url.rstrip("/").rpartition("/bot")
-    return f"{head}/file/bot" if sep else base_url.rstrip("/") + "/file/bot"
-
-
-def parse_case_id(raw: str) -> str | None:
-    value = raw.strip().strip("[]").strip().upper()
-    return value if CASE_ID.match(value) else None
-
 
 class TelegramChat:
     """The service component (``name``, ``start``, ``stop``)."""
@@ -207,16 +181,8 @@ class TelegramChat:
         if gate.allowed:
             return gate.member
         log.info("chat: refused %s by telegram user %s (%s)", verb, user.id, gate.denial)
-        await self._say(update, gate.message, alert=True)
+        await say(update, gate.message, alert=True)
         return None
-
-    @staticmethod
-    async def _say(update: Update, text: str, *, alert: bool = False) -> None:
-        """Answer the person: a toast/alert for a button, a reply for a message."""
-        if update.callback_query is not None:
-            await update.callback_query.answer(text[:200], show_alert=alert)
-        elif update.effective_message is not None:
-            await update.effective_message.reply_text(text[:4096])
 
     # -- buttons -----------------------------------------------------------------------------
 
@@ -280,7 +246,7 @@ class TelegramChat:
         if await self._gate(update, "view") is None:
             return
         cases = await asyncio.to_thread(self.actions.open_cases)
-        await self._say(update, render.render_case_list(cases, title="Open cases",
+        await say(update, render.render_case_list(cases, title="Open cases",
                                                         today=self._today()))
 
     async def on_due(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -290,18 +256,18 @@ class TelegramChat:
         except ValueError:
             days = -1
         if not 0 <= days <= 366:
-            await self._say(update, "Usage: /due [days], e.g. /due 7")
+            await say(update, "Usage: /due [days], e.g. /due 7")
             return
         if await self._gate(update, "view") is None:
             return
         cases = await asyncio.to_thread(self.actions.due, days, self._today())
-        await self._say(update, render.render_case_list(
+        await say(update, render.render_case_list(
             cases, title=f"Overdue or due within {days} days", today=self._today()))
 
     async def on_case(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         case_id = parse_case_id(context.args[0]) if context.args else None
         if case_id is None:
-            await self._say(update, "Usage: /case DSR-2026-0001")
+            await say(update, "Usage: /case DSR-2026-0001")
             return
         if await self._gate(update, "view", case_id) is None:
             return
@@ -327,7 +293,7 @@ class TelegramChat:
         verb = self._command(update)
         case_id = parse_case_id(context.args[0]) if context.args else None
         if case_id is None:
-            await self._say(update, f"Usage: /{verb} DSR-2026-0001")
+            await say(update, f"Usage: /{verb} DSR-2026-0001")
             return
         await self._decide(update, verb, case_id, "")
 
@@ -341,7 +307,7 @@ class TelegramChat:
         case_id = parse_case_id(parts[1]) if len(parts) > 1 else None
         reason = parts[2].strip() if len(parts) > 2 else ""
         if case_id is None or not reason:
-            await self._say(update, f"Usage: /{verb} DSR-2026-0001 the reason "
+            await say(update, f"Usage: /{verb} DSR-2026-0001 the reason "
                                     "(the requester is told it)")
             return
         await self._decide(update, verb, case_id, reason)
@@ -351,7 +317,7 @@ class TelegramChat:
         if member is None:
             return
         outcome = await asyncio.to_thread(self.actions.decide, member, verb, case_id, text)
-        await self._say(update, outcome.message)
+        await say(update, outcome.message)
         if outcome.changed:
             self.notifier.wake()
 
@@ -380,7 +346,7 @@ class TelegramChat:
         verb, case_id = PROMPT_VERBS[match.group(1)], match.group(2)
         text = (message.text or "").strip()
         if not text:
-            await self._say(update, "Please reply with text.")
+            await say(update, "Please reply with text.")
             return
         await self._decide(update, verb, case_id, text)
 
@@ -409,29 +375,13 @@ class TelegramChat:
         if member is None:
             return
         try:
-            files = await self._attachments(message)
+            files = await download_attachments(message)
             outcome = await asyncio.to_thread(self.actions.intake, member, text, files,
                                               datetime.now(UTC))
         except IntakeError as exc:
-            await self._say(update, f"Not stored: {exc}.")
+            await say(update, f"Not stored: {exc}.")
             return
-        await self._say(update, outcome.message)
-
-    async def _attachments(self, message: Message) -> list[IntakeFile]:
-        if message.photo:
-            photo = message.photo[-1]  # the largest size
-            data = await (await photo.get_file()).download_as_bytearray()
-            return [IntakeFile("letter.jpg", "image/jpeg", bytes(data))]
-        document = message.document
-        if document is None:
-            return []
-        content_type = document.mime_type or "application/octet-stream"
-        if not accepted(content_type):
-            raise IntakeError("please send the letter as a PDF or a photo")
-        if document.file_size and document.file_size > MAX_FILE_BYTES:
-            raise IntakeError("the file is larger than 20 MB; please send a smaller scan")
-        data = await (await document.get_file()).download_as_bytearray()
-        return [IntakeFile(document.file_name or "letter", content_type, bytes(data))]
+        await say(update, outcome.message)
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -440,7 +390,7 @@ class TelegramChat:
         log.error("chat: handler failed: %s", context.error.__class__.__name__)
         if isinstance(update, Update):
             with contextlib.suppress(TelegramError):
-                await self._say(update, SORRY, alert=True)
+                await say(update, SORRY, alert=True)
 
     def _today(self) -> date:
         return deadlines.local_date(datetime.now(UTC), self.tz)

@@ -1,0 +1,52 @@
+"""What the staff chat says and the ids it reads: prompts, help, answers, case ids.
+
+Why apart from the app: the prompts double as state (a reply is matched by the prompt's text,
+see :mod:`bot.chat.telegram_app`), so their wording and the pattern that reads them back must
+change together, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+
+from bot.chat import render
+
+CASE_ID = re.compile(r"^DSR-\d{4}-\d{4,6}$")
+PROMPTS: dict[str, str] = {
+    render.REFUSE: "⛔ Refuse {case_id}: reply to this message with the reason. "
+                   "The requester is told it in the refusal letter.",
+    render.EXTEND: "⏳ Extend {case_id}: reply to this message with the reason (a complex or "
+                   "numerous request). The requester is told it.",
+    render.ASK: "✉️ Ask {case_id}: reply to this message with your question. It is mailed to "
+                "the address the request came from, so do not include register data.",
+}
+PROMPT_PATTERN = re.compile(r"^\S+ (Refuse|Extend|Ask) (DSR-\d{4}-\d{4,6}):")
+PROMPT_VERBS = {"Refuse": render.REFUSE, "Extend": render.EXTEND, "Ask": render.ASK}
+NEW_PROMPT = ("📝 New manual request: reply to this message with the request as it came "
+              "(letter or phone). Start with the requester's email address if they gave one. "
+              "Attach a photo or PDF of the signed letter if there is one, with the text as "
+              "its caption.")
+NEW_CAPTION = re.compile(r"^/new(@\w+)?(\s|$)")
+HELP = (
+    "dsrbot staff commands:\n"
+    "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
+    "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
+    "/new [text]: a request that came by letter or phone"
+)
+SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
+DEFAULT_DUE_DAYS = 7
+
+
+def parse_case_id(raw: str) -> str | None:
+    value = raw.strip().strip("[]").strip().upper()
+    return value if CASE_ID.match(value) else None
+
+
+async def say(update: Update, text: str, *, alert: bool = False) -> None:
+    """Answer the person: a toast/alert for a button, a reply for a message."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=alert)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text[:4096])
