@@ -1,0 +1,112 @@
+"""Case tables: the case, its yearly counter, its mail thread, identity challenges and the
+reminders already sent (so a restart never sends one twice).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class CaseStatus(enum.StrEnum):
+    RECEIVED = "received"
+    AWAITING_IDENTITY = "awaiting_identity"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DONE = "done"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class Case(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=20)
+    types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=CaseStatus.RECEIVED.value, max_length=24, index=True)
+    requester: str = Field(max_length=320)
+    language: str = Field(default="fi", max_length=8)
+    channel: str = Field(default="email", max_length=16)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    received_at: datetime
+    due_date: date = Field(index=True)
+    extended: bool = False
+    extended_due_date: date | None = None
+    extension_reason: str | None = None
+    verification_level: str = Field(default="none", max_length=32)
+    signature_state: str = Field(default="none", max_length=32)
+    assignee: str | None = Field(default=None, max_length=100)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    thread_message_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+
+
+class CaseCounter(SQLModel, table=True):
+    """Per-year sequence for readable case ids (DSR-2026-0001); row-locked on increment."""
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class CaseThreadRef(SQLModel, table=True):
+    """Index of a case's thread Message-IDs (the request's own and our letters').
+
+    ``Case.thread_message_ids`` holds the same ids for reading; this table lets a follow-up's
+    In-Reply-To/References find its case with one indexed lookup instead of a scan of JSON.
+    """
+
+    __table_args__ = (UniqueConstraint("case_id", "message_id", name="uq_casethreadref_case_msg"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    message_id: str = Field(max_length=998, index=True)
+
+
+class IdentityChallenge(SQLModel, table=True):
+    """A one-time code mailed to the address already in the register (EDPB 01/2022: link the
+    new request to the known channel). Only the code's hash is stored; a code has a lifetime,
+    an attempt limit and is used once (``consumed_at``), like Fides' identity verification.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    #: SHA-256 hex of the code (the code itself is never stored).
+    code_hash: str = Field(max_length=64)
+    expires_at: datetime
+    attempts: int = 0
+    max_attempts: int = 5
+    consumed_at: datetime | None = None
+    created_at: datetime
+
+
+class SentReminder(SQLModel, table=True):
+    """What the scheduler has done: one row per reminder, escalation, expiry, digest or
+    retention action, keyed so the same thing can never be done twice.
+
+    The row is inserted first, in the same transaction as the action it stands for
+    (``INSERT ... ON CONFLICT DO NOTHING``): a second instance, or a restart that repeats a
+    tick, finds the key taken and does nothing; a failed action rolls its row back with it.
+    ``subject`` is a case id, ``challenge:<id>``, ``customer:<id>`` or ``staff``.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "due_on", name="uq_sentreminder_kind_subject_due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=64)
+    #: The day the action belongs to (a reminder's scheduled working day, an overdue day...).
+    due_on: date
+    case_id: str | None = Field(default=None, max_length=20, index=True)
+    done_at: datetime = Field(index=True)
+    #: Which process did it (host:pid), for operators reading the table.
+    instance: str = Field(default="", max_length=100)
