@@ -3,10 +3,11 @@
 Every stored inbound message walks the table in order. A stage either lets the message go on
 or stops it with a final inbound state; each appends human-readable reasons that staff see.
 
-Stages marked ``db=False`` are pure CPU work (parsing, triage, classification) and run before
-any transaction, so SQLite's write lock is never held while the classifier thinks. All the
-``db=True`` stages then run in ONE transaction: the case, its receipt in the outbox, its audit
-entries and the inbound row's new state commit together or not at all (transactional outbox).
+``CpuStep`` stages (typed :class:`CpuStage`) are pure CPU work (parsing, triage,
+classification) and run before any transaction, so SQLite's write lock is never held while the
+classifier thinks. All the ``DbStep`` stages (typed :class:`DbStage`) then run in ONE
+transaction: the case, its receipt in the outbox, its audit entries and the inbound row's new
+state commit together or not at all (transactional outbox).
 A crash anywhere leaves the row ``received`` and it is processed again (at-least-once; the
 case and receipt are only ever committed once, so in effect exactly-once).
 """
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar, Protocol
 
 from sqlmodel import Session
 
@@ -34,24 +36,46 @@ from storage.models import InboundMessage, InboundState
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    run: Callable[..., Stop | None]
-    db: bool
+class CpuStage(Protocol):
+    """A stage of pure CPU work, run before any transaction (parse, triage, classify)."""
 
+    def __call__(self, work: Work, ctx: intake.Context, /) -> Stop | None: ...
+
+
+class DbStage(Protocol):
+    """A stage in the message's one transaction: it may read and write through ``session``."""
+
+    def __call__(self, work: Work, ctx: intake.Context, session: Session, /) -> Stop | None: ...
+
+
+@dataclass(frozen=True)
+class CpuStep:
+    name: str
+    run: CpuStage
+    db: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class DbStep:
+    name: str
+    run: DbStage
+    db: ClassVar[bool] = True
+
+
+Stage = CpuStep | DbStep
 
 #: The whole inbound flow, in order. Change the product's behaviour here, not in the runner.
+#: Every CPU step runs before the transaction opens, so they come first.
 STAGES: tuple[Stage, ...] = (
-    Stage("parse", intake.parse_stage, db=False),
-    Stage("triage", intake.triage_stage, db=False),
-    Stage("classify", intake.classify_stage, db=False),
-    Stage("throttle", intake.throttle_stage, db=True),
-    Stage("identify", intake.identify_stage, db=True),
-    Stage("followup", intake.followup_stage, db=True),
-    Stage("request", intake.request_stage, db=True),
-    Stage("case", intake.case_stage, db=True),
-    Stage("decide", intake.decide_stage, db=True),
+    CpuStep("parse", intake.parse_stage),
+    CpuStep("triage", intake.triage_stage),
+    CpuStep("classify", intake.classify_stage),
+    DbStep("throttle", intake.throttle_stage),
+    DbStep("identify", intake.identify_stage),
+    DbStep("followup", intake.followup_stage),
+    DbStep("request", intake.request_stage),
+    DbStep("case", intake.case_stage),
+    DbStep("decide", intake.decide_stage),
 )
 
 
@@ -69,8 +93,8 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
         work = Work.from_row(row)
     ctx = intake.Context(policy=intake_policy(settings), now=datetime.now(UTC))
     stop: Stop | None = None
-    for stage in (s for s in STAGES if not s.db):
-        stop = stage.run(work, ctx)
+    for cpu in (s for s in STAGES if isinstance(s, CpuStep)):
+        stop = cpu.run(work, ctx)
         if stop:
             break
     with db.session() as session:
@@ -79,8 +103,8 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
         if row is None or row.state != InboundState.RECEIVED:  # another worker finished it
             return row.state if row else "missing"
         if stop is None:
-            for stage in (s for s in STAGES if s.db):
-                stop = stage.run(work, ctx, session)
+            for step in (s for s in STAGES if isinstance(s, DbStep)):
+                stop = step.run(work, ctx, session)
                 if stop:
                     break
         _finish(session, row, work, stop)
