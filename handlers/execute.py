@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from handlers import cases as engine
 from handlers.rights import (
@@ -27,6 +27,8 @@ from handlers.rights import (
     refuse_request,
     send_extension_notice,
 )
+from storage import audit
+from storage import cases as case_store
 from storage.db import Database
 from storage.models import Case, CaseStatus, Customer
 
@@ -73,18 +75,9 @@ def send_refusal_certificate(session: Session, case: Case, org: OrgInfo, *, acto
     customer = _customer(session, case)
     right = case.types[0] if case.types else "access"
     refuse_request(session, case, customer, org=org, right=right, actor=actor,
-                   note=str(case.details.get("refusal_reason") or "") or None)
-    case.details = {**case.details, "refusal_letter_sent": True}
+                   note=case.refusal_reason or None)
+    case.refusal_letter_sent = True
     session.add(case)
-
-
-def _pending(session: Session) -> list[str]:
-    approved = [c.id for c in session.exec(
-        select(Case).where(Case.status == CaseStatus.APPROVED.value)).all()
-        if not c.details.get("execution_failed")]
-    refused = session.exec(select(Case).where(Case.status == CaseStatus.REFUSED.value)
-                           .where(col(Case.closed_at).is_not(None))).all()
-    return [*approved, *(c.id for c in refused if not c.details.get("refusal_letter_sent"))]
 
 
 def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
@@ -92,7 +85,7 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
     """Sweep: every approved case is carried out, every refusal gets its letter. Idempotent."""
     del now  # reserved: the handlers take their own clock today
     with db.read_session() as session:
-        ids = [case_id] if case_id else _pending(session)
+        ids = [case_id] if case_id else case_store.cases_to_finish(session)
         extended = [n.case_id for n in engine.extension_notices_pending(session)]
     counts = {"done": 0, "refused": 0, "extended": 0, "failed": 0}
     for cid in extended:
@@ -100,7 +93,7 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
             case = session.get(Case, cid, with_for_update=True)
             if case is None:
                 continue
-            actor = str(case.details.get("extended_by") or "dsrbot")
+            actor = case.extended_by or audit.BOT_ACTOR
             # Marking first makes a concurrent sweep skip it; both commit together or not at all.
             if engine.mark_extension_notified(session, case, actor=actor):
                 send_extension_notice(session, case, org=org, actor=actor,
@@ -112,13 +105,12 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
                 case = session.get(Case, cid, with_for_update=True)
                 if case is None:
                     continue
-                actor = str(case.details.get("approved_by") or case.details.get("refused_by")
-                            or "dsrbot")
+                actor = case.approved_by or case.refused_by or audit.BOT_ACTOR
                 if case.status == CaseStatus.APPROVED:
                     carry_out_case(session, case, org, actor=actor)
                     counts["done"] += 1
                 elif (case.status == CaseStatus.REFUSED
-                      and not case.details.get("refusal_letter_sent")):
+                      and not case.refusal_letter_sent):
                     send_refusal_certificate(session, case, org, actor=actor)
                     counts["refused"] += 1
         except RightsError as exc:
@@ -134,7 +126,7 @@ def _note_failure(db: Database, case_id: str, message: str) -> None:
         case = session.get(Case, case_id)
         if case is not None:
             # Marked so the sweep does not retry forever; staff decide (refuse or fix the record).
-            case.details = {**case.details, "execution_failed": True}
+            case.execution_failed = True
             if message not in case.reasons:
                 case.reasons = [*case.reasons, message]
             session.add(case)

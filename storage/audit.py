@@ -21,6 +21,8 @@ from storage.models import AuditEntry
 
 GENESIS = "0" * 64
 BOT_ACTOR = "dsrbot"
+#: The periodic jobs, when they decide on a case themselves (an identity code expired).
+SCHEDULER_ACTOR = "dsrbot:scheduler"
 _PG_AUDIT_LOCK = 0x64737262  # "dsrb": serialises appends to the chain across processes
 
 

@@ -128,6 +128,12 @@ def letters(db: Database, kind: str) -> list[OutboundMessage]:
                            .order_by(col(OutboundMessage.id))).all())
 
 
+def letters_of_case(db: Database, case_id: str) -> list[OutboundMessage]:
+    with db.read_session() as s:
+        return list(s.exec(select(OutboundMessage).where(col(OutboundMessage.case_id) == case_id)
+                           .order_by(col(OutboundMessage.id))).all())
+
+
 def audit_actions(db: Database, action: str) -> list[AuditEntry]:
     with db.read_session() as s:
         return list(s.exec(select(AuditEntry).where(col(AuditEntry.action) == action)

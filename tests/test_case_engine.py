@@ -240,7 +240,7 @@ def test_verified_marketing_optout_is_approved_by_the_bot(db: Database) -> None:
                                customer_id=_customer(s), reasons=["dkim pass"])
         decision = engine.advance(s, case)
         assert decision.changed and case.status == CaseStatus.APPROVED
-        assert case.details["approved_by"] == "dsrbot"
+        assert case.approved_by == "dsrbot"
 
 
 def test_unverified_auto_approve_request_waits_for_identity(db: Database) -> None:
