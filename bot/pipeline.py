@@ -24,6 +24,7 @@ from typing import ClassVar, Protocol
 
 from sqlmodel import Session
 
+from bot.clock import SystemClock
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
 from handlers import intake
@@ -155,7 +156,7 @@ def run_once(
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
     counts = process_pending(db, settings, should_stop=should_stop)
-    finished = finish_decided(db, org_info(settings))
+    finished = finish_decided(db, org_info(settings), clock=SystemClock())
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.clock import SystemClock
 from handlers.fields import normalise_email
 from handlers.rights import OrgInfo, make_handlers
 from storage.cases import create_case
@@ -28,7 +29,7 @@ from storage.models import (
 from storage.register import party_by_name
 
 ORG = OrgInfo()
-HANDLERS = make_handlers(ORG)
+HANDLERS = make_handlers(ORG, SystemClock())
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

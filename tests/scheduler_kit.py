@@ -80,7 +80,7 @@ def open_case(
         if status != CaseStatus.RECEIVED:
             store.transition(s, case, status, actor="dsrbot", reasons=["test"])
         if assignee:
-            engine.assign(s, case, staff=assignee, actor="staff:anna")
+            engine.assign(s, case, staff=assignee, actor="staff:anna", now=received_at)
         return case.id
 
 

@@ -24,6 +24,7 @@ from bot.settings import load_settings
 from handlers import cases as engine
 from handlers import reminders as rules
 from handlers.challenge import record_staff_verification
+from handlers.clock import FixedClock
 from handlers.execute import finish_decided
 from storage import audit
 from storage import cases as store
@@ -155,8 +156,10 @@ def test_code_expiry_sends_one_letter(db: Database, tmp_path: Path) -> None:
     cid = kit.case_awaiting_code(db, issued, number="20003")
     tick(cfg, issued + timedelta(hours=73))
     org = org_info(load_settings(Path(cfg)))
-    assert finish_decided(db, org) == {"done": 0, "refused": 0, "extended": 0, "failed": 0}
-    finish_decided(db, org)
+    clock = FixedClock(issued + timedelta(hours=74))
+    assert finish_decided(db, org, clock=clock) == {
+        "done": 0, "refused": 0, "extended": 0, "failed": 0}
+    finish_decided(db, org, clock=clock)
     to_requester = [m for m in kit.letters_of_case(db, cid) if m.recipient == "asker@example.net"]
     assert [m.kind for m in to_requester] == ["neutral"]
     assert kit.audit_actions(db, "rights.refused") == []

@@ -189,13 +189,15 @@ def extend(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: N
     """Extend by two months (only within the first month); the requester is sent a notice."""
     tz = ctx_obj(ctx).settings.organisation.timezone
     _decide(ctx, case_id, name, "extend",
-            lambda s, c, actor: engine.extend(s, c, reason=reason, actor=actor, tz=tz).message)
+            lambda s, c, actor: engine.extend(s, c, reason=reason, actor=actor, tz=tz,
+                                        now=datetime.now(UTC)).message)
 
 
 def assign(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
     """Take a case: it is assigned to NAME."""
     _decide(ctx, case_id, name, "assign",
-            lambda s, c, actor: engine.assign(s, c, staff=name.strip(), actor=actor).message)
+            lambda s, c, actor: engine.assign(s, c, staff=name.strip(), actor=actor,
+                                        now=datetime.now(UTC)).message)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ act once; every change is a checked status transition, audited with who did it a
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -39,6 +39,7 @@ def record_identity(
     verification_level: str,
     signature_state: str,
     customer_id: int | None,
+    now: datetime,
     reasons: Sequence[str] = (),
     actor: str = audit.BOT_ACTOR,
 ) -> None:
@@ -50,7 +51,7 @@ def record_identity(
     case.signature_state = signature_state
     case.customer_id = customer_id
     case.reasons = [*case.reasons, *reasons]
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.identity", case_id=case.id, details={
@@ -173,7 +174,7 @@ def mark_done(
 
 
 def assign(
-    session: Session, case: Case, *, staff: str, actor: str
+    session: Session, case: Case, *, staff: str, actor: str, now: datetime
 ) -> Decision:
     """Give the case to a staff member (who then sees it as theirs)."""
     store.lock_case(session, case)
@@ -184,7 +185,7 @@ def assign(
         raise closed_error(case, "assign")
     before = case.assignee
     case.assignee = staff
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.assigned", case_id=case.id,

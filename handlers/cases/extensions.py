@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlmodel import Session
 
@@ -40,7 +40,7 @@ def extend(
     *,
     reason: str,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
     tz: str = deadlines.DEFAULT_TZ,
 ) -> ExtensionNotice:
     """Extend by two months (GDPR Art. 12(3)), only while the first month runs.
@@ -57,8 +57,7 @@ def extend(
         by = actor_name(case.extended_by or "?")
         return _notice(case, tz, changed=False, message=(
             f"{case.id} already extended by {by} until {case.extended_due_date.isoformat()}"))
-    moment = now or datetime.now(UTC)
-    if not deadlines.extension_allowed(case.received_at, moment, tz=tz):
+    if not deadlines.extension_allowed(case.received_at, now, tz=tz):
         raise CaseError(
             f"{case.id}: the first month ended on {case.due_date.isoformat()}; an extension "
             "can only be made within it (GDPR Art. 12(3))")
@@ -66,7 +65,7 @@ def extend(
     case.extended_due_date = deadlines.due_date(case.received_at, extended=True, tz=tz)
     case.extension_reason = reason.strip()
     case.reasons = [*case.reasons, f"extended: {case.extension_reason}"]
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     # The notice is owed until someone sends it (see extension_notices_pending).
     case.extended_by, case.extension_notice_pending = actor, True
     session.add(case)
@@ -91,14 +90,14 @@ def extension_notices_pending(session: Session, *, tz: str = deadlines.DEFAULT_T
 
 
 def mark_extension_notified(
-    session: Session, case: Case, *, actor: str = audit.BOT_ACTOR
+    session: Session, case: Case, *, now: datetime, actor: str = audit.BOT_ACTOR
 ) -> bool:
     """Record that the extension notice is in the outbox; False when it was already."""
     store.lock_case(session, case)
     if not case.extension_notice_pending:
         return False
     case.extension_notice_pending = False
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.extension_notified", case_id=case.id, details={})

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from handlers import identity
 from handlers.cases import add_thread_id
+from handlers.clock import Clock
 from handlers.letters import normalise_language, render_letter
 from handlers.policy import OrgInfo
 from mailformat import OutAttachment
@@ -143,8 +144,9 @@ class GatedHandler:
 
     right: str = ""
 
-    def __init__(self, org: OrgInfo) -> None:
+    def __init__(self, org: OrgInfo, clock: Clock) -> None:
         self.org = org
+        self.clock = clock
 
     def propose(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
