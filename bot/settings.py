@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from handlers.policy import DEFAULT_TIMEZONE
+from mailformat import DsrbotError
 
 RequestTypeName = Literal[
     "access",
@@ -35,8 +36,11 @@ REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 SECRET_KEYS = frozenset({"password", "token"})
 
 
-class ConfigError(Exception):
+class ConfigError(DsrbotError):
     """A configuration problem, phrased for the operator: ``key: problem``."""
+
+    exit_code = 2
+    label = "config error"
 
 
 class _Section(BaseModel):

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.context import EXIT_CONFIG, ctx_obj, fail
+from bot.cli.context import ctx_obj, fail
 from storage import audit, migrate
 from storage.cases import list_cases
 from storage.register import ensure_default_parties
@@ -30,13 +30,7 @@ def init(ctx: typer.Context) -> None:
 def run(ctx: typer.Context) -> None:
     """Run the service on the configured channels until SIGTERM or SIGINT."""
     from bot.service import run_service
-    from bot.settings import ConfigError
-
-    obj = ctx_obj(ctx)
-    try:
-        asyncio.run(run_service(obj.settings))
-    except ConfigError as exc:
-        raise fail(f"config error: {exc}", EXIT_CONFIG) from None
+    asyncio.run(run_service(ctx_obj(ctx).settings))
 
 
 @audit_app.command("verify")

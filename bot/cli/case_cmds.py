@@ -164,8 +164,6 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
                 message = act(session, found, check.actor)
             else:
                 denied = check.message  # the denial's audit entry commits with this block
-    except engine.CaseError as exc:
-        raise fail(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if denied is not None:

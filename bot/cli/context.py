@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings, load_settings
 from storage.db import Database
-
-EXIT_CONFIG = 2
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -30,11 +27,7 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_path)
-            except ConfigError as exc:
-                typer.echo(f"dsrbot: config error: {exc}", err=True)
-                sys.exit(EXIT_CONFIG)
+            self._settings = load_settings(self.config_path)
         return self._settings
 
     @property

@@ -35,6 +35,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from handlers.letters.filters import FILTERS
 from handlers.policy import DEFAULT_TIMEZONE
+from mailformat import DsrbotError
 
 LANGUAGES: tuple[str, ...] = ("fi", "en", "sv")
 DEFAULT_LANGUAGE = "fi"
@@ -74,7 +75,7 @@ _HERE = Path(__file__).parent
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class LetterError(ValueError):
+class LetterError(DsrbotError):
     """A letter could not be rendered: unknown kind, or a value its template needs is missing."""
 
 
