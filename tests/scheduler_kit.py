@@ -25,6 +25,7 @@ from storage.models import (
     OutboundMessage,
     SentReminder,
 )
+from tests import factories
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -45,15 +46,10 @@ def add_customer(
     s: Session, number: str, *, email: str = "", end: date | None = None,
     org_contact: bool = False,
 ) -> Customer:
-    now = datetime.now(UTC)
-    customer = Customer(customer_number=number, first_name="Maija", last_name="Meikäläinen",
-                        email=email, email_normalised=email.lower(), phone="+358401234567",
-                        postal_address="Hämeenkatu 12 B 7, 33100 Tampere",
-                        relationship_start=date(2005, 1, 1), relationship_end=end,
-                        is_org_contact=org_contact, created_at=now, updated_at=now)
-    s.add(customer)
-    s.flush()
-    return customer
+    return factories.add_customer(
+        s, number, email=email, phone="+358401234567",
+        postal_address="Hämeenkatu 12 B 7, 33100 Tampere", relationship_start=date(2005, 1, 1),
+        relationship_end=end, is_org_contact=org_contact)
 
 
 def add_open_invoice(s: Session, customer: Customer, number: str) -> Invoice:

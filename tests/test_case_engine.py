@@ -17,7 +17,8 @@ from handlers.cases import CaseError
 from handlers.deadlines import due_date
 from storage import cases as store
 from storage.db import Database
-from storage.models import AuditEntry, Case, CaseStatus, Customer, InboundMessage, Staff
+from storage.models import AuditEntry, Case, CaseStatus, InboundMessage, Staff
+from tests import factories
 from tests.helpers import run_cli
 
 RECEIVED = datetime(2026, 3, 2, 9, tzinfo=UTC)  # due Thu 2 Apr 2026
@@ -25,13 +26,9 @@ ANNA = "staff:anna"
 
 
 def _customer(s: Session, number: str = "10001", email: str = "maija@example.fi") -> int:
-    now = datetime.now(UTC)
-    customer = Customer(customer_number=number, email=email, email_normalised=email,
-                        created_at=now, updated_at=now)
-    s.add(customer)
-    s.flush()
-    assert customer.id is not None
-    return customer.id
+    customer_id = factories.add_customer(s, number, email=email).id
+    assert customer_id is not None
+    return customer_id
 
 
 def _open(
