@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ KEYED_PREFIX = "hmac:"
 #: ``session.info`` keys: the audit key (bytes) and extra attribution merged into ``details``.
 KEY_INFO = "dsrbot_audit_key"
 CONTEXT_INFO = "dsrbot_audit_context"
+_HASH = re.compile(r"[0-9a-f]{64}|hmac:[A-Za-z0-9_-]{43}")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PG_AUDIT_LOCK = 0x64737262  # "dsrb": serialises appends to the chain across processes
 
 
@@ -137,9 +140,9 @@ class Checkpoint:
     def parse(cls, raw: str) -> Checkpoint:
         """``COUNT HASH`` (a log line may carry a date first: ``DATE COUNT HASH``)."""
         parts = raw.split()
-        if len(parts) == 3:
+        if len(parts) == 3 and _ISO_DAY.fullmatch(parts[0]):
             parts = parts[1:]
-        if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isascii():
+        if len(parts) != 2 or not parts[0].isdigit() or not _HASH.fullmatch(parts[1]):
             raise ValueError(f"not a checkpoint (COUNT HASH): {raw.strip()[:80]!r}")
         return cls(int(parts[0]), parts[1])
 

@@ -192,6 +192,10 @@ def test_audit_verify_cli_says_which_mode_it_checked(tmp_path: Path) -> None:
     assert run_cli("--config", str(cfg), "demo-data", "--customers", "2", env=env).exit_code == 0
     keyed = run_cli("--config", str(cfg), "audit", "verify", env=env)
     assert keyed.exit_code == 0 and "keyed" in keyed.stdout
+    head = run_cli("--config", str(cfg), "audit", "checkpoint", env=env).stdout.strip()
+    assert head.split()[1].startswith("hmac:")
+    anchored = run_cli("--config", str(cfg), "audit", "verify", "--checkpoint", head, env=env)
+    assert anchored.exit_code == 0 and "1 checkpoint(s)" in anchored.stdout
     no_key = run_cli("--config", str(cfg), "audit", "verify")
     assert no_key.exit_code == 1
     assert "no key was given" in no_key.stderr and "plain" in no_key.stderr
