@@ -123,6 +123,14 @@ class _Read:
     #: The file offset where a Content-Length that did not check out said the body ends.
     claimed_end: int | None = None
     end: int = 0
+    _parsed: Message | None = None
+
+    @property
+    def headers(self) -> Message:
+        """The header block, parsed once (the split check looks at it from both sides)."""
+        if self._parsed is None:
+            self._parsed = _headers(self.head)
+        return self._parsed
 
     def item(self) -> MboxMessage:
         body = self.body
@@ -152,7 +160,7 @@ class _Reader:
             msg.size += len(line)
             if line in _BLANK:
                 break
-        length = _content_length(_headers(msg.head))
+        length = _content_length(msg.headers)
         if length is not None:
             ok, following = self._by_length(msg, length)
             if ok:
@@ -193,7 +201,7 @@ class _Reader:
 
 def _split_reason(before: _Read, after: _Read) -> str | None:
     """Why the separator between ``before`` and ``after`` may be a body line, if it may."""
-    headers = _headers(before.head)
+    headers = before.headers
     boundary = headers.get_param("boundary") if headers.get_content_maintype() == "multipart" \
         else None
     if isinstance(boundary, str) and boundary:
@@ -202,7 +210,7 @@ def _split_reason(before: _Read, after: _Read) -> str | None:
             return "the message before it is MIME multipart and had not closed its parts"
     if before.claimed_end is not None and before.claimed_end > before.end:
         return "the message before it declares a Content-Length that runs past this line"
-    second = _headers(after.head)
+    second = after.headers
     if second.get("Message-ID") is None and second.get("Date") is None:
         return "it has neither Message-ID nor Date"
     return None
