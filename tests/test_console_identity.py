@@ -84,6 +84,9 @@ def test_console_users_map_decides_who_a_login_may_act_as(db: Database, tmp_path
     assert stranger.exit_code == 2 and "'mallory' is not in staff.console_users" in stranger.stderr
     with db.read_session() as s:
         assert _get(s, cid).status == CaseStatus.AWAITING_APPROVAL
+    denied = [e for e in _audit(db, cid) if e.action == "case.denied"]
+    assert [(e.details["reason"], e.details["os_user"]) for e in denied] == [
+        ("console_user", "vvirtanen"), ("console_user", "mallory")]
     own = run_cli("--config", cfg, "approve", cid, "--as", "anna", env=_as("akorhonen"))
     assert own.exit_code == 0, own.stderr
 

@@ -165,13 +165,13 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
     cid = _case_id(case_id)
     denied: ConsoleRefusal | None = None
     try:
-        user.mapped_name(obj.settings.staff.console_users, name)
         with obj.db.session() as session:
             user.attribute(session)
             found = store.get_case(session, cid)
             if found is None:
                 raise engine.CaseError(f"unknown case {cid}")
             try:
+                user.mapped_name(obj.settings.staff.console_users, name)
                 check_exact(name, staff_names(session, staff))
             except ConsoleRefusal as refusal:
                 refuse_and_audit(session, name, refusal, action=action, case_id=cid)
@@ -183,8 +183,6 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
                     message = act(session, found, check.actor)
                 else:
                     denied = ConsoleRefusal(check.message)  # its audit entry commits here
-    except ConsoleRefusal as exc:
-        raise fail(str(exc), exc.code) from exc
     except engine.CaseError as exc:
         raise fail(str(exc)) from exc
     except SQLAlchemyError as exc:

@@ -59,10 +59,11 @@ class ConsoleUser:
         mapped = console_users.get(self.os_user)
         if mapped is None:
             raise ConsoleRefusal(f"OS user {self.os_user!r} is not in staff.console_users; "
-                                 "nothing was changed", EXIT_NOT_MAPPED)
+                                 "nothing was changed", EXIT_NOT_MAPPED, "console_user")
         if given is not None and given != mapped:
             raise ConsoleRefusal(f"--as {given!r} does not match staff.console_users for OS user "
-                                 f"{self.os_user!r}; nothing was changed", EXIT_NOT_MAPPED)
+                                 f"{self.os_user!r}; nothing was changed", EXIT_NOT_MAPPED,
+                                 "console_user")
         return mapped
 
 
