@@ -128,3 +128,15 @@ def test_import_under_console_users_acts_as_the_mapped_staff_member(
     mapped = run_cli("--config", cfg, "import", "customers", path, env=_as("vvirtanen"))
     assert mapped.exit_code == 0, mapped.stderr
     assert [e.actor for e in _import_actors(db)] == ["operator:Ville Virtanen"]
+
+
+def test_import_as_an_inactive_staff_member_is_refused(db: Database, tmp_path: Path) -> None:
+    from storage.models import Staff
+
+    with db.session() as s:
+        s.add(Staff(name="anna", role="approver", active=False))
+    path = str(write_customers_csv(tmp_path / "c.csv", [customer_row("1")]))
+    result = run_cli("--config", _config(tmp_path, db), "import", "customers", path,
+                     "--as", "anna")
+    assert result.exit_code == 1 and "not an active staff member" in result.stderr
+    assert _import_actors(db) == []
