@@ -1,0 +1,129 @@
+"""Reads for the web desk: the queue, one case's surroundings, the reporting facts.
+
+Why column selects for the queue and the report: they list every open (or every) case, and a
+case row carries JSON details and reasons the lists never show; reading only the columns shown
+keeps a 10,000-case queue to one light query. The case page reads whole rows, but of one case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from storage.cases import effective_due_column
+from storage.models import (
+    Case,
+    Customer,
+    IdentityChallenge,
+    InboundMessage,
+    LegalHold,
+    OutboundAttachment,
+    OutboundMessage,
+)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: str
+    types: list[str]
+    status: str
+    requester: str
+    language: str
+    received_at: datetime
+    due: date
+    extended: bool
+    assignee: str | None
+
+
+def open_queue(session: Session, closed: Iterable[str]) -> list[QueueRow]:
+    """Every case not in a ``closed`` status, soonest due first (ties by id)."""
+    due = effective_due_column()
+    stmt = (
+        select_columns(col(Case.id), col(Case.types), col(Case.status), col(Case.requester),
+               col(Case.language), col(Case.received_at), due, col(Case.extended),
+               col(Case.assignee))
+        .where(col(Case.status).not_in(list(closed)))
+        .order_by(due, col(Case.id))
+    )
+    return [QueueRow(*row) for row in session.execute(stmt).all()]
+
+
+@dataclass(frozen=True)
+class FactRow:
+    types: list[str]
+    language: str
+    status: str
+    received_at: datetime
+    due: date
+    closed_at: datetime | None
+
+
+def report_rows(session: Session) -> list[FactRow]:
+    stmt = select_columns(col(Case.types), col(Case.language), col(Case.status),
+                  col(Case.received_at), effective_due_column(), col(Case.closed_at))
+    return [FactRow(*row) for row in session.execute(stmt).all()]
+
+
+def case_messages(session: Session, case_id: str) -> Sequence[InboundMessage]:
+    return session.exec(select(InboundMessage).where(col(InboundMessage.case_id) == case_id)
+                        .order_by(col(InboundMessage.received_at), col(InboundMessage.id))).all()
+
+
+def case_message(session: Session, case_id: str, inbound_id: int) -> InboundMessage | None:
+    row = session.get(InboundMessage, inbound_id)
+    return row if row is not None and row.case_id == case_id else None
+
+
+@dataclass(frozen=True)
+class LetterRow:
+    id: int
+    kind: str
+    recipient: str
+    subject: str
+    state: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    attachments: list[str]
+
+
+def case_letters(session: Session, case_id: str) -> list[LetterRow]:
+    rows = session.exec(select(OutboundMessage).where(col(OutboundMessage.case_id) == case_id)
+                        .order_by(col(OutboundMessage.id))).all()
+    names: dict[int, list[str]] = {}
+    ids = [r.id for r in rows if r.id is not None]
+    if ids:
+        stmt = (select_columns(col(OutboundAttachment.outbound_id),
+                               col(OutboundAttachment.filename))
+                .where(col(OutboundAttachment.outbound_id).in_(ids))
+                .order_by(col(OutboundAttachment.position)))
+        for out_id, filename in session.execute(stmt).all():
+            names.setdefault(out_id, []).append(filename)
+    return [LetterRow(r.id or 0, r.kind, r.recipient, r.subject, r.state, r.attempts,
+                      r.created_at, r.sent_at, r.last_error, names.get(r.id or 0, []))
+            for r in rows]
+
+
+def case_challenges(session: Session, case_id: str) -> Sequence[IdentityChallenge]:
+    return session.exec(select(IdentityChallenge)
+                        .where(col(IdentityChallenge.case_id) == case_id)
+                        .order_by(col(IdentityChallenge.id))).all()
+
+
+def customers(session: Session, ids: Iterable[Any]) -> list[Customer]:
+    wanted = sorted({int(i) for i in ids if str(i).isdigit()})
+    if not wanted:
+        return []
+    return list(session.exec(select(Customer).where(col(Customer.id).in_(wanted))
+                             .order_by(col(Customer.id))).all())
+
+
+def holds(session: Session, customer_id: int) -> Sequence[LegalHold]:
+    return session.exec(select(LegalHold).where(col(LegalHold.customer_id) == customer_id)
+                        .order_by(col(LegalHold.id))).all()
