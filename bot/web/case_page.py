@@ -28,6 +28,7 @@ from storage import cases as store
 from storage.candidates import find_candidates
 from storage.db import Database
 from storage.models import Case, Customer, InboundMessage
+from storage.register import customers_by_email
 
 
 @dataclass
@@ -125,7 +126,8 @@ def _candidates(session: Session, parsed: list[ParsedMessage]) -> list[Customer]
     found: dict[int, Customer] = {}
     for msg in parsed:
         keys = candidate_keys(msg.text, (), sender=msg.from_address)
-        for c in find_candidates(session, keys):
+        for c in [*customers_by_email(session, msg.from_address),
+                  *find_candidates(session, keys)]:
             if c.id is not None:
                 found[c.id] = c
     return list(found.values())
