@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import String, cast, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -40,16 +41,33 @@ class QueueRow:
     assignee: str | None
 
 
-def open_queue(session: Session, closed: Iterable[str]) -> list[QueueRow]:
-    """Every case not in a ``closed`` status, soonest due first (ties by id)."""
+def _queue_filter(stmt: Any, closed: Iterable[str], status: str, kind: str) -> Any:
+    stmt = stmt.where(col(Case.status).not_in(list(closed)))
+    if status:
+        stmt = stmt.where(col(Case.status) == status)
+    if kind:
+        # The JSON list as text contains the quoted name (types are a closed vocabulary).
+        stmt = stmt.where(cast(col(Case.types), String).like(f'%"{kind}"%'))
+    return stmt
+
+
+def open_queue_due_counts(session: Session, closed: Iterable[str], *, status: str = "",
+                          kind: str = "") -> list[tuple[date, int]]:
+    """How many open cases fall due on each day (a few dozen rows, whatever the queue size)."""
     due = effective_due_column()
-    stmt = (
+    stmt = _queue_filter(select_columns(due, func.count()), closed, status, kind)
+    return [(d, int(n)) for d, n in session.execute(stmt.group_by(due).order_by(due)).all()]
+
+
+def open_queue(session: Session, closed: Iterable[str], *, status: str = "", kind: str = "",
+               limit: int | None = None, offset: int = 0) -> list[QueueRow]:
+    """Open cases (not in a ``closed`` status), soonest due first (ties by id), one page."""
+    due = effective_due_column()
+    stmt = _queue_filter(
         select_columns(col(Case.id), col(Case.types), col(Case.status), col(Case.requester),
-               col(Case.language), col(Case.received_at), due, col(Case.extended),
-               col(Case.assignee))
-        .where(col(Case.status).not_in(list(closed)))
-        .order_by(due, col(Case.id))
-    )
+                       col(Case.language), col(Case.received_at), due, col(Case.extended),
+                       col(Case.assignee)), closed, status, kind)
+    stmt = stmt.order_by(due, col(Case.id)).offset(offset).limit(limit)
     return [QueueRow(*row) for row in session.execute(stmt).all()]
 
 

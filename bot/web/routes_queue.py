@@ -48,28 +48,30 @@ def _choice(value: str | None, allowed: list[str]) -> str:
 def load_queue(desk: Desk, staffer: Staffer, status: str, kind: str, page: int
                ) -> dict[str, Any]:
     tz = desk.settings.organisation.timezone
-    now = desk.clock()
+    clock = present.DueClock(present.local_day(desk.clock(), tz))
+    closed = [s.value for s in CLOSED]
     with desk.db.read_session() as session:
-        rows = desk_queries.open_queue(session, [s.value for s in CLOSED])
-    picked = [r for r in rows if (not status or r.status == status)
-              and (not kind or kind in r.types)]
-    clock = present.DueClock(present.local_day(now, tz))
-    counts = Counter(clock.state(r.due) for r in picked)
-    pages = max(1, -(-len(picked) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+        by_due = desk_queries.open_queue_due_counts(session, closed, status=status, kind=kind)
+        total = sum(n for _, n in by_due)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        rows = desk_queries.open_queue(session, closed, status=status, kind=kind,
+                                       limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    counts: Counter[str] = Counter()
+    for due, n in by_due:
+        counts[clock.state(due)] += n
     role = staffer.member.role
     lines = [QueueLine(
         id=r.id, types=", ".join(r.types) or "(unclear)", language=r.language,
         status=r.status, requester=present.requester(r.requester, role),
         received=present.local(r.received_at, tz, "%Y-%m-%d"), due=r.due.isoformat(),
         days_left=clock.days_left(r.due), state=clock.state(r.due), assignee=r.assignee or "")
-        for r in picked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+        for r in rows]
     if present.sees_personal_data(role) and lines:
         with desk.db.session() as session:
             audit.record(session, staffer.member.actor, "web.queue_viewed", details={
                 "cases": len(lines), "page": page, "status": status, "type": kind})
-    return {"lines": lines, "total": len(picked), "counts": counts, "page": page,
-            "pages": pages}
+    return {"lines": lines, "total": total, "counts": counts, "page": page, "pages": pages}
 
 
 async def queue(request: Request) -> Response:
