@@ -29,11 +29,11 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.deadlines import due_date  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.db import Database, normalise_url  # noqa: E402
-from storage.models import Case  # noqa: E402
-from tests import web_kit as kit  # noqa: E402
+from handlers.deadlines import due_date
+from storage import migrate
+from storage.db import Database, normalise_url
+from storage.models import Case
+from tests import web_kit as kit
 
 TYPES = ["access", "erasure", "rectification", "marketing_optout", "portability"]
 STATUSES = ["received", "awaiting_identity", "awaiting_approval", "approved"]
