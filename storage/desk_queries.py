@@ -22,9 +22,12 @@ from storage.models import (
     Customer,
     IdentityChallenge,
     InboundMessage,
+    Invoice,
+    InvoiceStatus,
     LegalHold,
     OutboundAttachment,
     OutboundMessage,
+    Staff,
 )
 
 
@@ -145,3 +148,16 @@ def customers(session: Session, ids: Iterable[Any]) -> list[Customer]:
 def holds(session: Session, customer_id: int) -> Sequence[LegalHold]:
     return session.exec(select(LegalHold).where(col(LegalHold.customer_id) == customer_id)
                         .order_by(col(LegalHold.id))).all()
+
+
+def unpaid_invoices(session: Session, customer_id: int) -> Sequence[Invoice]:
+    """Open invoices and those in debt collection: the notice's holds on erasure."""
+    return session.exec(select(Invoice).where(col(Invoice.customer_id) == customer_id)
+                        .where(col(Invoice.status).in_([InvoiceStatus.OPEN.value,
+                                                        InvoiceStatus.IN_COLLECTION.value]))
+                        .order_by(col(Invoice.due_date))).all()
+
+
+def active_staff_names(session: Session) -> list[str]:
+    return list(session.exec(select(Staff.name).where(col(Staff.active).is_(True))
+                             .order_by(col(Staff.name))).all())

@@ -424,3 +424,25 @@ def test_report_page_has_a_server_drawn_chart_and_the_csv_neutralises_formulas(
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("month,requests,type_access,type_erasure,language_fi")
     assert lines[-1].startswith("total,2,1,1,2")
+
+
+def test_case_page_shows_what_holds_an_erasure(
+        web: TestClient, db: Database) -> None:
+    from datetime import date
+
+    from storage.models import Invoice
+
+    customer_id = kit.add_customer(db)
+    with db.session() as s:
+        customer = s.get(Customer, customer_id)
+        assert customer is not None
+        customer.is_org_contact = True
+        s.add(customer)
+        s.add(Invoice(invoice_number="INV-77", customer_id=customer_id,
+                      issued_at=date(2026, 10, 1), due_date=date(2026, 11, 1),
+                      status="in_collection"))
+    cid = kit.make_case(db, customer_id=customer_id, types=("erasure",))
+    kit.login(web, "aino")
+    html = web.get(f"/cases/{cid}").text
+    assert "invoice INV-77 in collection" in html
+    assert "contact person of an organisation" in html

@@ -70,6 +70,7 @@ class CasePage:
     challenges: list[dict[str, str]] = field(default_factory=list)
     candidates: list[Customer] = field(default_factory=list)
     holds: list[Any] = field(default_factory=list)
+    unpaid: list[Any] = field(default_factory=list)
     letters: list[desk_queries.LetterRow] = field(default_factory=list)
     trail: list[Any] = field(default_factory=list)
     staff_names: list[str] = field(default_factory=list)
@@ -139,7 +140,9 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
     tz = settings.organisation.timezone
     now = now or datetime.now(UTC)
     personal = present.sees_personal_data(member.role)
-    with db.session() as session:
+    # Read (and parse the mail) without holding a write lock; then audit the look in a short
+    # transaction of its own. If the audit entry cannot be written, the page is not shown.
+    with db.read_session() as session:
         case = store.get_case(session, case_id)
         if case is None:
             return None
@@ -163,6 +166,10 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
             page.candidates = _candidates(session, [p for _, p in parsed if p is not None])
             if customer is not None and customer.id is not None:
                 page.holds = list(desk_queries.holds(session, customer.id))
+                page.unpaid = list(desk_queries.unpaid_invoices(session, customer.id))
+        configured = [s.name for s in settings.chat.staff]
+        page.staff_names = sorted({*configured, *desk_queries.active_staff_names(session)})
+    with db.session() as session:
         audit.record(session, member.actor, "case.viewed", case_id=case.id,
                      customer_number=customer.customer_number if customer else None,
                      details={"channel": "web", "personal_data": personal,
@@ -180,14 +187,15 @@ class AttachmentFile:
 def load_attachment(db: Database, member: Member, case_id: str, inbound_id: int, index: int,
                     *, inline: bool) -> AttachmentFile | None:
     """One attachment of one of the case's mails, audited as a look at personal data."""
-    with db.session() as session:
+    with db.read_session() as session:
         row = desk_queries.case_message(session, case_id, inbound_id)
         parsed = _parse(row) if row is not None else None
         if parsed is None or not 0 <= index < len(parsed.attachments):
             return None
-        att = parsed.attachments[index]
         case = store.get_case(session, case_id)
         customer = session.get(Customer, case.customer_id) if case and case.customer_id else None
+    att = parsed.attachments[index]
+    with db.session() as session:
         audit.record(session, member.actor, "case.attachment_viewed", case_id=case_id,
                      customer_number=customer.customer_number if customer else None,
                      details={"channel": "web", "inbound_id": inbound_id, "index": index,

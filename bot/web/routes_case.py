@@ -43,7 +43,7 @@ async def show(request: Request) -> Response:
     return desk.page("case.html.j2", me=staffer, p=page, note=note,
                      tz=desk.settings.organisation.timezone,
                      approver=staffer.member.role == StaffRole.APPROVER.value,
-                     staff_names=[s.name for s in desk.settings.chat.staff])
+                     staff_names=page.staff_names)
 
 
 async def attachment(request: Request) -> Response:

@@ -75,17 +75,18 @@ class SessionStore:
         except BadSignature:
             return None
         now = now or datetime.now(UTC)
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             row = staff_logins.session_by_token_hash(session, _hash(token))
-            if row is None or row.id is None:
-                return None
-            seen = _aware(row.last_seen_at)
-            if now - seen > self.idle:
-                staff_logins.end_session(session, row.id)
-                return None
-            if now - seen > TOUCH_EVERY:
+        if row is None or row.id is None:
+            return None
+        seen = _aware(row.last_seen_at)
+        if now - seen > self.idle:
+            self.end(row.id)
+            return None
+        if now - seen > TOUCH_EVERY:  # a write at most once a minute, not on every request
+            with self.db.session() as session:
                 staff_logins.touch_session(session, row.id, now)
-            return Active(row.id, row.staff_name, row.csrf_token)
+        return Active(row.id, row.staff_name, row.csrf_token)
 
     def end(self, session_id: int) -> None:
         with self.db.session() as session:
