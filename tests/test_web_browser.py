@@ -173,3 +173,20 @@ def test_a_mail_carrying_script_and_javascript_links_runs_nothing(
     assert "<script>document.title='pwned'" in body  # shown as text, not run
     assert "<script>window.__pwned=9</script>.png" in browser.find_element(
         By.CSS_SELECTOR, ".attachments").text
+
+
+def test_queue_and_case_page_fit_a_phone_screen(
+        browser: Any, desk_url: tuple[str, Settings], sqlite_db: Database,
+        tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, _ = desk_url
+    case_id = kit.make_case(sqlite_db, customer_id=kit.add_customer(sqlite_db))
+    browser.set_window_size(390, 844)
+    log_in(browser, url)
+    overflow = "return document.documentElement.scrollWidth - window.innerWidth"
+    assert browser.execute_script(overflow) <= 0
+    browser.save_screenshot(str(tmp_path / "queue-phone.png"))
+    browser.find_element(By.LINK_TEXT, case_id).click()
+    assert browser.execute_script(overflow) <= 0
+    browser.save_screenshot(str(tmp_path / "case-phone.png"))
