@@ -96,6 +96,15 @@ def desk_url(tmp_path: Path, sqlite_db: Database) -> Iterator[tuple[str, Setting
         yield url, settings
 
 
+def wait_for_page(driver: Any, path_end: str) -> None:
+    """A click on a submit button returns before the next page is there: wait for it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(lambda d: d.current_url.split("?")[0].endswith(path_end)
+                                    and d.execute_script("return document.readyState")
+                                    == "complete")
+
+
 def log_in(driver: Any, url: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -104,19 +113,21 @@ def log_in(driver: Any, url: str) -> None:
     driver.find_element(By.NAME, "username").send_keys("aino")
     driver.find_element(By.NAME, "password").send_keys(kit.PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-    assert driver.current_url.endswith("/cases")
+    wait_for_page(driver, "/cases")
 
 
 def test_staff_check_the_scanned_signature_approve_and_see_the_letter(
         browser: Any, desk_url: tuple[str, Settings], sqlite_db: Database,
         tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     url, settings = desk_url
     case_id = kit.make_case(sqlite_db, customer_id=kit.add_customer(sqlite_db))
     log_in(browser, url)
     browser.save_screenshot(str(tmp_path / "queue.png"))
     browser.find_element(By.LINK_TEXT, case_id).click()
+    wait_for_page(browser, f"/cases/{case_id}")
     assert case_id in browser.title
     image = browser.find_element(By.CSS_SELECTOR, ".preview img")
     assert browser.execute_script(
@@ -124,6 +135,7 @@ def test_staff_check_the_scanned_signature_approve_and_see_the_letter(
     browser.save_screenshot(str(tmp_path / "case.png"))
     browser.find_element(By.CSS_SELECTOR, f"form[action='/cases/{case_id}/approve'] button"
                          ).click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".note"))
     assert f"{case_id} approved by aino" in browser.find_element(By.CSS_SELECTOR, ".note").text
     # What the service's pipeline does next: carry out the approved case (the access report).
     finish_decided(sqlite_db, OrgInfo.from_settings(settings))
@@ -188,5 +200,6 @@ def test_queue_and_case_page_fit_a_phone_screen(
     assert browser.execute_script(overflow) <= 0
     browser.save_screenshot(str(tmp_path / "queue-phone.png"))
     browser.find_element(By.LINK_TEXT, case_id).click()
+    wait_for_page(browser, f"/cases/{case_id}")
     assert browser.execute_script(overflow) <= 0
     browser.save_screenshot(str(tmp_path / "case-phone.png"))

@@ -446,3 +446,9 @@ def test_case_page_shows_what_holds_an_erasure(
     html = web.get(f"/cases/{cid}").text
     assert "invoice INV-77 in collection" in html
     assert "contact person of an organisation" in html
+
+
+def test_a_foreign_host_name_is_refused(desk: tuple[Path, Settings], db: Database) -> None:
+    with kit.client(desk[1], db) as c:
+        assert c.get("/login", headers={"host": "attacker.example"}).status_code == 400
+        assert c.get("/login").status_code == 200

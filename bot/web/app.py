@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount
@@ -116,6 +118,19 @@ async def form_with_csrf(request: Request, staffer: Staffer) -> dict[str, str] |
     return values if csrf_ok(staffer.session, values.get("csrf_token")) else None
 
 
+def allowed_hosts(settings: Settings) -> list[str]:
+    """Host names the desk answers to: loopback, its bind address and ``base_url``'s host.
+
+    Anything else is refused (400), so a web page that rebinds its own DNS name to 127.0.0.1
+    cannot make a staff member's browser talk to the desk under a foreign name.
+    """
+    names = {"127.0.0.1", "localhost", "[::1]", settings.web.host}
+    base = urlsplit(settings.web.base_url).hostname
+    if base:
+        names.add(base)
+    return sorted(n for n in names if n not in ("0.0.0.0", "::"))
+
+
 def build_app(settings: Settings, db: Database, *, on_change: Callable[[], None] | None = None,
               clock: Callable[[], datetime] | None = None) -> Starlette:
     from bot.web import routes_case, routes_login, routes_queue, routes_report
@@ -125,6 +140,8 @@ def build_app(settings: Settings, db: Database, *, on_change: Callable[[], None]
         *routes_login.ROUTES, *routes_queue.ROUTES, *routes_case.ROUTES, *routes_report.ROUTES,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings)),
+        Middleware(SecurityHeaders)])
     app.state.desk = desk
     return app
