@@ -452,3 +452,21 @@ def test_a_foreign_host_name_is_refused(desk: tuple[Path, Settings], db: Databas
     with kit.client(desk[1], db) as c:
         assert c.get("/login", headers={"host": "attacker.example"}).status_code == 400
         assert c.get("/login").status_code == 200
+
+
+def test_a_session_outlives_a_restart_only_with_a_configured_key(
+        desk: tuple[Path, Settings], db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import load_settings
+
+    with kit.client(desk[1], db) as first:
+        kit.login(first, "aino")
+        cookies = dict(first.cookies)
+    with kit.client(desk[1], db, cookies=cookies) as restarted:  # a new random key
+        assert restarted.get("/cases").status_code == 303
+    monkeypatch.setenv("DSRBOT_WEB__SECRET_KEY", "k" * 40)
+    keyed = load_settings(desk[0])
+    with kit.client(keyed, db) as first:
+        kit.login(first, "aino")
+        cookies = dict(first.cookies)
+    with kit.client(keyed, db, cookies=cookies) as restarted:
+        assert restarted.get("/cases").status_code == 200

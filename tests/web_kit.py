@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 from typer.testing import CliRunner, Result
@@ -111,9 +112,10 @@ def make_case(db: Database, raw: bytes | None = None, *, customer_id: int | None
         return case.id
 
 
-def client(settings: Settings, db: Database, **kwargs: object) -> TestClient:
-    return TestClient(build_app(settings, db, **kwargs), base_url="http://127.0.0.1",  # type: ignore[arg-type]
-                      follow_redirects=False)
+def client(settings: Settings, db: Database, *, cookies: dict[str, str] | None = None,
+           **kwargs: Any) -> TestClient:
+    return TestClient(build_app(settings, db, **kwargs), base_url="http://127.0.0.1",
+                      follow_redirects=False, cookies=cookies)
 
 
 def csrf_of(html: str) -> str:

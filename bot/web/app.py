@@ -9,6 +9,7 @@ mail text, names and file names are printed, never interpreted.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from handlers.cases import staff_denial
 from storage.db import Database
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,7 +65,11 @@ class Desk:
         self.on_change = on_change or (lambda: None)
         self.clock = clock or (lambda: datetime.now(UTC))
         web = settings.web
-        secret = settings.secret(web.secret_key, web.secret_key_file) or secrets.token_urlsafe(32)
+        secret = settings.secret(web.secret_key, web.secret_key_file)
+        if secret is None:
+            log.warning("web.secret_key is not set: a random key signs desk sessions, so staff "
+                        "log in again after a restart (set DSRBOT_WEB__SECRET_KEY)")
+            secret = secrets.token_urlsafe(32)
         self.sessions = SessionStore(db, secret,
                                      timedelta(minutes=web.session_idle_minutes))
         self.actions = DeskActions(settings, db)

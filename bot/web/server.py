@@ -62,8 +62,10 @@ class WebDesk:
         web = self.settings.web
         sock = bind(web.host, web.port)
         self.port = int(sock.getsockname()[1])
+        # No access log: URLs name cases, and the audit trail already says who looked at what.
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
-                                server_header=False, proxy_headers=False)
+                                server_header=False, proxy_headers=False,
+                                timeout_graceful_shutdown=3)
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
         while not self._server.started:
