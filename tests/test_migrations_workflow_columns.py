@@ -1,4 +1,4 @@
-"""Migration 0010 carries the workflow flags out of ``case.details`` into their columns (and
+"""Migration 0011 carries the workflow flags out of ``case.details`` into their columns (and
 back on downgrade), on SQLite and PostgreSQL, so no decision or owed letter is forgotten."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _rows(url: str) -> dict[str, dict[str, object]]:
 
 
 def test_workflow_flags_move_from_details_to_columns_and_back(db_url: str) -> None:
-    migrate.upgrade(db_url, "0009")
+    migrate.upgrade(db_url, "0010_staff_logins")
     _insert_old_cases(db_url)
     migrate.upgrade(db_url)
     rows = _rows(db_url)
@@ -63,6 +63,6 @@ def test_workflow_flags_move_from_details_to_columns_and_back(db_url: str) -> No
     assert (plain["approved_by"], plain["refusal_letter_sent"], plain["execution_failed"],
             plain["extension_notice_pending"]) == (None, False, False, False)
 
-    migrate.downgrade(db_url, "0009")
+    migrate.downgrade(db_url, "0010_staff_logins")
     back = {cid: r["details"] for cid, r in _rows(db_url).items()}
     assert back == OLD_DETAILS

@@ -11,6 +11,8 @@ import typer
 from bot.settings import Settings, load_settings
 from storage.db import Database
 
+EXIT_CONFIG = 2
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
@@ -31,9 +33,14 @@ class CliContext:
         return self._settings
 
     @property
+    def audit_key(self) -> bytes | None:
+        """A bad key is a ``ConfigError``: ``bot.cli.errors`` prints it and exits 2."""
+        return self.settings.audit_key()
+
+    @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database.url)
+            self._db = Database(self.settings.database.url, audit_key=self.audit_key)
         return self._db
 
     def close(self) -> None:

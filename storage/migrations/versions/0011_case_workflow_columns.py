@@ -6,8 +6,8 @@ columns so the execution sweep is one indexed query. Existing values are carried
 JSON (and moved back on downgrade), row by row in Python so SQLite and PostgreSQL read the JSON
 the same way.
 
-Revision ID: 0010_case_workflow_columns
-Revises: 0009
+Revision ID: 0011_case_workflow_columns
+Revises: 0010_staff_logins
 Create Date: 2026-12-07 03:40:00
 """
 from typing import Any
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0010_case_workflow_columns'
-down_revision = '0009'
+revision = '0011_case_workflow_columns'
+down_revision = '0010_staff_logins'
 branch_labels = None
 depends_on = None
 
