@@ -35,6 +35,7 @@ from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
+from mailformat.cleaning import UnsafeValue, check_recipient
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
@@ -247,7 +248,12 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         signature_state=work.signature.state,
         customer_id=work.assessment.customer_id if verified else None,
     )
-    if _reachable(msg.from_address):
+    if _reachable(msg.from_address) and not _writable(msg.from_address):
+        # RFC 6531: a non-ASCII local part needs SMTPUTF8, which our outgoing mail does not
+        # rely on. The case stands (the register cannot hold such an address); staff answer.
+        work.reasons.append("no receipt by mail: the sender's address is internationalised "
+                            "(non-ASCII), which outgoing mail cannot address; staff to reply")
+    elif _reachable(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
                     context={"received_at": work.received_at, "due_date": case.due_date,
@@ -296,6 +302,15 @@ def _reachable(address: str) -> bool:
     """Whether to mail the sender at all: a letter entered by staff without an email address
     carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
     return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
+
+
+def _writable(address: str) -> bool:
+    """Whether outgoing mail can be addressed to ``address`` (ASCII, or an IDN domain)."""
+    try:
+        check_recipient(address)
+    except UnsafeValue:
+        return False
+    return True
 
 
 def _mentions_other(assessment: IdentityAssessment) -> bool:
