@@ -102,7 +102,7 @@ def test_patterns_are_found() -> None:
 runs = st.lists(st.sampled_from(PIECES), min_size=1, max_size=4).map("".join)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(unit=runs)
 def test_address_regexes_are_linear(unit: str) -> None:
     """A run 30 times longer costs about 30 times the work, for every pattern over mail."""
