@@ -10,7 +10,6 @@ from __future__ import annotations
 import smtplib
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
