@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
-from bot.policy_from_settings import org_info, reminder_policy
+from bot.policy_from_settings import org_info, record_retention, reminder_policy
+from bot.purge_job import PurgeJob
 from bot.settings import SchedulerSettings, Settings
 from handlers import cases as engine
 from handlers import deadlines, periodic
@@ -37,7 +38,9 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-JOB_NAMES = ("challenges", "retention", "cases", "digest")
+JOB_NAMES = ("challenges", "retention", "cases", "digest", "purge")
+#: The daily purge of dsrbot's own records (bot/purge_job.py), claimed once per local day.
+PURGE_SWEEP = "purge_sweep"
 CASE_KINDS = (rules.DEADLINE, rules.OVERDUE, rules.EXTENSION_WARNING)
 
 
@@ -183,6 +186,25 @@ class PeriodicJobs:
         report.add(rules.DIGEST, 1 if digest is not None else 0)
         return report
 
+    def run_purge(self, now: datetime) -> TickReport:
+        """dsrbot's own records past ``retention.*``: once a day (the first run after local
+        midnight), exactly what ``dsrbot purge`` does; counts per kind, never contents."""
+        report = TickReport()
+        today = deadlines.local_date(now, self.tz)
+        if not self._each(report, "purge sweep", today, partial(
+                done.claim, kind=PURGE_SWEEP, subject=done.STAFF, due_on=today, now=now,
+                instance=self.instance)):
+            return report
+        try:
+            result = PurgeJob(self.db, record_retention(self.settings)).run(now)
+        except Exception:
+            report.errors += 1
+            log.exception("scheduler: purge failed; tried again tomorrow or by dsrbot purge")
+            return report
+        for kind, n in result.counts.items():
+            report.add(f"purged_{kind}", n)
+        return report
+
     def _held_count(self, day: date) -> int:
         """Customers past retention and still not anonymised (held, or failing)."""
         if not self.settings.scheduler.retention_enabled:
@@ -222,6 +244,7 @@ class Scheduler:
         first = datetime.now(UTC)  # every job runs at once: catch up on what fell due
         intervals = {"challenges": self.settings.tick_seconds, "cases": self.settings.tick_seconds,
                      "retention": self.settings.daily_check_seconds,
+                     "purge": self.settings.daily_check_seconds,
                      "digest": self.settings.daily_check_seconds}
         for name in JOB_NAMES:
             self._scheduler.add_job(
