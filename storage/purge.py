@@ -84,15 +84,18 @@ def inbound_of_cases(session: Session, case_ids: Sequence[str]) -> list[int]:
     if not case_ids:
         return []
     stmt = select(InboundMessage.id).where(col(InboundMessage.case_id).in_(list(case_ids)),
+                                           col(InboundMessage.state).not_in(WAITING_STATES),
                                            col(InboundMessage.purged_at).is_(None))
     return [i for i in session.exec(stmt).all() if i is not None]
 
 
 def inbound_from(session: Session, address: str) -> list[int]:
-    """Stored mail from this (normalised) address, in a case or not, not yet purged."""
+    """Stored mail from this (normalised) address, in a case or not, not yet purged. Mail
+    still waiting for the pipeline or for staff is left: it may be a new request."""
     if not address:
         return []
     stmt = select(InboundMessage.id).where(col(InboundMessage.from_address) == address,
+                                           col(InboundMessage.state).not_in(WAITING_STATES),
                                            col(InboundMessage.purged_at).is_(None))
     return [i for i in session.exec(stmt).all() if i is not None]
 

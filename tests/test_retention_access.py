@@ -28,7 +28,7 @@ def test_access_report_lists_earlier_requests(db: Database, language: str) -> No
         customer_id = c.id
     assert customer_id is not None
     run_right(db, "access", ids[2], customer_id)
-    text = [m for m in outbox(db) if m.kind == "access_report"][0].text
+    text = next(m for m in outbox(db) if m.kind == "access_report").text
     words = load_catalogue(language)
     assert words.get("access_report.requests_heading") in text
     for case_id in ids[:2]:
