@@ -5,7 +5,7 @@ an operator runs by hand is exactly what the clock runs. Each batch is its own t
 (SQLite's writer lock is never held for long; a crash loses at most one batch, which the next
 run does again). The counts per kind go to the output and to one audit entry; ``dry_run``
 only counts and writes nothing. After a real purge the database files are cleaned
-(:func:`storage.purge.reclaim_space`): SQLite checkpoints and truncates its write-ahead log,
+(:func:`storage.reclaim.reclaim_space`): SQLite checkpoints and truncates its write-ahead log,
 PostgreSQL VACUUMs the tables that lost data.
 """
 
@@ -20,15 +20,15 @@ from sqlmodel import Session
 
 from handlers import retention
 from handlers.policy import RecordRetention
-from storage import audit
-from storage import purge as store
+from storage import audit, reclaim
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 #: Which tables each kind empties (VACUUMed on PostgreSQL when the kind purged something).
-_TABLES = {"other_mail": store.TABLES["mail"], "report_attachments": store.TABLES["attachments"],
-           "erased_letters": store.TABLES["cases"], "cases": store.TABLES["cases"]}
+_TABLES = {"other_mail": reclaim.TABLES["mail"],
+           "report_attachments": reclaim.TABLES["attachments"],
+           "erased_letters": reclaim.TABLES["cases"], "cases": reclaim.TABLES["cases"]}
 
 
 @dataclass
@@ -64,10 +64,11 @@ class PurgeJob:
                 report.counts = retention.due_counts(session, now, self.policy)
             return report
         counts = report.counts
-        counts["other_mail"] = self._repeat(lambda s: retention.purge_other_mail(
-            s, now, self.policy, limit=self.batch))
-        counts["report_attachments"] = self._repeat(lambda s: retention.purge_report_attachments(
-            s, now, self.policy, limit=self.batch))
+        counts["other_mail"] = self._pages(lambda s, after: retention.purge_other_mail(
+            s, now, self.policy, limit=self.batch, after_id=after))
+        counts["report_attachments"] = self._pages(
+            lambda s, after: retention.purge_report_attachments(
+                s, now, self.policy, limit=self.batch, after_id=after))
         counts["erased_letters"] = self._repeat(lambda s: retention.forget_delivered_addresses(
             s, now, limit=self.batch))
         counts.update(self._delete_cases(now, actor))
@@ -79,12 +80,22 @@ class PurgeJob:
                            "case_years": self.policy.case_years}})
         emptied = {t for kind, n in counts.items() if n and kind in _TABLES
                    for t in _TABLES[kind]}
-        reclaimed = store.reclaim_space(self.db.engine, emptied)
+        reclaimed = reclaim.reclaim_space(self.db.engine, emptied)
         report.vacuumed, report.checkpoint_busy = reclaimed.vacuumed, reclaimed.checkpoint_busy
         if reclaimed.checkpoint_busy:
             log.warning("purge: the WAL checkpoint was blocked by a reader; the next purge "
                         "truncates it")
         return report
+
+    def _pages(self, step: Callable[[Session, int], retention.Batch]) -> int:
+        """Run ``step`` in fresh transactions, each batch starting after the last one's id."""
+        total, after = 0, 0
+        while True:
+            with self.db.session() as session:
+                batch = step(session, after)
+            total, after = total + batch.count, batch.last_id
+            if batch.count < self.batch:
+                return total
 
     def _repeat(self, step: Callable[[Session], int]) -> int:
         """Run ``step`` in fresh transactions until a batch comes back short."""

@@ -7,18 +7,17 @@ holds nothing personal beyond a Message-ID.
 
 Which rows are due, and when, is the domain's decision (``handlers/retention``); this module
 only knows the tables. Every function works in the caller's transaction. After a purge,
-:func:`reclaim_space` makes deleted bytes leave the database files (see README, "Deleted
-means gone from the file").
+:func:`storage.reclaim.reclaim_space` makes deleted bytes leave the database files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, func, or_, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage.case_status import CLOSED
@@ -54,10 +53,13 @@ def _other_mail(cutoff: datetime) -> Any:
             col(InboundMessage.received_at) < cutoff)
 
 
-def other_mail_due(session: Session, cutoff: datetime, limit: int) -> list[int]:
+def other_mail_due(session: Session, cutoff: datetime, limit: int,
+                   after_id: int = 0) -> list[int]:
     """Mail in no case, handled (ignored, left for people, quarantined), that came before
-    ``cutoff`` and still has its bytes."""
-    stmt = (select(InboundMessage.id).where(*_other_mail(cutoff))
+    ``cutoff`` and still has its bytes; ids above ``after_id`` (keyset paging: a batch never
+    rescans the rows the batches before it emptied)."""
+    stmt = (select(InboundMessage.id)
+            .where(*_other_mail(cutoff), col(InboundMessage.id) > after_id)
             .order_by(col(InboundMessage.id)).limit(limit))
     return [i for i in session.exec(stmt).all() if i is not None]
 
@@ -110,9 +112,12 @@ def _delivered_files(cutoff: datetime) -> Any:
             col(OutboundAttachment.purged_at).is_(None))
 
 
-def attachments_due(session: Session, cutoff: datetime, limit: int) -> list[int]:
-    """Files of letters delivered before ``cutoff`` that still hold their bytes."""
-    stmt = (select(OutboundAttachment.id).where(*_delivered_files(cutoff))
+def attachments_due(session: Session, cutoff: datetime, limit: int,
+                    after_id: int = 0) -> list[int]:
+    """Files of letters delivered before ``cutoff`` that still hold their bytes (ids above
+    ``after_id``)."""
+    stmt = (select(OutboundAttachment.id)
+            .where(*_delivered_files(cutoff), col(OutboundAttachment.id) > after_id)
             .order_by(col(OutboundAttachment.id)).limit(limit))
     return [i for i in session.exec(stmt).all() if i is not None]
 
@@ -308,49 +313,3 @@ def delete_case_file(session: Session, case: Case, now: datetime) -> CaseFileCou
     return CaseFileCounts(mails=emptied, letters=int(getattr(gone, "rowcount", 0) or 0),
                           attachments=int(getattr(files, "rowcount", 0) or 0), chat=chat,
                           challenges=challenges)
-
-
-# --- making deleted bytes leave the files ----------------------------------------------------
-
-#: The tables a purge may empty, by kind of purge (for VACUUM on PostgreSQL).
-TABLES: dict[str, tuple[str, ...]] = {
-    "mail": (InboundMessage.__tablename__,),  # type: ignore[dict-item]
-    "attachments": (OutboundAttachment.__tablename__,),  # type: ignore[dict-item]
-    "cases": tuple(str(t.__tablename__) for t in (
-        InboundMessage, OutboundMessage, OutboundAttachment, ChatNotification, ChatCaseMessage,
-        IdentityChallenge, CaseThreadRef, Case)),
-}
-
-
-@dataclass(frozen=True)
-class Reclaimed:
-    """What :func:`reclaim_space` did: SQLite's checkpoint result, PostgreSQL's vacuumed tables."""
-
-    checkpoint_busy: bool = False
-    vacuumed: tuple[str, ...] = ()
-
-
-def reclaim_space(engine: Engine, tables: Iterable[str]) -> Reclaimed:
-    """After a purge: SQLite copies the write-ahead log into the (secure-deleted) file and
-    truncates it; PostgreSQL VACUUMs the tables that lost rows. Outside any transaction."""
-    names = sorted(set(tables))
-    known = {t for group in TABLES.values() for t in group}
-    if any(name not in known for name in names):
-        raise ValueError(f"not a table a purge empties: {names}")
-    if engine.dialect.name == "sqlite":
-        # The DB-API connection directly: SQLAlchemy's begin hook would open a transaction,
-        # and a checkpoint inside one cannot finish.
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            row = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-        return Reclaimed(checkpoint_busy=bool(row and row[0]))
-    if engine.dialect.name == "postgresql" and names:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in names:
-                conn.execute(text(f'VACUUM (ANALYZE) "{name}"'))
-        return Reclaimed(vacuumed=tuple(names))
-    return Reclaimed()

@@ -11,6 +11,7 @@ from handlers.retention.erasure_copies import (
 )
 from handlers.retention.sweep import (
     KINDS,
+    Batch,
     Cutoffs,
     delete_expired_cases,
     due_counts,
@@ -21,6 +22,7 @@ from handlers.retention.sweep import (
 __all__ = [
     "DATA_LETTER_KINDS",
     "KINDS",
+    "Batch",
     "Cutoffs",
     "delete_expired_cases",
     "due_counts",

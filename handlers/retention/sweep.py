@@ -13,8 +13,9 @@ Three kinds, each with its own clock (``retention.*``, README "What dsrbot keeps
 
 Plain functions over a session and a ``now``: the caller (``bot/purge_job.py``) owns the
 transactions and the batches, so a test or a benchmark calls them directly. Each ``purge_*``
-handles at most ``limit`` items and returns how many it handled; repeated until it returns
-fewer, it has purged everything due. Nothing here reads or logs what a mail or letter says.
+handles at most ``limit`` items above ``after_id`` and returns how many and the last id;
+repeated from that id until it returns fewer, it has purged everything due. Nothing here
+reads or logs what a mail or letter says.
 """
 
 from __future__ import annotations
@@ -67,18 +68,27 @@ def due_counts(session: Session, now: datetime, policy: RecordRetention) -> dict
             "cases": store.count_cases_due(session, cut.cases)}
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One batch's work: how many items, and the last id (where the next batch starts)."""
+
+    count: int
+    last_id: int
+
+
 def purge_other_mail(session: Session, now: datetime, policy: RecordRetention, *,
-                     limit: int) -> int:
-    ids = store.other_mail_due(session, Cutoffs.at(now, policy).other_mail, limit)
+                     limit: int, after_id: int = 0) -> Batch:
+    ids = store.other_mail_due(session, Cutoffs.at(now, policy).other_mail, limit, after_id)
     store.purge_inbound(session, ids, now)
-    return len(ids)
+    return Batch(len(ids), ids[-1] if ids else after_id)
 
 
 def purge_report_attachments(session: Session, now: datetime, policy: RecordRetention, *,
-                             limit: int) -> int:
-    ids = store.attachments_due(session, Cutoffs.at(now, policy).report_attachments, limit)
+                             limit: int, after_id: int = 0) -> Batch:
+    ids = store.attachments_due(session, Cutoffs.at(now, policy).report_attachments, limit,
+                                after_id)
     store.purge_attachments(session, ids, now)
-    return len(ids)
+    return Batch(len(ids), ids[-1] if ids else after_id)
 
 
 def delete_expired_cases(session: Session, now: datetime, policy: RecordRetention, *,
