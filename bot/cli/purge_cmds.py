@@ -2,7 +2,9 @@
 
 It runs what the scheduler runs daily (:class:`bot.purge_job.PurgeJob`), without the daily
 claim: an operator may purge again the same day (nothing is purged twice; the second run
-finds less due). Output and audit hold counts per kind, never contents.
+finds less due). Output and audit hold counts per kind, never contents. The audit entry names
+the login that ran it (``operator:<login>``): a purge decides nothing about a case, so it
+takes no ``--as``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ def purge(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Only count what is due; change nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Counts as JSON for scripts")] = False,
-    actor: Annotated[str | None, typer.Option(
-        "--as", help="Who runs it, for the audit log (default: your login name)")] = None,
 ) -> None:
     """Purge stored mail, outbox files and closed case files past retention.* (see README)."""
     obj = ctx_obj(ctx)
@@ -39,7 +39,7 @@ def purge(
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     report = PurgeJob(obj.db, record_retention(settings)).run(
-        moment, dry_run=dry_run, actor=operator_actor(actor))
+        moment, dry_run=dry_run, actor=operator_actor(None))
     if as_json:
         typer.echo(json.dumps({"now": moment.isoformat(), "dry_run": dry_run,
                                "counts": report.counts, "vacuumed": list(report.vacuumed)},
