@@ -4,14 +4,22 @@ chat rows and identity evidence go at once; the erasure case keeps only its proo
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.purge_job import PurgeJob
 from handlers.policy import RecordRetention
 from storage import chat_outbox, outbox
+from storage import purge as store
 from storage.db import Database
-from storage.models import Case, ChatNotification, IdentityChallenge, OutboundMessage
+from storage.models import (
+    Case,
+    ChatNotification,
+    IdentityChallenge,
+    InboundMessage,
+    OutboundMessage,
+)
 from tests.retention_kit import (
     NOW,
     add_letter,
@@ -126,3 +134,18 @@ def test_erasure_leaves_other_customers_and_open_cases_alone(db: Database) -> No
     with db.read_session() as s:
         still_open = s.get(Case, open_id)
     assert still_open is not None and still_open.requester != ""
+
+
+def test_desk_shows_a_purged_mail_as_purged_not_as_broken(db: Database, tmp_path: Path) -> None:
+    from tests import web_kit as kit
+
+    cfg, settings = kit.write_settings(tmp_path, db)
+    kit.add_staff(cfg, "aino", "approver")
+    case_id = kit.make_case(db, customer_id=kit.add_customer(db))
+    with db.session() as s:  # as an erasure leaves the request mail of a case
+        store.purge_inbound(s, [i for i in s.exec(select(InboundMessage.id)).all() if i], NOW)
+    with kit.client(settings, db) as web:
+        kit.login(web, "aino")
+        html = web.get(f"/cases/{case_id}").text
+    assert "haluan tarkastaa tietoni" not in html
+    assert "purged on" in html and "could not be read" not in html

@@ -14,6 +14,7 @@ from bot.cli import (
     nlp_cmds,
     purge_cmds,
     register_cmds,
+    staff_cmds,
     status_cmds,
     tick_cmds,
 )
@@ -45,6 +46,7 @@ tick_cmds.register(app)
 purge_cmds.register(app)
 nlp_cmds.register(app)
 status_cmds.register(app)
+staff_cmds.register(app)
 
 
 def main() -> None:

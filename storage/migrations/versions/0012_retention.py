@@ -1,7 +1,7 @@
 """retention: purged marks on stored mail and attachments, anonymous statistics of deleted cases
 
 Revision ID: 0012_retention
-Revises: 0009
+Revises: 0010_staff_logins
 Create Date: 2026-12-07 03:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0012_retention'
-down_revision = '0009'
+down_revision = '0010_staff_logins'
 branch_labels = None
 depends_on = None
 
