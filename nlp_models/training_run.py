@@ -7,7 +7,7 @@ Kept apart from :mod:`nlp_models.train` because choosing and scoring need the wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ _KEPT = ("macro_f1", "exact_match", "missed_request_rate", "review_rate", "langu
 def train_and_score(
     data: Path,
     out: Path,
-    held_out: Mapping[str, Path],
+    held_out: Mapping[str, Path | Sequence[Path]],
     *,
     seed: int = 0,
     folds: int = 5,
@@ -48,12 +48,17 @@ def train_and_score(
     if held_out:
         classifier = Classifier(out)
         meta["scores"] = {}
-        for split, path in held_out.items():
-            report = evaluate(classify_all(classifier, read_examples(path)))
+        for split, paths in held_out.items():
+            files = [paths] if isinstance(paths, Path) else list(paths)
+            examples = [e for path in files for e in read_examples(path)]
+            report = evaluate(classify_all(classifier, examples))
             meta["scores"][split] = {k: report[k] for k in _KEPT} | {
                 "examples": report["examples"],
                 "per_label_f1": {k: v["f1"] for k, v in report["per_label"].items()},
                 "rectification_value_accuracy": report["rectification"]["value_accuracy"],
+                "earlier_request": {k: v for k, v in report["earlier_request"].items()
+                                    if k != "misses"},
+                "on_behalf_of": report["on_behalf_of"],
             }
         write_meta(out, meta)
     return meta

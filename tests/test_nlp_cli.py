@@ -31,6 +31,7 @@ def test_classify_eml_prints_one_json_object(tmp_path: Path) -> None:
     labels = {e["label"]: e for e in out["entities"]}
     assert labels["customer_number"]["value"] == "119002"
     assert labels["person"]["text"] == "Anna Berg"
+    assert out["earlier_request"] is None and out["on_behalf_of"] is None
 
 
 def test_classify_missing_file_is_a_clear_error(tmp_path: Path) -> None:
