@@ -91,5 +91,5 @@ def test_corpus_reminder_must_name_a_request_label(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text('{"id": "1", "subject": "", "body": "x", "labels": ["access"], '
                     '"reminder": {"date": "3.10.", "right": "copy"}}\n', encoding="utf-8")
-    with pytest.raises(CorpusError, match="r.jsonl:1.*reminder"):
+    with pytest.raises(CorpusError, match=r"r\.jsonl:1: .reminder\.right."):
         read_examples(path)
