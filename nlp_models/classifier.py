@@ -33,6 +33,8 @@ from nlp_models.train import LANGID_FILE, PIPE, PIPELINE_DIR, read_meta
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
+REMINDER_CHARS = 20_000
+"""Reminders and representation are said in the first pages; a 2 MB body must stay fast."""
 RULES_UNLESS_OTHER = 0.5
 """The rules do not lift a mail the model finds this likely to ask nothing."""
 
@@ -164,7 +166,7 @@ class Classifier:
         words name in everyday terms ("poistopyyntö", "a copy of my data"). Empty for any
         other mail, and for a reminder that names no right ("no answer" alone is no request).
         Everyday words are trusted least: a reminder says "newsletter" or "reklam" in passing."""
-        if not is_reminder(subject, clean.own):
+        if not is_reminder(subject, clean.own[:REMINDER_CHARS]):
             return ()
         older = older_text(clean, headers=False)
         named = rules.rule_labels(subject, clean.own) or rules.rule_labels("", older)
@@ -189,10 +191,11 @@ class Classifier:
         language = self._langid.detect(f"{own}\n{ev.subject}" if len(own) < 40 else own)
         entities = _entities(ev.clean, decision.labels, from_display)
         requests = tuple(x for x in decision.labels if x != OTHER)
-        earlier = earlier_request(ev.subject, ev.clean.own, older_text(ev.clean),
+        own = ev.clean.own[:REMINDER_CHARS]
+        earlier = earlier_request(ev.subject, own, older_text(ev.clean)[:REMINDER_CHARS],
                                   received or datetime.now(UTC).date(),
                                   fallback_rights=ev.reminded or requests,
-                                  headers=ev.clean.full)
+                                  headers=ev.clean.full[:REMINDER_CHARS])
         return Classification(
             labels=decision.labels,
             scores={label: round(ev.scores[label], 4) for label in LABELS},
@@ -203,7 +206,7 @@ class Classifier:
             reasons=decision.reasons,
             possible=decision.possible,
             earlier_request=earlier,
-            on_behalf_of=representation(ev.clean.own),
+            on_behalf_of=representation(own),
         )
 
 

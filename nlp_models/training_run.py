@@ -8,12 +8,13 @@ Kept apart from :mod:`nlp_models.train` because choosing and scoring need the wh
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from nlp_models.classifier import Classifier
 from nlp_models.corpus import read_examples
-from nlp_models.crossval import choose_thresholds, out_of_fold, summary
+from nlp_models.crossval import OutOfFold, choose_thresholds, out_of_fold, summary
 from nlp_models.evaluate import classify_all, evaluate
 from nlp_models.train import TrainConfig, train_and_save, write_meta
 
@@ -27,6 +28,7 @@ def train_and_score(
     *,
     seed: int = 0,
     folds: int = 5,
+    jobs: int = 1,
     progress: Callable[[int, float], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -38,9 +40,17 @@ def train_and_score(
     while tuning, so that its figure estimates mail from strangers rather than our own style.
     """
     config = TrainConfig(seed=seed)
-    meta = train_and_save(data, out, config, progress)
-    if folds > 1:
-        oof = out_of_fold(data, config, folds, progress=say)
+    oof: OutOfFold | None
+    if jobs > 1 and folds > 1:
+        # The final model in a process of its own while the fold models train in theirs.
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            final = pool.submit(train_and_save, data, out, config)
+            oof = out_of_fold(data, config, folds, progress=say, jobs=jobs)
+            meta = final.result()
+    else:
+        meta = train_and_save(data, out, config, progress)
+        oof = out_of_fold(data, config, folds, progress=say) if folds > 1 else None
+    if oof is not None:
         chosen, _ = choose_thresholds(oof)
         meta["thresholds"] = chosen.to_json()
         meta["crossval"] = summary(oof, chosen) | {"folds": folds}
