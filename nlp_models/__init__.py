@@ -6,5 +6,10 @@
 
 from nlp_models.classifier import Classification, Classifier, classify, load_classifier
 from nlp_models.entities import Entity
+from nlp_models.reminders import EarlierRequest
+from nlp_models.representative import OnBehalfOf
 
-__all__ = ["Classification", "Classifier", "Entity", "classify", "load_classifier"]
+__all__ = [
+    "Classification", "Classifier", "EarlierRequest", "Entity", "OnBehalfOf", "classify",
+    "load_classifier",
+]

@@ -2,7 +2,8 @@
 
 The body is cleaned (:mod:`nlp_models.preprocess`), scored as a whole and sentence by sentence by
 the trained pipeline, lifted by the rules where a right is named outright (:mod:`nlp_models.rules`)
-and turned into labels by the model's own thresholds (:mod:`nlp_models.decision`).
+or reminded of (:mod:`nlp_models.reminders`), and turned into labels by the model's own
+thresholds (:mod:`nlp_models.decision`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import spacy
@@ -23,12 +25,16 @@ from nlp_models.entities import Entity, extract_entities
 from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
-from nlp_models.preprocess import CleanText, clean_body
+from nlp_models.preprocess import CleanText, clean_body, older_text
 from nlp_models.rectification import rectification_entities
+from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
+from nlp_models.representative import OnBehalfOf, representation
 from nlp_models.train import LANGID_FILE, PIPE, PIPELINE_DIR, read_meta
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
+REMINDER_CHARS = 20_000
+"""Reminders and representation are said in the first pages; a 2 MB body must stay fast."""
 RULES_UNLESS_OTHER = 0.5
 """The rules do not lift a mail the model finds this likely to ask nothing."""
 
@@ -48,6 +54,10 @@ class Classification:
     """Why `needs_review` is set (no personal data, safe to log)."""
     possible: list[str] = field(default_factory=list)
     """Requests that scored too low to claim but too high to rule out."""
+    earlier_request: EarlierRequest | None = None
+    """The mail reminds of (or points at) a request sent before: its claimed date and right."""
+    on_behalf_of: OnBehalfOf | None = None
+    """The sender writes for someone else (lawyer, power of attorney, guardian): whom."""
 
 
 def is_garbage(text: str) -> bool:
@@ -77,6 +87,8 @@ class Evidence:
     scores: dict[str, float]
     sentence_best: dict[str, float]
     garbage: bool
+    reminded: tuple[str, ...] = ()
+    """The rights a reminder names (already lifted in `scores`)."""
 
 
 class Classifier:
@@ -131,19 +143,59 @@ class Classifier:
             # Not when the model is sure the mail asks nothing: a newsletter or webinar about
             # privacy names every right ("tarkastusoikeus, siirto-oikeus...") and asks none.
             scores = rules.apply_rules(scores, rules.rule_labels(subject, own))
+        reminded = (self.reminded_rights(subject, clean, scores)
+                    if self.use_rules and not garbage else ())
+        if reminded:
+            # Even when the model reads it as ordinary mail: "I have had no answer to my request
+            # of 3 October" has few request words, but it is the request again.
+            scores = rules.apply_rules(scores, set(reminded))
+            scores[OTHER] = min(scores[OTHER], 1 - rules.RULE_SCORE)
         if garbage:
             scores = {label: (1.0 if label == OTHER else 0.0) for label in LABELS}
         best = {label: 0.0 for label in REQUEST_LABELS}
         if not garbage and (every_sentence or sentences_may_decide(scores, self.thresholds)):
             best = self.sentence_best(subject, own)
-        return Evidence(subject, clean, scores, best, garbage)
+        return Evidence(subject, clean, scores, best, garbage, reminded)
 
-    def classify(self, subject: str, body: str, *, from_display: str = "") -> Classification:
+    def reminded_rights(self, subject: str, clean: CleanText,
+                        scores: dict[str, float]) -> tuple[str, ...]:
+        """The rights a reminder is about, to be claimed: named by article or legal name in its
+        own words or in the quoted earlier request (as the rules read them: a template's list of
+        articles names none); else what the model reads in that quoted
+        request; else, only when the model claims no request at all, the first right its own
+        words name in everyday terms ("poistopyyntö", "a copy of my data"). Empty for any
+        other mail, and for a reminder that names no right ("no answer" alone is no request).
+        Everyday words are trusted least: a reminder says "newsletter" or "reklam" in passing."""
+        if not is_reminder(subject, clean.own[:REMINDER_CHARS]):
+            return ()
+        older = older_text(clean, headers=False)
+        named = rules.rule_labels(subject, clean.own) or rules.rule_labels("", older)
+        if named:
+            return tuple(x for x in REQUEST_LABELS if x in named)
+        if older:
+            quoted = self.model_scores("", older)
+            rights = tuple(x for x in REQUEST_LABELS if quoted[x] >= self.thresholds.threshold)
+            if rights:
+                return rights
+        if any(scores[x] >= self.thresholds.threshold for x in REQUEST_LABELS):
+            return ()
+        return named_rights(f"{subject}\n{clean.own}")[0][:1]
+
+    def classify(self, subject: str, body: str, *, from_display: str = "",
+                 received: date | None = None) -> Classification:
+        """`received` (default: today, UTC) dates a reminder's "3 October" to its latest year
+        not after it."""
         ev = self.evidence(subject, body)
         decision = decide(ev.scores, ev.garbage, self.thresholds, ev.sentence_best)
         own = ev.clean.own
         language = self._langid.detect(f"{own}\n{ev.subject}" if len(own) < 40 else own)
         entities = _entities(ev.clean, decision.labels, from_display)
+        requests = tuple(x for x in decision.labels if x != OTHER)
+        own = ev.clean.own[:REMINDER_CHARS]
+        earlier = earlier_request(ev.subject, own, older_text(ev.clean)[:REMINDER_CHARS],
+                                  received or datetime.now(UTC).date(),
+                                  fallback_rights=ev.reminded or requests,
+                                  headers=ev.clean.full[:REMINDER_CHARS])
         return Classification(
             labels=decision.labels,
             scores={label: round(ev.scores[label], 4) for label in LABELS},
@@ -153,6 +205,8 @@ class Classifier:
             model_version=self.version,
             reasons=decision.reasons,
             possible=decision.possible,
+            earlier_request=earlier,
+            on_behalf_of=representation(own),
         )
 
 
@@ -180,6 +234,8 @@ def load_classifier(model_dir: Path = DEFAULT_MODEL_DIR, use_rules: bool = True)
     return Classifier(model_dir, use_rules=use_rules)
 
 
-def classify(subject: str, body: str, *, from_display: str = "") -> Classification:
+def classify(subject: str, body: str, *, from_display: str = "",
+             received: date | None = None) -> Classification:
     """Classify one message with the committed model (see module docstring)."""
-    return load_classifier().classify(subject, body, from_display=from_display)
+    return load_classifier().classify(subject, body, from_display=from_display,
+                                      received=received)

@@ -1,4 +1,5 @@
-"""Read the JSONL corpus (`id`, `lang`, `subject`, `body`, `labels`, optional `expect`).
+"""Read the JSONL corpus (`id`, `lang`, `subject`, `body`, `labels`, optional `expect`,
+`reminder` and `on_behalf_of`).
 
 A bad line names its file and line number: the corpus is written by hand, and a typo should
 cost seconds, not a silent drop of an example.
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp_models.labels import LABELS
+from nlp_models.labels import LABELS, REQUEST_LABELS
 
 
 class CorpusError(ValueError):
@@ -28,6 +29,31 @@ class Example:
     labels: tuple[str, ...]
     expect: dict[str, str] = field(default_factory=dict)
     """Rectification only: {"field": ..., "new_value": ...} as the writer meant it."""
+    reminder: Reminder | None = None
+    """A reminder of an earlier request: its date as written (None: none named) and right."""
+    on_behalf_of: bool = False
+    """The sender writes for another person (a representative of the data subject)."""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    date: str | None
+    rights: tuple[str, ...]
+
+
+def _reminder(obj: object, where: str) -> Reminder | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise CorpusError(f"{where}: 'reminder' must be an object")
+    when = obj.get("date")
+    if when is not None and not isinstance(when, str):
+        raise CorpusError(f"{where}: 'reminder.date' must be a string or null")
+    right = obj.get("right")
+    rights = [right] if isinstance(right, str) else right if isinstance(right, list) else None
+    if rights is None or not all(x in REQUEST_LABELS for x in rights):
+        raise CorpusError(f"{where}: 'reminder.right' must name a request label")
+    return Reminder(date=when or None, rights=tuple(rights))
 
 
 def jsonl_files(path: Path) -> list[Path]:
@@ -60,6 +86,8 @@ def _example(obj: object, where: str, *, require_labels: bool) -> Example:
         body=str(obj.get("body") or ""),
         labels=tuple(labels),
         expect={str(k): str(v) for k, v in expect.items()},
+        reminder=_reminder(obj.get("reminder"), where),
+        on_behalf_of=bool(obj.get("on_behalf_of", False)),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,40 +71,69 @@ def file_folds(data: Path, folds: int) -> list[list[Path]]:
     return groups
 
 
+_FoldRows = tuple[list[Example], list[list[float]], list[list[float]], list[bool]]
+
+
+def _score_fold(held: list[Path], others: list[Path], config: TrainConfig, tmp: str,
+                k: int) -> _FoldRows:
+    """Train on `others`, score every mail of `held` (a top-level function: it may run in a
+    worker process)."""
+    train_dir = Path(tmp) / f"train-{k}"
+    train_dir.mkdir()
+    for file in others:
+        (train_dir / file.name).write_bytes(file.read_bytes())
+    model_dir = Path(tmp) / f"model-{k}"
+    train_and_save(train_dir, model_dir, config)
+    classifier = Classifier(model_dir)
+    examples: list[Example] = []
+    rows: list[list[float]] = []
+    best_rows: list[list[float]] = []
+    garbage: list[bool] = []
+    for file in held:
+        for example in read_examples(file):
+            ev = classifier.evidence(example.subject, example.body, every_sentence=True)
+            examples.append(example)
+            rows.append([ev.scores[x] for x in LABELS])
+            best_rows.append([ev.sentence_best[x] for x in REQUEST_LABELS])
+            garbage.append(ev.garbage)
+    return examples, rows, best_rows, garbage
+
+
 def out_of_fold(
     data: Path,
     config: TrainConfig,
     folds: int = 5,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> OutOfFold:
-    """Train one model per fold on the other folds and score the fold's mail with it."""
+    """Train one model per fold on the other folds and score the fold's mail with it.
+
+    With `jobs` > 1 the folds train in that many worker processes. Each fold model depends
+    only on its files and the seed, so the scores are the same as one after another."""
     groups = file_folds(data, folds)
     if len(groups) < 2:
         raise CorpusError(f"{data}: cross-validation needs at least two corpus files")
-    examples: list[Example] = []
-    rows: list[list[float]] = []
-    best_rows: list[list[float]] = []
-    garbage: list[bool] = []
+    tasks = [(held, [f for other in groups[:k] + groups[k + 1:] for f in other], k)
+             for k, held in enumerate(groups)]
     with tempfile.TemporaryDirectory(prefix="dsrbot-cv-") as tmp:
-        for k, held in enumerate(groups):
+        if jobs > 1:
             if progress is not None:
-                progress(f"fold {k + 1}/{len(groups)}: holding out "
-                         + ", ".join(p.name for p in held))
-            train_dir = Path(tmp) / f"train-{k}"
-            train_dir.mkdir()
-            for other in groups[:k] + groups[k + 1:]:
-                for file in other:
-                    (train_dir / file.name).write_bytes(file.read_bytes())
-            model_dir = Path(tmp) / f"model-{k}"
-            train_and_save(train_dir, model_dir, config)
-            classifier = Classifier(model_dir)
-            for file in held:
-                for example in read_examples(file):
-                    ev = classifier.evidence(example.subject, example.body, every_sentence=True)
-                    examples.append(example)
-                    rows.append([ev.scores[x] for x in LABELS])
-                    best_rows.append([ev.sentence_best[x] for x in REQUEST_LABELS])
-                    garbage.append(ev.garbage)
+                progress(f"{len(tasks)} folds in {min(jobs, len(tasks))} processes")
+            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+                futures = [pool.submit(_score_fold, held, others, config, tmp, k)
+                           for held, others, k in tasks]
+                results = [f.result() for f in futures]
+        else:
+            results = []
+            for held, others, k in tasks:
+                if progress is not None:
+                    progress(f"fold {k + 1}/{len(groups)}: holding out "
+                             + ", ".join(p.name for p in held))
+                results.append(_score_fold(held, others, config, tmp, k))
+    examples = [e for r in results for e in r[0]]
+    rows = [x for r in results for x in r[1]]
+    best_rows = [x for r in results for x in r[2]]
+    garbage = [x for r in results for x in r[3]]
     gold = np.array([[x in e.labels for x in LABELS] for e in examples], dtype=bool)
     return OutOfFold(examples, np.array(rows), np.array(best_rows), np.array(garbage), gold)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from nlp_models.classifier import Classification, Classifier
 from nlp_models.corpus import Example
+from nlp_models.dates import find_dates
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.preprocess import fold
 
@@ -76,6 +78,57 @@ def rectification_accuracy(scored: Sequence[Scored]) -> dict[str, Any]:
     }
 
 
+def _same_date(gold: str | None, found_text: str | None, found_iso: str | None) -> bool:
+    """The writer's date as written against the one found: the same words, or the same day."""
+    if gold is None or found_text is None:
+        return gold is None and found_text is None
+    if " ".join(fold(gold).split()).strip(" .,") == " ".join(fold(found_text).split()).strip(" .,"):
+        return True
+    today = datetime.now(UTC).date()
+    parsed = [d.iso for d in find_dates(gold, today) if d.iso]
+    return found_iso is not None and parsed[:1] == [found_iso]
+
+
+def earlier_request_accuracy(scored: Sequence[Scored]) -> dict[str, Any]:
+    """On mails whose corpus line carries `reminder`: how often the earlier request is found,
+    with the right and the date the writer meant; and how often one is found on other mail."""
+    total = found = right_ok = date_ok = both_ok = spurious = others = 0
+    misses: list[str] = []
+    for s in scored:
+        gold, got = s.example.reminder, s.result.earlier_request
+        if gold is None:
+            others += 1
+            spurious += got is not None
+            continue
+        total += 1
+        if got is None:
+            misses.append(s.example.id)
+            continue
+        found += 1
+        right = bool(set(got.rights) & set(gold.rights))
+        when = _same_date(gold.date, got.date_text, got.date)
+        right_ok += right
+        date_ok += when
+        both_ok += right and when
+        if not (right and when):
+            misses.append(s.example.id)
+
+    def rate(n: int, d: int) -> float | None:
+        return round(n / d, 4) if d else None
+
+    return {"examples": total, "found": rate(found, total), "right": rate(right_ok, total),
+            "date": rate(date_ok, total), "right_and_date": rate(both_ok, total),
+            "found_on_other_mail": rate(spurious, others), "misses": misses}
+
+
+def on_behalf_of_accuracy(scored: Sequence[Scored]) -> dict[str, Any]:
+    """Precision and recall of `on_behalf_of` against the corpus flag."""
+    tp = sum(1 for s in scored if s.example.on_behalf_of and s.result.on_behalf_of)
+    fp = sum(1 for s in scored if not s.example.on_behalf_of and s.result.on_behalf_of)
+    fn = sum(1 for s in scored if s.example.on_behalf_of and not s.result.on_behalf_of)
+    return _prf(tp, fp, fn)
+
+
 def evaluate(scored: Sequence[Scored]) -> dict[str, Any]:
     """Per-label P/R/F1, macro-F1, missed requests, review rate, language accuracy, confusions."""
     counts = {label: [0, 0, 0] for label in LABELS}  # tp, fp, fn
@@ -117,6 +170,8 @@ def evaluate(scored: Sequence[Scored]) -> dict[str, Any]:
         "language_accuracy": round(lang_ok / lang_total, 4) if lang_total else None,
         "confusion_pairs": dict(confusion.most_common(15)),
         "rectification": rectification_accuracy(scored),
+        "earlier_request": earlier_request_accuracy(scored),
+        "on_behalf_of": on_behalf_of_accuracy(scored),
     }
 
 
@@ -136,6 +191,17 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     if rect["examples"]:
         lines.append(f"rectification: field {rect['field_accuracy']:.2%}, field+value "
                      f"{rect['value_accuracy']:.2%} of {rect['examples']}")
+    early = report["earlier_request"]
+    if early["examples"]:
+        lines.append(f"earlier_request on {early['examples']} reminders: found "
+                     f"{early['found']:.2%}, right {early['right']:.2%}, "
+                     f"date {early['date']:.2%}, both "
+                     f"{early['right_and_date']:.2%}; found on other mail "
+                     f"{early['found_on_other_mail'] or 0:.2%}")
+    behalf = report["on_behalf_of"]
+    if behalf["support"]:
+        lines.append(f"on_behalf_of: precision {behalf['precision']:.2%}, recall "
+                     f"{behalf['recall']:.2%} of {behalf['support']}")
     if report["confusion_pairs"]:
         lines.append("confusions (gold -> predicted):")
         lines.extend(f"  {pair}: {count}" for pair, count in report["confusion_pairs"].items())

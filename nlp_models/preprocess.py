@@ -279,3 +279,18 @@ def clean_body(body: str) -> CleanText:
         # in `own` too (a last line may also be the request: "Unsubscribe").
         signature = "\n".join(_split_trailing_block(own.split("\n"))[1]).strip()
     return CleanText(own=own, signature=signature, full=text, new_end=new_end)
+
+
+def older_text(clean: CleanText, *, headers: bool = True) -> str:
+    """The quoted and forwarded older mail, without its '>' marks (and, unless `headers`,
+    without its header lines): where a reminder's earlier request often is."""
+    lines = [line for line in clean.full[: clean.new_end].split("\n")
+             if line.lstrip().startswith(">")]
+    lines += clean.full[clean.new_end:].split("\n")
+    out = []
+    for line in lines:
+        line = re.sub(r"^\s*(?:>\s?)+", "", line)
+        if not headers and (_HEADER_LINE.match(line) or _REPLY_HEADER.match(line)):
+            continue
+        out.append(line)
+    return "\n".join(out).strip()

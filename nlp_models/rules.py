@@ -6,6 +6,13 @@ at least `RULE_SCORE`; it never lowers a score and never removes a label, so the
 finds the requests written in everyday words. The patterns run on folded text (lower case, no
 diacritics), so they match with or without "ä".
 
+GDPR article numbers name rights too (15 access, 16 rectification, 17 erasure, 18 restriction,
+20 portability, 21(1) objection, 21(2)-(3) the marketing ban), but template letters list them in
+boilerplate ("under Articles 15, 17 and 20 you must answer within a month") while the sender asks
+for one thing. So an article counts only when it is the only right a mail names by article, or
+when it stands alone in a sentence that asks ("I request, under Article 15, ...") and does not
+describe duties or rights in general (:mod:`nlp_models.articles`).
+
 Whether the rules help is measured, not assumed: `dsrbot nlp evaluate` reports both.
 """
 
@@ -14,57 +21,38 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from nlp_models.articles import asked_rights
 from nlp_models.features import strip_reply_prefix
 from nlp_models.preprocess import fold
 
 RULE_SCORE = 0.9
-
-def _article(number: str, tail: str = "") -> str:
-    """'art. 15', 'article 15(1)', 'artikla 15', '15 art.' (and `tail` after it)."""
-    return (
-        rf"(?:\bart(?:ikla|iklan|icle|ikel|\.)?\s*{number}(?!\d){tail}"
-        rf"|\b{number}(?!\d)\s*\.?\s*art(?:ikla|iklan|\.|\b){tail})"
-    )
-
-
-# Article 21(2)-(3) is the objection to direct marketing: the marketing ban, not `objection`.
-_PARAGRAPH_2_3 = r"\s*(?:[.(]\s*[23]|(?:n|\.)?\s*[23]\.?\s*(?:kohd|mom|punkt|para))"
-_NOT_DIRECT_MARKETING = rf"(?!{_PARAGRAPH_2_3})"
-_ARTICLE_21_2 = (
-    rf"\bart(?:ikla|iklan|icle|ikel|\.)?\s*21{_PARAGRAPH_2_3}",
-    rf"\b21\s*\.?\s*art\w*\.?{_PARAGRAPH_2_3}",
-    r"\b21\s*[.(]\s*[23]\)?\s*art",
-)
-
 
 _RULES: Mapping[str, tuple[str, ...]] = {
     "access": (
         r"\btarkastuspyyn", r"\btarkastusoikeu", r"\bsubject access request",
         r"\bright of access\b",
         r"\bregisterutdrag", r"\bdata subject access", r"\bratt(?:en)? till tillgang",
-        r"\boikeus saada paasy", _article("15"),
+        r"\boikeus saada paasy",
     ),
     "rectification": (
         r"\boikaisupyyn", r"\bright to rectification", r"\brectification of\b",
-        r"\btietojen oikaisemi", r"\brattelse av\b", _article("16"),
+        r"\btietojen oikaisemi", r"\brattelse av\b",
     ),
     "erasure": (
         r"\bright to be forgotten", r"\btulla (?:kokonaan )?unohdetuksi", r"\bbli bortglomd",
         r"\bright to erasure", r"\boikeus tietojen poistamiseen", r"\bratt(?:en)? till radering",
-        _article("17"),
     ),
     "restriction": (
         r"\brestriction of (?:the )?processing", r"\bkasittelyn rajoittami",
-        r"\bbegransning av (?:behandling|personuppgifts)", _article("18"),
+        r"\bbegransning av (?:behandling|personuppgifts)",
     ),
     "objection": (
         r"\bright to object\b", r"\bvastustamisoikeu", r"\binvandningsratt",
-        _article("21", _NOT_DIRECT_MARKETING),
     ),
     "marketing_optout": (
         r"\bsuoramarkkinointikiel", r"\bmarkkinointikiel", r"\bpuhelinmyyntikiel",
         r"\bsuoramainontakiel", r"\bdirektreklamforbud", r"\bmarknadsforingsforbud",
-        r"\bdo not call list", *_ARTICLE_21_2,
+        r"\bdo not call list",
     ),
     "publication_ban": (
         r"\bpostitustarr", r"\bosoitetarr", r"\bluovutuskiel", r"\bjulkaisukiel",
@@ -72,7 +60,7 @@ _RULES: Mapping[str, tuple[str, ...]] = {
     ),
     "portability": (
         r"\bdata portability", r"\bsiirto-?oikeu", r"\bsiirrettavyy", r"\bdataportabilitet",
-        r"\bmachine[- ]readable", r"\bkoneluettava", r"\bmaskinlasbar", _article("20"),
+        r"\bmachine[- ]readable", r"\bkoneluettava", r"\bmaskinlasbar",
     ),
 }
 _COMPILED: Mapping[str, re.Pattern[str]] = {
@@ -80,15 +68,26 @@ _COMPILED: Mapping[str, re.Pattern[str]] = {
 }
 
 
+def legal_names(folded: str) -> set[str]:
+    """Labels whose right is named by its legal name in folded text (no article numbers)."""
+    return {label for label, pattern in _COMPILED.items() if pattern.search(folded)}
+
+
+def legal_name_spans(folded: str) -> list[tuple[str, int, int]]:
+    """(label, start, end) of the first legal name of each right in folded text, in order."""
+    spans = [(label, m.start(), m.end()) for label, pattern in _COMPILED.items()
+             for m in [pattern.search(folded)] if m]
+    return sorted(spans, key=lambda x: x[1])
+
+
 def rule_labels(subject: str, text: str) -> set[str]:
     """Labels whose unmistakable phrasing occurs in the subject or the sender's own text."""
     subject, is_reply = strip_reply_prefix(subject)
     if is_reply:
         subject = ""  # inherited from the mail answered ("SV: Ditt registerutdrag")
-    folded = fold(f"{subject}\n{text[:20_000]}")
-    return {
-        label for label, pattern in _COMPILED.items() if pattern.search(folded)
-    }
+    folded_subject, folded_text = fold(subject), fold(text[:20_000])
+    named = legal_names(f"{folded_subject}\n{folded_text}")
+    return named | asked_rights(folded_subject, folded_text)
 
 
 def apply_rules(scores: Mapping[str, float], labels: set[str]) -> dict[str, float]:

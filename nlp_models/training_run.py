@@ -7,13 +7,14 @@ Kept apart from :mod:`nlp_models.train` because choosing and scoring need the wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from nlp_models.classifier import Classifier
 from nlp_models.corpus import read_examples
-from nlp_models.crossval import choose_thresholds, out_of_fold, summary
+from nlp_models.crossval import OutOfFold, choose_thresholds, out_of_fold, summary
 from nlp_models.evaluate import classify_all, evaluate
 from nlp_models.train import TrainConfig, train_and_save, write_meta
 
@@ -23,10 +24,11 @@ _KEPT = ("macro_f1", "exact_match", "missed_request_rate", "review_rate", "langu
 def train_and_score(
     data: Path,
     out: Path,
-    held_out: Mapping[str, Path],
+    held_out: Mapping[str, Path | Sequence[Path]],
     *,
     seed: int = 0,
     folds: int = 5,
+    jobs: int = 1,
     progress: Callable[[int, float], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -38,9 +40,17 @@ def train_and_score(
     while tuning, so that its figure estimates mail from strangers rather than our own style.
     """
     config = TrainConfig(seed=seed)
-    meta = train_and_save(data, out, config, progress)
-    if folds > 1:
-        oof = out_of_fold(data, config, folds, progress=say)
+    oof: OutOfFold | None
+    if jobs > 1 and folds > 1:
+        # The final model in a process of its own while the fold models train in theirs.
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            final = pool.submit(train_and_save, data, out, config)
+            oof = out_of_fold(data, config, folds, progress=say, jobs=jobs)
+            meta = final.result()
+    else:
+        meta = train_and_save(data, out, config, progress)
+        oof = out_of_fold(data, config, folds, progress=say) if folds > 1 else None
+    if oof is not None:
         chosen, _ = choose_thresholds(oof)
         meta["thresholds"] = chosen.to_json()
         meta["crossval"] = summary(oof, chosen) | {"folds": folds}
@@ -48,12 +58,17 @@ def train_and_score(
     if held_out:
         classifier = Classifier(out)
         meta["scores"] = {}
-        for split, path in held_out.items():
-            report = evaluate(classify_all(classifier, read_examples(path)))
+        for split, paths in held_out.items():
+            files = [paths] if isinstance(paths, Path) else list(paths)
+            examples = [e for path in files for e in read_examples(path)]
+            report = evaluate(classify_all(classifier, examples))
             meta["scores"][split] = {k: report[k] for k in _KEPT} | {
                 "examples": report["examples"],
                 "per_label_f1": {k: v["f1"] for k, v in report["per_label"].items()},
                 "rectification_value_accuracy": report["rectification"]["value_accuracy"],
+                "earlier_request": {k: v for k, v in report["earlier_request"].items()
+                                    if k != "misses"},
+                "on_behalf_of": report["on_behalf_of"],
             }
         write_meta(out, meta)
     return meta

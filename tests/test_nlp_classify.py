@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,35 @@ def test_weak_second_request_is_possible_not_claimed() -> None:
 def test_confident_single_request_needs_no_review() -> None:
     decision = decide(_scores(marketing_optout=0.97), garbage=False)
     assert decision.labels == ["marketing_optout"] and not decision.needs_review
+
+
+REMINDER_WITH_QUOTE = (
+    "Hello, this is a reminder. I have not received any reply to my email below.\n\n"
+    "-----Original Message-----\nFrom: mia.koski@example.com\nSent: 3 October 2026 10:14\n"
+    "Subject: my data\n\nPlease delete all my personal data and close my account.\n"
+)
+
+
+def test_reminder_is_labelled_with_the_right_it_names(classifier: Classifier) -> None:
+    quoted = classifier.classify("Reminder", REMINDER_WITH_QUOTE, received=date(2026, 12, 7))
+    assert quoted.labels == ["erasure"]
+    by_article = classifier.classify(
+        "Muistutus", "Hei, lähetin 3.10. pyynnön tietosuoja-asetuksen 15 artiklan nojalla. "
+        "Vastausta ei ole kuulunut.", received=date(2026, 12, 7))
+    assert by_article.labels == ["access"]
+
+
+def test_classification_carries_the_earlier_request_for_the_intake(
+        classifier: Classifier) -> None:
+    result = classifier.classify("Reminder", REMINDER_WITH_QUOTE, received=date(2026, 12, 7))
+    assert result.earlier_request is not None
+    assert (result.earlier_request.date, result.earlier_request.right) == (
+        "2026-10-03", "erasure")
+    plain = classifier.classify("", "Poistakaa tietoni rekisteristänne.")
+    assert plain.earlier_request is None and plain.on_behalf_of is None
+
+
+def test_classification_carries_on_behalf_of_for_the_intake(classifier: Classifier) -> None:
+    result = classifier.classify(
+        "Request", "On behalf of my client, Anna Berg, I request a copy of her personal data.")
+    assert result.on_behalf_of is not None and result.on_behalf_of.person == "Anna Berg"

@@ -31,6 +31,7 @@ def test_classify_eml_prints_one_json_object(tmp_path: Path) -> None:
     labels = {e["label"]: e for e in out["entities"]}
     assert labels["customer_number"]["value"] == "119002"
     assert labels["person"]["text"] == "Anna Berg"
+    assert out["earlier_request"] is None and out["on_behalf_of"] is None
 
 
 def test_classify_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -76,6 +77,9 @@ def test_nlp_evaluate_json_reports_every_figure(tmp_path: Path) -> None:
         {"id": "3", "lang": "en", "subject": "", "body": "My phone is now 040 123 4567, "
          "please correct it.", "labels": ["rectification"],
          "expect": {"field": "phone", "new_value": "040 123 4567"}},
+        {"id": "4", "lang": "fi", "subject": "Muistutus", "body": "Lähetin 3.10.2026 "
+         "tarkastuspyynnön, enkä ole saanut vastausta.", "labels": ["access"],
+         "reminder": {"date": "3.10.2026", "right": "access"}},
     ]
     (data / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     result = run_cli("nlp", "evaluate", str(data), "--json")
@@ -86,6 +90,9 @@ def test_nlp_evaluate_json_reports_every_figure(tmp_path: Path) -> None:
                 "confusion_pairs", "without_rules", "rectification"):
         assert key in report
     assert report["rectification"]["examples"] == 1
+    assert report["earlier_request"]["examples"] == 1
+    assert report["earlier_request"]["right_and_date"] == 1.0
+    assert set(report["on_behalf_of"]) == {"precision", "recall", "f1", "support"}
 
 
 def test_nlp_evaluate_bad_corpus_line_names_file_and_line(tmp_path: Path) -> None:

@@ -115,6 +115,19 @@ def test_training_stores_the_thresholds_and_the_classifier_uses_them(
     assert Classifier(tmp_path / "m").thresholds == Thresholds.from_json(stored["thresholds"])
 
 
+def test_training_in_parallel_stores_the_same_model_and_thresholds(
+        three_writers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nlp_models.training_run.TrainConfig",
+                        lambda seed: TrainConfig(seed=seed, epochs=3, synthetic_pairs=20,
+                                                 bow_length=2**12))
+    one = train_and_score(three_writers, tmp_path / "one", {}, folds=3)
+    parallel = train_and_score(three_writers, tmp_path / "parallel", {}, folds=3, jobs=3)
+    assert parallel["thresholds"] == one["thresholds"]
+    assert parallel["crossval"] == one["crossval"]
+    model = Path("pipeline") / "textcat_multilabel" / "model"
+    assert (tmp_path / "parallel" / model).read_bytes() == (tmp_path / "one" / model).read_bytes()
+
+
 def test_a_stricter_stored_threshold_changes_the_answer(tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(ROOT / "model", model)
@@ -152,3 +165,11 @@ def test_a_request_buried_in_an_order_mail_goes_to_staff() -> None:
     decision = decide(scores, False, t, sentence_best={"erasure": 0.97})
     assert decision.labels == [OTHER] and decision.needs_review
     assert decision.possible == ["erasure"] and "one sentence asks: erasure" in decision.reasons
+
+
+def test_folds_trained_in_parallel_give_the_same_scores(three_writers: Path) -> None:
+    one = out_of_fold(three_writers, SMALL, folds=3)
+    parallel = out_of_fold(three_writers, SMALL, folds=3, jobs=3)
+    assert [e.id for e in parallel.examples] == [e.id for e in one.examples]
+    assert np.array_equal(parallel.scores, one.scores)
+    assert np.array_equal(parallel.sentence_best, one.sentence_best)

@@ -40,3 +40,42 @@ def test_a_reply_subject_is_inherited_and_names_nothing() -> None:
 def test_rules_raise_a_score_and_never_lower_one() -> None:
     raised = apply_rules({"access": 0.2, "erasure": 0.95}, {"access", "erasure"})
     assert raised == {"access": RULE_SCORE, "erasure": 0.95}
+
+
+def test_template_listing_many_articles_labels_only_the_ask() -> None:
+    template = ("Under Articles 15, 17 and 20 of the GDPR you must answer within one month. "
+                "I request that you erase my data under Article 17.")
+    assert rule_labels("", template) == {"erasure"}
+    finnish = ("Tietosuoja-asetuksen 15, 16, 17 ja 20 artiklan mukaan rekisterinpitäjä on "
+               "velvollinen vastaamaan. Pyydän 17 artiklan nojalla poistamaan tietoni.")
+    assert rule_labels("", finnish) == {"erasure"}
+
+
+def test_an_article_range_in_boilerplate_labels_nothing_it_lists() -> None:
+    text = ("Jag begär enligt artikel 15 en kopia. "
+            "Enligt artiklarna 15-22 har jag flera rättigheter.")
+    assert rule_labels("", text) == {"access"}
+
+
+def test_article_described_as_a_right_in_general_does_not_count() -> None:
+    text = "Article 15 gives everyone the right to a copy. Please delete my data (Article 17)."
+    assert rule_labels("", text) == {"erasure"}
+
+
+def test_an_article_in_a_sentence_that_asks_nothing_does_not_count() -> None:
+    text = ("Your privacy notice mentions Article 15 on its second page. I request erasure "
+            "under Article 17.")
+    assert rule_labels("", text) == {"erasure"}
+
+
+def test_the_only_article_a_mail_names_counts_without_an_ask() -> None:
+    assert rule_labels("Tietosuoja-asetuksen 15 artikla", "Terveisin Liisa") == {"access"}
+    assert rule_labels("", "Artikel 20 GDPR, se bifogad blankett.") == {"portability"}
+
+
+def test_article_numbers_in_finnish_and_swedish_forms_name_their_right() -> None:
+    assert rule_labels("", "Pyydän tietosuoja-asetuksen 17 artiklan mukaisesti poistoa.") == {
+        "erasure"}
+    assert rule_labels("", "Vaadin 18 artiklan nojalla. Lisäksi 15 artiklan mukaiset tiedot, "
+                           "pyydän.") == {"restriction", "access"}
+    assert rule_labels("", "Jag begär med stöd av artikel 16 rättelse.") == {"rectification"}

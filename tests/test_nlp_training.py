@@ -85,3 +85,11 @@ def test_buried_requests_keep_the_request_label_and_the_order_text() -> None:
         assert any(text in mail.text and labels == mail.labels
                    for text, labels in requests.items())
         assert "@commerce" in model_tokens(mail.subject, mail.text)
+
+
+def test_corpus_reminder_must_name_a_request_label(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "1", "subject": "", "body": "x", "labels": ["access"], '
+                    '"reminder": {"date": "3.10.", "right": "copy"}}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"r\.jsonl:1: .reminder\.right."):
+        read_examples(path)

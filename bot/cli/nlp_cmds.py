@@ -7,6 +7,7 @@ not pay for loading it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,6 +28,19 @@ DEFAULT_HOLDOUT = _NLP_DIR / "corpus" / "holdout"
 DEFAULT_MODEL = _NLP_DIR / "model"
 
 ModelOption = Annotated[Path, typer.Option("--model", help="Model folder")]
+_ROUND = re.compile(r"-(r\d+)\.jsonl$")
+
+
+def holdout_rounds(folder: Path) -> dict[str, list[Path]]:
+    """The holdout folder as splits: the first writer's files are `holdout`, and each later
+    round's file (`holdout-r1.jsonl`, a writer who wrote nothing else) is its own split
+    (`holdout-r1`), so a new writer's figure is never averaged into an older one."""
+    splits: dict[str, list[Path]] = {}
+    for file in sorted(folder.glob("*.jsonl")):
+        match = _ROUND.search(file.name)
+        splits.setdefault(f"holdout-{match.group(1)}" if match else "holdout", []).append(file)
+    return splits
+
 
 
 def _entity_json(result: Classification) -> list[dict[str, Any]]:
@@ -39,6 +53,19 @@ def _entity_json(result: Classification) -> list[dict[str, Any]]:
             item["field"] = e.field
         out.append(item)
     return out
+
+
+def _reminder_json(result: Classification) -> dict[str, Any] | None:
+    early = result.earlier_request
+    if early is None:
+        return None
+    return {"date": early.date, "date_text": early.date_text, "right": early.right,
+            "rights": list(early.rights), "right_text": early.right_text}
+
+
+def _behalf_json(result: Classification) -> dict[str, Any] | None:
+    behalf = result.on_behalf_of
+    return None if behalf is None else {"text": behalf.text, "person": behalf.person}
 
 
 def _short_json(ident: object, result: Classification) -> dict[str, Any]:
@@ -61,7 +88,8 @@ def _classify_eml(path: Path, model: Path) -> dict[str, Any]:
     result = load_classifier(model).classify(
         message.subject, message.text, from_display=message.from_display)
     return {**_short_json(message.message_id or path.name, result),
-            "entities": _entity_json(result), "model_version": result.model_version,
+            "entities": _entity_json(result), "earlier_request": _reminder_json(result),
+            "on_behalf_of": _behalf_json(result), "model_version": result.model_version,
             "reasons": result.reasons}
 
 
@@ -123,20 +151,23 @@ def train(
     folds: Annotated[int, typer.Option(
         help="Choose the thresholds on out-of-fold scores of this many folds of corpus files "
              "(0: keep the defaults; faster)")] = 5,
+    jobs: Annotated[int, typer.Option(
+        help="Train the fold models in this many processes (the same model and thresholds; "
+             "faster on a machine with free cores)")] = 1,
 ) -> None:
     """Train the intent model and language profiles, choose the decision thresholds out of fold,
     score the held-out splits; write all of it and the metadata to --out."""
     from nlp_models.training_run import train_and_score
 
-    held_out = {
-        split: path if path is not None else default
-        for split, path, default in (
-            ("dev", dev, DEFAULT_DEV), ("holdout", holdout, DEFAULT_HOLDOUT)
-        )
-        if path is not None or default.exists()
-    }
+    held_out: dict[str, Path | list[Path]] = {}
+    if dev is not None or DEFAULT_DEV.exists():
+        held_out["dev"] = dev if dev is not None else DEFAULT_DEV
+    if holdout is not None:
+        held_out["holdout"] = holdout
+    elif DEFAULT_HOLDOUT.exists():
+        held_out.update(holdout_rounds(DEFAULT_HOLDOUT))
     meta = train_and_score(
-        data, out, held_out, seed=seed, folds=folds,
+        data, out, held_out, seed=seed, folds=folds, jobs=jobs,
         progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
         say=lambda line: typer.echo(line, err=True),
     )
@@ -154,7 +185,7 @@ def train(
 
 @nlp_app.command("evaluate")
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Labelled .jsonl file or folder")],
+    data: Annotated[list[Path], typer.Argument(help="Labelled .jsonl files or folders")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
@@ -165,9 +196,10 @@ def evaluate(
     from nlp_models.evaluate import classify_all, format_report
     from nlp_models.evaluate import evaluate as score
 
-    examples = read_examples(data)
+    examples = [e for path in data for e in read_examples(path)]
+    where = " ".join(str(path) for path in data)
     if not examples:
-        raise fail(f"{data}: no examples")
+        raise fail(f"{where}: no examples")
     with_rules = score(classify_all(Classifier(model, use_rules=True), examples))
     without = score(classify_all(Classifier(model, use_rules=False), examples))
     summary = {k: without[k] for k in ("macro_f1", "missed_request_rate", "review_rate",
@@ -176,7 +208,7 @@ def evaluate(
         typer.echo(json.dumps({**with_rules, "without_rules": summary}, ensure_ascii=False,
                               indent=2))
         return
-    typer.echo(format_report(with_rules, f"{data}: {len(examples)} examples (model + rules)"))
+    typer.echo(format_report(with_rules, f"{where}: {len(examples)} examples (model + rules)"))
     typer.echo(f"without rules: macro-F1 {summary['macro_f1']:.4f}, missed requests "
                f"{summary['missed_request_rate']:.2%}, review rate {summary['review_rate']:.2%}")
     sys.stdout.flush()
@@ -187,6 +219,7 @@ def crossval(
     data: Annotated[Path, typer.Option("--data", help="Training .jsonl folder")] = DEFAULT_TRAIN,
     folds: Annotated[int, typer.Option(help="Folds (each a group of whole corpus files)")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed of the fold models")] = 0,
+    jobs: Annotated[int, typer.Option(help="Train the fold models in this many processes")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Out-of-fold figures of the training corpus (each file scored by a model that never saw
@@ -195,7 +228,7 @@ def crossval(
     from nlp_models.train import TrainConfig
 
     oof = out_of_fold(data, TrainConfig(seed=seed), folds,
-                      progress=lambda line: typer.echo(line, err=True))
+                      progress=lambda line: typer.echo(line, err=True), jobs=jobs)
     report = summary(oof, choose_thresholds(oof)[0])
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -1,0 +1,303 @@
+"""Reminders of an earlier request: the date it was sent and the right it asked for.
+
+After the request itself, the reminder is the most common letter people send ("muistutus",
+"påminnelse", "my request of 3 October under Article 15 has not been answered"). The deadline
+runs from the earlier request, so staff need its claimed date, and the case must be opened for
+the right the earlier request named, which is often only in the quoted older mail below or in
+an article number. Bare reminders read like ordinary mail to the statistical model ("I have
+had no answer"), which is why they were missed; these rules find them.
+
+- A **reminder** (:func:`is_reminder`) says so, or says the earlier request went unanswered or
+  its deadline passed. Its named right is claimed as a label (:mod:`nlp_models.classifier`).
+- An **earlier request** (:func:`earlier_request`) is a reminder or a mail that points at a
+  request sent before ("my request of", "pyysin ... päivänä", "jag begärde den ..."), with the
+  date it claims (:mod:`nlp_models.dates`) and the right(s) it names, by article, legal name or
+  request noun, in the sender's own words first, then in the quoted older mail.
+
+Patterns run on `fold_aligned` text (lower case, no diacritics, same offsets), so spans point
+back into the text as written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from nlp_models.articles import article_mentions
+from nlp_models.dates import DateMention, find_dates
+from nlp_models.preprocess import fold_aligned
+from nlp_models.rules import legal_name_spans
+
+_REMINDER = re.compile(
+    # not "muistutan, että...", "I would remind you that Article 12...": a template's lecture
+    r"\bmuistutu|\bmuistut(?:an|amme|taa|taisin|ettava)\b(?![\w ,]{0,8}\betta\b)"
+    r"|\bmuistuttaen\b|\buusintapyyn|\bpaminnelse|\bpaminn(?:er|a)\b(?! om att)|\breminder\b"
+    r"|\bremind(?:ing)? you\b(?! that)"
+    r"|\bfollow(?:ing)?[- ]up (?:on )?my (?:\w+ )?(?:request|e-?mail|letter|mail|message)"
+    r"|\bsecond (?:request|time)\b|\bupprepar\b|\b(?:second|third|fourth|last) time\b"
+    r"|\b(?:asked|written|wrote|told|requested) (?:you )?(?:this )?(?:already|again|twice|before"
+    r"|two times|three times|several times)|\balready (?:asked|written|wrote|told|requested)"
+    r"|\b(?:have|'ve) (?:already )?(?:asked|written|requested) (?:you )?(?:\w+ )?(?:twice|two times"
+    r"|three times|before)|\bany update\b|\bbump(?:ing)?\b|\bchecking (?:in )?on this\b"
+    r"|\b(?:writing|asking|contacting) (?:you )?again\b|\bre-?sending\b|\bfollow(?:ing)? up on\b"
+    r"|\bto remind you\b(?! that)|\bno one has\b|\bnobody has\b"
+    r"|\bette ole (?:\w+ )?(?:vastanneet|reagoineet)|\beiko kukaan lue\b"
+    r"|\b(?:kahdesti|kolmesti|toista kertaa|kolmannen kerran)\b"
+    r"|\b(?:kaksi|kolme|monta) kertaa (?:kysyny|kysynyt|pyytany|pyytanyt|kirjoittanu)"
+    r"|\byritan uudestaan\b|\bkirjoitan uudestaan\b"
+    r"|\bodotan (?:yha |edelleen |viela )vastaus|\bmilloin saan vastaukse|\bei vastausta\b"
+    r"|\bedelleen(?:kaan)? ei (?:mitaan|vastaus)|\bei o(?:le|o) (?:\w+ ){0,2}(?:vastattu|kuulunu"
+    r"|tullu\w* (?:vastaus|vahvistus|kuittaus))|\bmitaan ei o(?:le|o) (?:kuulunu|tapahtunu)"
+    r"|\b(?:skriver|hor av mig|fragar|ber) (?:er )?(?:\w+ )?igen\b"
+    r"|\b(?:andra|tredje|fjarde) gangen (?:jag|som jag)\b"
+    r"|\b(?:skrivit|bett|fragat|begart|mejlat|ringt) (?:er )?(?:\w+ )?(?:tva|tre) ganger"
+    r"|\b(?:fick|fatt) aldrig (?:nagot )?svar|\bingen svar\b|\bfortfarande inget svar"
+    r"|\bhar inte fatt (?:nat|nagot|nagonting)\s*(?:[.!?]|$)|\bhar ni hunnit\b"
+    # no answer
+    r"|\b(?:not|never|yet to|haven'?t|hasn'?t|didn'?t)\s+(?:yet\s+)?(?:received|had|get|got(?:ten)?"
+    r"|heard)\s+(?:\w+\s+){0,2}(?:reply|response|answer|acknowledg\w*|word"
+    r"|anything|back from|from you)\b|\b(?:not|never|haven'?t|hasn'?t|didn'?t)\s+(?:yet\s+)?"
+    r"(?:replied|responded|answered|acknowledged)\b|\bno (?:reply|response|answer)\b"
+    r"|\bstill (?:waiting|no (?:reply|response|answer|word)|not (?:answered|replied|heard))"
+    r"|\bheard nothing\b|\bunanswered\b|\bignored\b"
+    r"|\ben ole\s+(?:\w+\s+){0,2}kuullut\b"
+    r"|\ben ole\s+(?:\w+\s+){0,3}saanut\s+(?:\w+\s+){0,2}(?:vastau|vastaus|kuittau|tieto"
+    r"|mitaan\b)|\bei ole\s+(?:\w+\s+){0,2}(?:vastattu|vastannut|kuulunut)|\bvastausta ei\b"
+    r"|\bei ole\s+(?:\w+\s+){0,2}tullut\s+(?:\w+\s+)?(?:vastau|vastaus|kuittau)"
+    r"|\bvaille vastaus|\bilman vastaust|\bvastaamatta\b"
+    r"|\bodotan (?:yha|edelleen|viela)\b|\bei mitaan vastaust|\bei kuulu\b|\bei o(?:le|o)"
+    r" (?:\w+ ){0,2}tullu\w* (?:\w+ )?(?:vastau|vahvistu|kuittau)"
+    r"|\b(?:har|hade)\s+(?:\w+\s+){0,2}inte\s+(?:\w+\s+){0,2}(?:fatt|hort)\s+(?:\w+\s+)?"
+    r"(?:svar|besked|bekraftelse|av er)|\binte hort (?:nagot|nanting|av er)\b|\binget svar\b"
+    r"|\bobesvarad|\bvantar (?:fortfarande|annu|alltjamt)|\butan svar\b|\binte besvarat"
+    # the deadline passed
+    r"|\b(?:one|1|a) month\b.{0,40}\b(?:passed|expired|elapsed|gone by|over)\b"
+    r"|\bdeadline\b.{0,30}\b(?:passed|expired|missed)|\bmaaraik\w*\s+(?:\w+\s+)?(?:on\s+)?"
+    r"(?:umpeutu|kulu|ylit|men)|\bkuukausi\b.{0,30}\b(?:kulunut|umpeutunut)"
+    r"|\btidsfrist\w*\b.{0,30}(?:gatt ut|passera|overskrid)|\ben manad\b.{0,30}\b(?:gatt|passerat)"
+)
+_ARRIVED = re.compile(
+    r"\bdid (?:it|that|my \w+) (?:arrive|reach|get through)|\bdid you (?:get|receive|see)\b"
+    r"|\bhas it arrived|\bhave you (?:received|got(?:ten)?)\b|\bconfirm (?:that )?(?:you |it )"
+    r"(?:received|got|arrived|is being)|\bis (?:it|my request) being handled"
+    r"|\b(?:tuli|meni)(?:ko)? (?:se |viestini |pyyntoni )?perille|\bsaitteko\b"
+    r"|\btuli(?:ko)? (?:teille )?(?:mun|minun) viesti|\bonko (?:pyynto|viesti)\w* (?:\w+ )?"
+    r"(?:valitetty|kasitelty|hukkunut)|\bkom fram\b"
+    # still getting what was asked to stop: a reminder too, after "I asked / pyysin / jag bad"
+    r"|\bstill (?:getting|receiving|get|receive|there|shows?|exists?|active|on)\b"
+    r"|\bit(?:'s| has) (?:now )?been (?:over |more than )?(?:\w+ )?(?:weeks|months|a month)"
+    r"|\bon (?:nyt |jo )?kulunut (?:\w+ ){0,2}(?:paivaa|viikkoa|kuukau)"
+    r"|\bkuukausi on (?:jo )?mennyt"
+    r"|\bhar (?:nu )?gatt (?:over )?(?:\w+ ){0,2}(?:veckor|manad|manader)\b"
+    r"|\b(?:tulee|tuli) (?:yha|edelleen|taas)|\b(?:yha|edelleen) (?:tulee|sivustolla|siella)"
+    r"|\b(?:kommer|star|finns) (?:\w+ )?fortfarande|\bfortfarande (?:med|kvar)\b"
+    r"|\bonko (?:se|pyyntoni) (?:kasitelty|mennyt|tullut|vastaanotettu)|\bolet(?:te)?ko saaneet\b"
+    r"|\b(?:on|olisi) (?:mennyt|tullut) perille|\bonko (?:\w+ )?(?:pyynto|se) kasittelyssa\b"
+    r"|\bhar ni fatt\b|\b(?:har|kom) (?:det|den|brevet|mejlet) (?:kommit )?fram|\bfick ni\b"
+    r"|\bhar ni tagit emot\b|\bhar ni (?:sett|last)\b"
+)
+""""Did it arrive?": a reminder when it asks after a request the sender made (`_EARLIER`)."""
+_DUNNING = re.compile(
+    r"(?:lasku|maksu|erapaiv|perinta|faktura|betalning|inkasso|invoice|payment|bill\b|overdue)"
+    r"\w*\W+(?:\w+\W+){0,3}\w*(?:muistut|paminn|remind)|(?:muistut|paminn|remind)\w*\W+"
+    r"(?:\w+\W+){0,3}(?:lasku|maksu|erapaiv|faktura|betalning|inkasso|invoice|payment|bill\b"
+    r"|fee\b|avgift|kulu|meeting|appointment|tapaami|palaveri|kokous|mote\b|motet|webinar"
+    r"|event|tarjous|offer|kampanj|campaign)|\b\w*(?:muistut|paminn)\w*(?:kulu|maksu|avgift)"
+    r"|(?:remind\w*|paminnelse\w*) (?:e-?mail|mejl|sms) (?:in|i)\b"
+)
+"""A payment reminder ("maksumuistutus", "påminnelse om en faktura") is another kind."""
+_EARLIER = re.compile(
+    r"\bmy (?:earlier |previous |original |first )?(?:request|e-?mail|letter|message|mail|"
+    r"application)s? (?:of|dated|from|sent|on)\b"
+    r"|\bi (?:sent|submitted|made|emailed|mailed|wrote|asked|requested)\b"
+    r"|\bi (?:told|called|phoned|rang|had sent|have (?:asked|written|sent))\b"
+    r"|\bpyysin\b|\blahettama\w*\b|\blahetin\b|\bkirjoitin\b|\blaitoin\b|\btein\b|\bsoitin\b"
+    r"|\bsanoin\b|\bkavin\b|\bkyselin\b|\bkysyin\b|\bilmoitin\b|\besitin\b|\bolen pyytanyt\b"
+    r"|\b(?:skickade|skrev|bad|begarde|mejlade|ringde|invande|meddelade) jag\b"
+    r"|\bjag (?:ringde|meddelade|invande|har skrivit|har bett)\b"
+    r"|\baiemm\w* (?:pyyn|viest|sahkop)"
+    r"|\baikaisemm\w* (?:pyyn|viest|sahkop)|\bpaivatty\w*\b"
+    r"|\bjag (?:begarde|skickade|bad|skrev|mejlade|lamnade)\b|\bmin (?:tidigare |forra )?begaran\b"
+    r"|\btidigare begaran\b|\bdaterad\b|\bursprungliga (?:begaran|mejl|meddelande)"
+    r"|\bmy original (?:e-?mail|mail|message|request|note|letter)"
+)
+_REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (label, re.compile(pattern)) for label, pattern in (
+        ("access", r"\b(?:access|sar|information|data) request\b|\brequest for (?:access|a copy"
+                   r"|my data|information)|\bcopy of (?:my|all my|the|what)|\bcopy thereof"
+                   r"|\bwhat (?:personal )?(?:data|information) you (?:have|hold|keep)|\bmy data\?"
+                   r"|\bwhat you (?:have|hold|keep) (?:on|about) me|\btietopyyn|\bkopio(?:ta|n)?\b"
+                   r"|\bnahda (?:mita |kaikki )?tieto|\bsaada tietoni|\bmita tietoja\b"
+                   r"|\bmun tiedot\?"
+                   r"|\bkopia av|\binsyn|\bvilka (?:person)?uppgifter|\butskrift av|\bfa ut mina"
+                   r"|\bfa se (?:vilka|mina)|\bmina uppgifter\?|\bsaada (?:kaikki )?tieto"
+                   r"|\bkenelle (?:olette )?(?:\w+ )?luovutta|\bmihin tarkoituksiin"
+                   r"|\bcopy of (?:it|them)|\bsend me (?:a )?copy"),
+        ("erasure", r"\b(?:deletion|erasure|removal) request\b|\brequest (?:for|to) (?:the )?"
+                    r"(?:delet|eras|remov)|\b(?:delete|erase) (?:me|my|the|her|his|all)"
+                    r"|\b(?:account|data|details|information)\w* (?:be |to be )?(?:closed|deleted"
+                    r"|removed|erased|anonymi)|\bclose (?:my|the|her|his) (?:\w+ )?account"
+                    r"|\bpoistopyyn|\bpoistamis\w* (?:pyyn|koske)|\bpoista\w* (?:mut|minut|tietoni"
+                    r"|kaikki|henkilotie|mun tied|nimeni|tili)|\btietojeni poist|\btietojen poist"
+                    r"|\btilini suljetaan|\banonymisoi|\bradering|\bradera|\btar bort mina"
+                    r"|\buppgifter raderade|\bavsluta mitt konto"),
+        ("rectification", r"\bcorrection request\b|\b(?:correct|rectify|update|change) (?:my|the)"
+                          r"|\brectif|\bwrong (?:phone|address|name|e-?mail|title)|\bkorjauspyyn"
+                          r"|\btietoni korjat|\bkorjaamaan|\bkorjata|\boikaise|\bpaivittamaan"
+                          r"|\bvaihtamaan|\brattelse|\bratta (?:mitt|min|det)"
+                          r"|\bandra (?:mitt|min)|\b(?:new|ny|nya|uusi|uuden|vanhan) (?:address"
+                          r"|adress|osoit)"),
+        ("restriction", r"\brestriction request\b|\brestrict\w* (?:the )?processing|\bfreez"
+                        r"|\brajoit|\bbegransning|\bbegransa|\bsparra|\bfrysa"),
+        ("objection", r"\bobjection\b|\bobject(?:ed)? to\b|\banalytics\b|\btracking\b"
+                      r"|\bprofiling\b|\bpersonali[sz]|\benrich|\bvastustu\w*|\bvastustin\b"
+                      r"|\banalytiikka|\bprofiloin|\bkohdentami|\binvandning|\binvande"
+                      r"|\bsparning|\bsparar\b|\bprofilering|\banalys\b|\bberikar"),
+        ("marketing_optout", r"\bunsubscri|\bopt(?:ed)?[- ]out of (?:marketing|newsletter|e-?mail"
+                             r"|sms|offer)|\bmarketing\b|\bnewsletter|\bcatalog|\bleaflet"
+                             r"|\bbrochure|\bprinted advert|\bsales call|\bsms offer|\bmailing list"
+                             r"|\bstop (?:sending|calling)|\bmarkkinoin|\buutiskirje|\bmyyntipuhelu"
+                             r"|\bkuvasto|\bmainos|\btarjou|\bsuoramain|\breklam(?!aati)|\bnyhetsbrev"
+                             r"|\butskick|\bkatalog|\bforsaljningssamtal|\berbjudand|\benkat"
+                             r"|\bmarknadsundersok|\bsluta ringa|\bsluta skicka"),
+        ("publication_ban", r"\breference (?:customer )?list|\breference customer|\btestimonial"
+                            r"|\bcase stud|\bdirectory\b|\bcustomer magazine|\breferen[st]\w*"
+                            r"|\basiakaslehd|\bjalleenmyyjaluettelo|\bluovutuskiel|\bjulkais"
+                            r"|\bkundtidning|\bkundcase|\bmedlemsforteckning|\bforteckning"
+                            r"|\baterforsaljar|\bforhandlarlist"),
+        ("portability", r"\bportability\b|\bmachine[- ]readable|\bcsv\b|\bjson|\bexcel"
+                        r"|\bexport\b|\bsiirtopyyn|\bdataportab|\bkoneluettav|\bi fil\b"),
+    )
+)
+"""Everyday names of the earlier request ("poistopyyntö", "a copy of my data", "referenslista",
+"sluta skicka reklam"): trusted only in a reminder, where they say what was asked before."""
+_SENT_CUE = re.compile(
+    r"\b(?:request\w*|sent|submitted|e-?mailed|wrote|written|asked|told|called|phoned|letter"
+    r"|e-?mail|mail|message|dated|objected)\b"
+    r"|\bpyyn|\bpyysin|\blahet|\bkirjoit|\bpaivat|\bviest|\bsoitin|\bsanoin|\bkavin|\blaitoin"
+    r"|\bbegar|\bskick|\bdater|\bbrev|\bmejl|\bskrev|\bbad\b|\binvande|\bringde|\bmeddela"
+)
+_DEADLINE_BEFORE = re.compile(
+    r"(?:deadline|by|until|before|within|expired|mennessa|maaraika|viimeistaan|senast|innan|"
+    r"tidsfrist|fram till|asti)\W{0,3}(?:\w+\W+){0,2}$"
+)
+_QUOTED_DATE_LINE = re.compile(
+    r"^\s*>?\s*(?:sent|date|lahetetty|paivamaara|skickat|datum)\s*:|\b(?:wrote|kirjoitti|skrev)"
+    r"\s*:\s*$", re.M,
+)
+
+
+@dataclass(frozen=True)
+class EarlierRequest:
+    """A request the sender says they made before. Any part may be missing."""
+
+    date: str | None
+    """The claimed date, ISO (YYYY-MM-DD), when the mail gives a day and a month; a missing year
+    is the latest one not after the day the mail was read."""
+    date_text: str | None
+    """The date as written ("3.10.2026", "den 5 oktober", "October"); None when none is named
+    ("last month")."""
+    rights: tuple[str, ...]
+    """The labels of the right(s) the earlier request asked for."""
+    right_text: str | None
+    """The words that named the right, as written ("Art. 15", "tarkastuspyyntö"); None when the
+    right comes from the classification of the mail (nothing named it outright)."""
+
+    @property
+    def right(self) -> str | None:
+        return self.rights[0] if self.rights else None
+
+
+def _earlier(folded: str) -> bool:
+    return _EARLIER.search(folded) is not None
+
+
+def _reminds(folded: str) -> bool:
+    if "muistut" in folded or "paminn" in folded or "remind" in folded:
+        folded = _DUNNING.sub(" ", folded)
+    return bool(_REMINDER.search(folded) or (_ARRIVED.search(folded) and _earlier(folded)))
+
+
+def is_reminder(subject: str, text: str) -> bool:
+    """Whether the sender's subject or own words remind us of an earlier request that went
+    unanswered (or ask whether it arrived)."""
+    return _reminds(fold_aligned(f"{subject}\n{text}"))
+
+
+def named_rights(text: str) -> tuple[tuple[str, ...], str | None]:
+    """The rights `text` names by article, legal name or request noun (in that order of trust),
+    and the words that named the first one, as written."""
+    folded = fold_aligned(text)
+    found: list[tuple[str, int, int]] = article_mentions(folded) or legal_name_spans(folded)
+    if not found:
+        found = sorted(
+            ((label, m.start(), m.end()) for label, pattern in _REQUEST_NOUNS
+             for m in [pattern.search(folded)] if m),
+            key=lambda x: x[1])
+    if not found:
+        return (), None
+    rights = tuple(dict.fromkeys(label for label, _, _ in found))
+    _, start, end = found[0]
+    while end < len(text) and text[end].isalnum():
+        end += 1  # the whole word: "kopio tiedoista", not "kopio tiedoist"
+    return rights, text[start:end]
+
+
+def _claimed_date(own: str, headers: str, today: date) -> DateMention | None:
+    """The date in the sender's words that most looks like when the request was sent (in a
+    sentence about sending or asking, not after "by" or "deadline"; of those the earliest, as
+    a reminder also names later reminders and replies); failing that, the date of the quoted or
+    forwarded older mail's header ("Sent: 3 October 2026 10:14"). A month alone ("in June")
+    names no date."""
+    folded = fold_aligned(own)
+    best: tuple[int, str, DateMention] | None = None
+    for d in find_dates(own, today):
+        if d.iso is None or d.iso > today.isoformat():
+            continue  # a month alone, or a deadline to come, not a request sent
+        line_start = max(folded.rfind(c, 0, d.start) for c in ".!?\n") + 1
+        line_end = min((i for i in (folded.find(c, d.end) for c in ".!?\n") if i >= 0),
+                       default=len(folded))
+        sentence = folded[line_start:line_end]
+        score = 2 * bool(_SENT_CUE.search(sentence)) + _earlier(sentence)
+        score -= 3 * bool(_DEADLINE_BEFORE.search(folded[max(0, d.start - 30):d.start]))
+        if best is None or score > best[0] or (score == best[0] and d.iso < best[1]):
+            best = (score, d.iso, d)
+    if best is not None and best[0] >= 0:
+        return best[2]
+    for line in headers.split("\n"):
+        if _QUOTED_DATE_LINE.search(fold_aligned(line)):
+            dates = [d for d in find_dates(line, today) if d.iso]
+            if dates:
+                return dates[0]
+    return None
+
+
+def earlier_request(
+    subject: str, own: str, older: str, today: date,
+    fallback_rights: tuple[str, ...] = (), headers: str = "",
+) -> EarlierRequest | None:
+    """The earlier request `own` (the sender's new words) refers to, or None when it refers to
+    none. `older` is the quoted older mail, where the earlier request itself often is;
+    `headers` the whole body, whose quoted or forwarded header lines date it when the sender's
+    words do not; `fallback_rights` (the mail's own labels) name the right when no words do."""
+    folded = fold_aligned(own)
+    reminds = _reminds(fold_aligned(f"{subject}\n{own}"))
+    if not (reminds or _earlier(folded)):
+        return None
+    rights, right_text = named_rights(f"{subject}\n{own}")
+    if not rights and older:
+        rights, right_text = named_rights(older)
+    if not rights:
+        rights, right_text = fallback_rights, None
+    if not rights:
+        return None  # a reminder about a delivery or an invoice, not about a right
+    claimed = _claimed_date(own, headers or older, today)
+    if claimed is None and not reminds:
+        return None  # "I asked..." with no date and no reminder: a request of today
+    return EarlierRequest(
+        date=claimed.iso if claimed else None,
+        date_text=claimed.text if claimed else None,
+        rights=rights,
+        right_text=right_text,
+    )

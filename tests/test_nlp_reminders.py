@@ -1,0 +1,118 @@
+"""Reminders of an earlier request (`earlier_request`) and senders acting for someone else
+(`on_behalf_of`): what the intake needs to open the right case and show staff the claims."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from nlp_models.dates import find_dates
+from nlp_models.reminders import earlier_request, is_reminder
+from nlp_models.representative import representation
+
+DECEMBER = date(2026, 12, 7)
+
+
+def test_reminder_names_earlier_date_and_right() -> None:
+    own = ("Muistutus: lähetin 3.10.2026 tarkastuspyynnön tietosuoja-asetuksen 15 artiklan "
+           "nojalla, enkä ole saanut vastausta.")
+    found = earlier_request("", own, "", DECEMBER)
+    assert found is not None
+    assert (found.date, found.date_text, found.right) == ("2026-10-03", "3.10.2026", "access")
+    assert found.right_text == "15 artiklan"
+
+
+def test_missing_year_is_the_most_recent_past_one() -> None:
+    own = "Påminnelse: jag begärde den 5 oktober att ni raderar mina uppgifter."
+    assert earlier_request("", own, "", DECEMBER).date == "2026-10-05"  # type: ignore[union-attr]
+    in_january = earlier_request("", own, "", date(2027, 1, 10))
+    assert in_january is not None and in_january.date == "2026-10-05"
+    early_october = earlier_request("", own, "", date(2026, 10, 1))
+    assert early_october is not None and early_october.date == "2025-10-05"
+
+
+def test_dates_written_in_words_in_three_languages() -> None:
+    cases = {"on the 12th of Sept I asked": "2026-09-12",
+             "lokakuun 3. päivänä pyysin": "2026-10-03",
+             "den 5:e oktober 2025 skrev jag": "2025-10-05",
+             "my request dated 2026-11-02": "2026-11-02",
+             "October 3rd, 2026": "2026-10-03"}
+    for text, iso in cases.items():
+        assert [d.iso for d in find_dates(text, DECEMBER)] == [iso], text
+
+
+def test_a_relative_date_or_a_month_alone_gives_no_iso_date() -> None:
+    assert find_dates("I wrote to you last month", DECEMBER) == []
+    (month,) = find_dates("pyysin syyskuussa", DECEMBER)
+    assert (month.text, month.iso) == ("syyskuussa", None)
+
+
+def test_a_deadline_is_not_taken_for_the_date_of_the_request() -> None:
+    own = ("Reminder: by 3 November you should have answered my request of 3 October for a "
+           "copy of my data.")
+    found = earlier_request("", own, "", DECEMBER)
+    assert found is not None and found.date_text == "3 October"
+
+
+def test_reminder_right_is_read_in_the_quoted_earlier_request() -> None:
+    own = "Hello, this is a reminder: I have had no reply to the mail below."
+    older = ("From: anna@example.com\nSent: 2 October 2026 10:14\nSubject: GDPR\n\n"
+             "Under Article 20 please send my order history as a CSV file.")
+    found = earlier_request("", own, older, DECEMBER)
+    assert found is not None
+    assert (found.right, found.right_text) == ("portability", "Article 20")
+    assert found.date == "2026-10-02"  # from the quoted header: the own words name no date
+
+
+def test_a_reminder_about_a_delivery_is_no_earlier_request() -> None:
+    own = "Did you get my mail of 3.11. about order 5123456? I have had no answer."
+    assert is_reminder("", own)
+    assert earlier_request("", own, "", DECEMBER) is None
+
+
+def test_a_new_request_that_mentions_asking_is_no_earlier_request() -> None:
+    assert earlier_request("", "I asked my bank first; now please delete my data.", "",
+                           DECEMBER, fallback_rights=("erasure",)) is None
+
+
+def test_lawyer_on_behalf_of_a_client_names_the_client() -> None:
+    found = representation("On behalf of my client, Anna Berg, I request a copy of her data.")
+    assert found is not None and found.person == "Anna Berg"
+
+
+def test_finnish_principal_in_the_genitive_is_named_in_the_nominative() -> None:
+    found = representation("Päämieheni Matti Virtasen puolesta vaadin tietojen poistamista.")
+    assert found is not None
+    assert (found.person, found.text) == ("Matti Virtanen", "Päämieheni Matti Virtasen puolesta")
+
+
+def test_swedish_power_of_attorney_for_a_mother() -> None:
+    found = representation("Jag skriver för min mors, Karin Lindbergs, räkning. Fullmakt bifogas.")
+    assert found is not None and found.person == "Karin Lindberg"
+    assert representation("Hei, poistakaa äitini tiedot. Valtakirja liitteenä.") is not None
+
+
+def test_colleague_passing_on_a_customer_call_is_not_on_behalf_of() -> None:
+    assert representation("Asiakkaan puolesta: hän soitti ja pyysi tietojen poistoa.") is None
+    assert representation("Best regards, on behalf of the Rusttet sales team") is None
+    assert representation("Please delete my data.") is None
+
+
+def test_asking_whether_an_earlier_request_arrived_is_a_reminder() -> None:
+    assert is_reminder("Lähetinkö jo?", "Lähetin 3.10. tarkastuspyynnön. Tuliko se perille?")
+    assert is_reminder("", "Jag skickade en begäran om registerutdrag den 2 april. "
+                           "Har ni fått den?")
+    assert not is_reminder("", "Did you get my photos of the broken chair? Order 5123456.")
+
+
+def test_a_payment_reminder_is_not_a_reminder_of_a_request() -> None:
+    assert not is_reminder("Maksumuistutus", "Sain maksumuistutuksen laskusta 90061122.")
+    assert not is_reminder("", "Jag har fått en påminnelse om en faktura som inte är min.")
+    assert not is_reminder("Reminder fee??", "You charged me a 5 euro reminder fee.")
+
+
+def test_a_template_reminding_of_the_law_is_no_reminder() -> None:
+    assert not is_reminder("", "I would remind you that Article 12(3) requires an answer within "
+                               "one month. I request a copy of my data.")
+    assert not is_reminder("", "Muistutan, että teidän on vastattava kuukauden kuluessa.")
+    assert not is_reminder("", "Jag vill påminna om att ni måste svara inom en månad.")
+    assert is_reminder("", "This is a reminder: I asked for a copy of my data on 3 October.")
