@@ -25,11 +25,32 @@ from mailformat.message_id import (
     normalise_message_id,
 )
 from mailformat.outgoing import OutAttachment, OutgoingMail, compose, to_bytes
+from mailformat.trace import content_key, is_trace_header
 
 __all__ = [
-    "THREADING_HEADERS", "HeaderFacts", "OutAttachment", "OutgoingMail", "UnsafeValue",
-    "check_domain", "check_recipient", "clean_content_type", "clean_filename",
-    "clean_message_id", "clean_message_ids", "clean_subject", "clean_text", "compose",
-    "decode_bytes", "domain_of", "first_address", "header_facts", "message_ids",
-    "normalise_message_id", "raw_headers", "thread_headers", "to_bytes",
+    "THREADING_HEADERS",
+    "HeaderFacts",
+    "OutAttachment",
+    "OutgoingMail",
+    "UnsafeValue",
+    "check_domain",
+    "check_recipient",
+    "clean_content_type",
+    "clean_filename",
+    "clean_message_id",
+    "clean_message_ids",
+    "clean_subject",
+    "clean_text",
+    "compose",
+    "content_key",
+    "decode_bytes",
+    "domain_of",
+    "first_address",
+    "header_facts",
+    "is_trace_header",
+    "message_ids",
+    "normalise_message_id",
+    "raw_headers",
+    "thread_headers",
+    "to_bytes",
 ]

@@ -19,6 +19,7 @@ from storage.models.cases import (
     IdentityChallenge,
     SentReminder,
 )
+from storage.models.health import CanaryProbe, HealthIncident
 from storage.models.mail import (
     ImapState,
     InboundMessage,
@@ -54,6 +55,7 @@ from storage.models.staff import (
 __all__ = [
     "PERSONAL_FIELDS",
     "AuditEntry",
+    "CanaryProbe",
     "Case",
     "CaseCounter",
     "CaseStatus",
@@ -66,6 +68,7 @@ __all__ = [
     "DisclosurePurpose",
     "FieldChange",
     "FieldProvenance",
+    "HealthIncident",
     "IdentityChallenge",
     "ImapState",
     "InboundMessage",
