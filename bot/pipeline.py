@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
-from handlers import intake
+from handlers import forwarding, intake
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -48,6 +48,14 @@ class DbStage(Protocol):
     def __call__(self, work: Work, ctx: intake.Context, session: Session, /) -> Stop | None: ...
 
 
+class OutcomeStage(Protocol):
+    """Runs for EVERY message once the stages decided, in its transaction, whatever stopped it:
+    what the outcome itself calls for (a matched bounce, a canary probe, a forward)."""
+
+    def __call__(self, work: Work, ctx: intake.Context, session: Session, stop: Stop | None, /
+                 ) -> Stop | None: ...
+
+
 @dataclass(frozen=True)
 class CpuStep:
     name: str
@@ -60,6 +68,12 @@ class DbStep:
     name: str
     run: DbStage
     db: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class OutcomeStep:
+    name: str
+    run: OutcomeStage
 
 
 Stage = CpuStep | DbStep
@@ -76,6 +90,11 @@ STAGES: tuple[Stage, ...] = (
     DbStep("request", intake.request_stage),
     DbStep("case", intake.case_stage),
     DbStep("decide", intake.decide_stage),
+)
+
+#: After the stages, for every message (also one a stage stopped), in its transaction.
+OUTCOMES: tuple[OutcomeStep, ...] = (
+    OutcomeStep("forward", forwarding.forward_outcome),
 )
 
 
@@ -107,6 +126,8 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
                 stop = step.run(work, ctx, session)
                 if stop:
                     break
+        for outcome in OUTCOMES:
+            stop = outcome.run(work, ctx, session, stop)
         _finish(session, row, work, stop)
         return row.state
 

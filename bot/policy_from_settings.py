@@ -10,7 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
+from handlers.policy import ForwardPolicy, IdentityPolicy, IntakePolicy, OrgInfo
 from handlers.reminders import ReminderPolicy
 
 
@@ -44,6 +44,8 @@ def intake_policy(settings: Settings) -> IntakePolicy:
         rate_limit_per_sender=settings.mail.rate_limit_per_sender,
         rate_limit_window_minutes=settings.mail.rate_limit_window_minutes,
         auto_approve=tuple(settings.approval.auto_approve),
+        forward=ForwardPolicy(to=settings.mail.receiver.forward_other_to,
+                              robots=settings.mail.receiver.forward_robots),
     )
 
 

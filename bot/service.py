@@ -99,6 +99,10 @@ def check_run_config(settings: Settings) -> None:
                               "(set DSRBOT_CHAT__TOKEN or chat.token_file)")
         if chat.telegram_chat_id is None:
             raise ConfigError("chat.telegram_chat_id: required when chat.backend = \"telegram\"")
+    forward_to = settings.mail.receiver.forward_other_to
+    if forward_to and forward_to in settings.organisation.addresses:
+        raise ConfigError("mail.receiver.forward_other_to: must not be one of "
+                          "organisation.addresses (the forward would come back: a mail loop)")
     out = settings.mail.outgoing
     if out.backend == "smtp" and out.username and read_secret(
             "mail.outgoing.password", out.password, out.password_file) is None:

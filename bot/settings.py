@@ -88,6 +88,20 @@ class ReceiverSettings(_Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     #: 40 MiB on the wire: a 25 MB attachment grows to ~34 MB in base64.
     max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    #: Customer service's address: mail received here that is not a request (or is held for
+    #: staff) is forwarded there once, as an attachment. Empty: off.
+    forward_other_to: str = ""
+    #: Also forward robots' mail (auto-replies, lists); never bounces we matched, probes or
+    #: mail from our own addresses.
+    forward_robots: bool = False
+
+    @field_validator("forward_other_to")
+    @classmethod
+    def _forward_is_mail(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
 
 
 class MailSettings(_Section):

@@ -69,6 +69,17 @@ class IdentityPolicy:
 
 
 @dataclass(frozen=True)
+class ForwardPolicy:
+    """Where mail that reaches no case goes when we are the only recipient (SMTP/LMTP)."""
+
+    #: Customer service's address; empty means forwarding is off.
+    to: str = ""
+    robots: bool = False
+    #: Channels whose mail exists only in our database (IMAP mail stays in the mailbox).
+    channels: tuple[str, ...] = ("smtp", "lmtp")
+
+
+@dataclass(frozen=True)
 class IntakePolicy:
     """Everything the inbound pipeline's stages read besides the message itself."""
 
@@ -80,3 +91,4 @@ class IntakePolicy:
     rate_limit_window_minutes: int = 60
     #: Request types carried out without staff once identity and signature allow it.
     auto_approve: tuple[str, ...] = ("marketing_optout", "publication_ban")
+    forward: ForwardPolicy = field(default_factory=ForwardPolicy)

@@ -24,10 +24,18 @@ from mailformat.message_id import (
     message_ids,
     normalise_message_id,
 )
-from mailformat.outgoing import OutAttachment, OutgoingMail, compose, to_bytes
+from mailformat.outgoing import (
+    CANARY_HEADER,
+    OutAttachment,
+    OutgoingMail,
+    compose,
+    is_forwarded_mail,
+    to_bytes,
+)
 from mailformat.trace import content_key, is_trace_header
 
 __all__ = [
+    "CANARY_HEADER",
     "THREADING_HEADERS",
     "HeaderFacts",
     "OutAttachment",
@@ -47,6 +55,7 @@ __all__ = [
     "domain_of",
     "first_address",
     "header_facts",
+    "is_forwarded_mail",
     "is_trace_header",
     "message_ids",
     "normalise_message_id",
