@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
-from handlers import forwarding, intake
+from handlers import bounces, forwarding, intake
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -94,6 +94,7 @@ STAGES: tuple[Stage, ...] = (
 
 #: After the stages, for every message (also one a stage stopped), in its transaction.
 OUTCOMES: tuple[OutcomeStep, ...] = (
+    OutcomeStep("bounce", bounces.bounce_outcome),
     OutcomeStep("forward", forwarding.forward_outcome),
 )
 
