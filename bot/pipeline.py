@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
-from handlers import bounces, forwarding, intake
+from handlers import bounces, canary, forwarding, intake
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -82,6 +82,7 @@ Stage = CpuStep | DbStep
 #: Every CPU step runs before the transaction opens, so they come first.
 STAGES: tuple[Stage, ...] = (
     CpuStep("parse", intake.parse_stage),
+    CpuStep("canary", canary.probe_stage),
     CpuStep("triage", intake.triage_stage),
     CpuStep("classify", intake.classify_stage),
     DbStep("throttle", intake.throttle_stage),
@@ -94,6 +95,7 @@ STAGES: tuple[Stage, ...] = (
 
 #: After the stages, for every message (also one a stage stopped), in its transaction.
 OUTCOMES: tuple[OutcomeStep, ...] = (
+    OutcomeStep("canary", canary.probe_outcome),
     OutcomeStep("bounce", bounces.bounce_outcome),
     OutcomeStep("forward", forwarding.forward_outcome),
 )

@@ -10,7 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from handlers.policy import ForwardPolicy, IdentityPolicy, IntakePolicy, OrgInfo
+from handlers.policy import ForwardPolicy, HealthPolicy, IdentityPolicy, IntakePolicy, OrgInfo
 from handlers.reminders import ReminderPolicy
 
 
@@ -57,4 +57,24 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         overdue_escalation=s.overdue_escalation,
         challenge_reminder_before=timedelta(hours=s.challenge_reminder_hours_before_expiry),
         tz=settings.organisation.timezone,
+    )
+
+
+def canary_runs(settings: Settings) -> bool:
+    """A probe can make the round trip only through a real outgoing path and a way back in."""
+    mail = settings.mail
+    return settings.health.canary_interval_minutes > 0 and (
+        mail.imap.enabled or mail.outgoing.backend == "smtp")
+
+
+def health_policy(settings: Settings) -> HealthPolicy:
+    h = settings.health
+    return HealthPolicy(
+        org=org_info(settings),
+        canary_interval=(timedelta(minutes=h.canary_interval_minutes)
+                         if canary_runs(settings) else None),
+        canary_alert=timedelta(minutes=h.canary_alert_minutes),
+        silence_hours=h.silence_alert_hours,
+        alert_to=h.alert_to,
+        probe_to=settings.organisation.addresses[0],
     )

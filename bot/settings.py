@@ -212,6 +212,30 @@ class SchedulerSettings(_Section):
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
 
+class HealthSettings(_Section):
+    """Proof that the mailbox is alive, and what a monitor can read."""
+
+    #: Mail a probe to organisation.addresses[0] this often (minutes; 0 = off). It runs only
+    #: when mail can make the round trip: the IMAP watcher on, or outgoing mail over SMTP.
+    canary_interval_minutes: float = Field(default=60.0, ge=0)
+    #: A probe not back after this long opens an incident (alert once, and once on recovery).
+    canary_alert_minutes: float = Field(default=30.0, gt=0)
+    #: Alert when no mail at all arrived for this many working hours (0 = off).
+    silence_alert_hours: float = Field(default=16.0, ge=0)
+    #: Where alerts go by mail besides the staff chat (empty: chat only).
+    alert_to: str = ""
+    #: /healthz and Prometheus /metrics on 127.0.0.1:PORT (0 = off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("alert_to")
+    @classmethod
+    def _alert_to_is_mail(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration. Built only through :func:`load_settings`."""
 
@@ -227,6 +251,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    health: HealthSettings = HealthSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

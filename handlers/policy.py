@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,22 @@ class IdentityPolicy:
     trusted_openpgp_keys: Sequence[Path] = ()
     #: Relative trust file paths are read from here (the config file's folder).
     base_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """The mailbox canary and the silence alarm (``[health]``), as the domain reads them."""
+
+    org: OrgInfo = field(default_factory=OrgInfo)
+    #: How often a probe goes out; None when the canary is off (or cannot round-trip).
+    canary_interval: timedelta | None = None
+    canary_alert: timedelta = timedelta(minutes=30)
+    #: Working hours without any mail before staff are alerted; 0 = off.
+    silence_hours: float = 0.0
+    #: Alerts by mail go here as well as to the chat; empty = chat only.
+    alert_to: str = ""
+    #: Where probes are mailed (``organisation.addresses[0]``).
+    probe_to: str = "info@rusttet.fi"
 
 
 @dataclass(frozen=True)

@@ -348,6 +348,25 @@ def imap_rows_to_move(
     return [(int(i), int(u)) for i, u in session.exec(stmt).all() if i is not None and u]
 
 
+def imap_probes_to_delete(
+    session: Session, mailbox: str, uidvalidity: int, limit: int = 500
+) -> list[tuple[int, int]]:
+    """(row id, UID) of our canary probes still in the mailbox: they are deleted, not moved
+    (nobody needs them, and people must not find test mail in their mailbox)."""
+    stmt = (
+        select(InboundMessage.id, InboundMessage.imap_uid)
+        .where(
+            col(InboundMessage.imap_mailbox) == mailbox,
+            col(InboundMessage.imap_uidvalidity) == uidvalidity,
+            col(InboundMessage.imap_moved_at).is_(None),
+            col(InboundMessage.state) == InboundState.CANARY.value,
+        )
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return [(int(i), int(u)) for i, u in session.exec(stmt).all() if i is not None and u]
+
+
 def mark_imap_moved(session: Session, row_ids: Sequence[int], at: datetime | None = None) -> None:
     if not row_ids:
         return

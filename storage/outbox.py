@@ -59,6 +59,8 @@ __all__ = [
 #: Longer than any single delivery may take (the SMTP backend times out well before this).
 DEFAULT_LEASE = timedelta(minutes=5)
 MAX_KIND_CHARS = 40
+#: Kinds whose failure is not worth a chat message of its own.
+QUIET_KINDS = frozenset({"canary"})
 MAX_ERROR_CHARS = 1000
 
 
@@ -290,6 +292,8 @@ def _fail(session: Session, row: OutboundMessage, *, now: datetime, reason: str,
     audit.record(session, actor, "outbox.failed", case_id=row.case_id, details={
         "outbound_id": row.id, "kind": row.kind, "attempts": row.attempts, "reason": reason,
     })
+    if row.kind in QUIET_KINDS:
+        return  # a lost canary probe is the canary's own incident, alerted once there
     # Staff must know a letter did not go out: a deadline may depend on it.
     chat_outbox.notify_staff(
         session, f"Letter {row.kind} (outbox #{row.id}) could not be delivered after "
