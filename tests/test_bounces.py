@@ -82,18 +82,18 @@ def _headers_of(data: bytes) -> str:
 
 
 async def test_dsn_for_a_real_access_report_reopens_the_case_and_alerts_staff(
-    sqlite_db: Database, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
-    case_id, customer_id = _done_access_case(sqlite_db)
+    case_id, customer_id = _done_access_case(db)
     async with SmtpSink() as relay:
-        sender = OutboxSender(sqlite_db, SmtpBackend("127.0.0.1", relay.port),
+        sender = OutboxSender(db, SmtpBackend("127.0.0.1", relay.port),
                               from_address="info@rusttet.fi")
         assert (await sender.send_due()).sent == 1
         report = relay.captured[0]
     settings = Settings()
-    settings.database.url = sqlite_db.url
+    settings.database.url = db.url
     settings.mail.receiver.port = 0
-    receiver = MailReceiver(settings, sqlite_db)
+    receiver = MailReceiver(settings, db)
     await receiver.start()
     try:
         def bounce_back() -> None:
@@ -103,11 +103,11 @@ async def test_dsn_for_a_real_access_report_reopens_the_case_and_alerts_staff(
         await asyncio.to_thread(bounce_back)
     finally:
         await receiver.stop()
-    with sqlite_db.read_session() as s:
+    with db.read_session() as s:
         letters_before = len(s.exec(select(OutboundMessage)).all())
-    await asyncio.to_thread(run_once, sqlite_db, settings)
+    await asyncio.to_thread(run_once, db, settings)
 
-    with sqlite_db.read_session() as s:
+    with db.read_session() as s:
         letter = s.exec(select(OutboundMessage).where(
             OutboundMessage.kind == "access_report")).one()
         case = s.get(Case, case_id)
@@ -128,7 +128,7 @@ async def test_dsn_for_a_real_access_report_reopens_the_case_and_alerts_staff(
     assert [r.kind for r in case_reminders(case, date(2026, 4, 8), ReminderPolicy())] == [OVERDUE]
 
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[database]\nurl = "{sqlite_db.url}"\n', encoding="utf-8")
+    cfg.write_text(f'[database]\nurl = "{db.url}"\n', encoding="utf-8")
     shown = CliRunner().invoke(app, ["--config", str(cfg), "case", case_id])
     assert shown.exit_code == 0, shown.output
     assert "delivery_failed" in shown.output and "bounced (5.1.1)" in shown.output
