@@ -204,7 +204,7 @@ async def run_service(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.to_thread(migrate.upgrade, settings.database.url)
-    db = Database(settings.database.url)
+    db = Database(settings.database.url, audit_key=settings.audit_key())
     with db.session() as session:
         ensure_default_parties(session)
     components = build_components(settings, db)
