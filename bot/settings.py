@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.health.settings import HealthSettings
 from handlers.policy import DEFAULT_TIMEZONE
 
 RequestTypeName = Literal[
@@ -240,30 +241,6 @@ class SchedulerSettings(_Section):
                 or not (0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)):
             raise ValueError(f"{value!r} is not a time like 08:00")
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
-
-
-class HealthSettings(_Section):
-    """Proof that the mailbox is alive, and what a monitor can read."""
-
-    #: Mail a probe to organisation.addresses[0] this often (minutes; 0 = off). It runs only
-    #: when mail can make the round trip: the IMAP watcher on, or outgoing mail over SMTP.
-    canary_interval_minutes: float = Field(default=60.0, ge=0)
-    #: A probe not back after this long opens an incident (alert once, and once on recovery).
-    canary_alert_minutes: float = Field(default=30.0, gt=0)
-    #: Alert when no mail at all arrived for this many working hours (0 = off).
-    silence_alert_hours: float = Field(default=16.0, ge=0)
-    #: Where alerts go by mail besides the staff chat (empty: chat only).
-    alert_to: str = ""
-    #: /healthz and Prometheus /metrics on 127.0.0.1:PORT (0 = off).
-    metrics_port: int = Field(default=0, ge=0, le=65535)
-
-    @field_validator("alert_to")
-    @classmethod
-    def _alert_to_is_mail(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and ("@" not in value or any(c.isspace() for c in value)):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
 
 
 class Settings(BaseSettings):

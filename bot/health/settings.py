@@ -1,0 +1,35 @@
+"""The ``[health]`` settings section (kept here, beside the code that reads it).
+
+``bot.settings`` includes it as ``Settings.health``; it imports nothing of ours, so the
+settings module can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class HealthSettings(BaseModel):
+    """Proof that the mailbox is alive, and what a monitor can read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Mail a probe to organisation.addresses[0] this often (minutes; 0 = off). It runs only
+    #: when mail can make the round trip: the IMAP watcher on, or outgoing mail over SMTP.
+    canary_interval_minutes: float = Field(default=60.0, ge=0)
+    #: A probe not back after this long opens an incident (alert once, and once on recovery).
+    canary_alert_minutes: float = Field(default=30.0, gt=0)
+    #: Alert when no mail at all arrived for this many working hours (0 = off).
+    silence_alert_hours: float = Field(default=16.0, ge=0)
+    #: Where alerts go by mail besides the staff chat (empty: chat only).
+    alert_to: str = ""
+    #: /healthz and Prometheus /metrics on 127.0.0.1:PORT (0 = off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("alert_to")
+    @classmethod
+    def _alert_to_is_mail(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
