@@ -152,3 +152,17 @@ def test_forwarding_to_one_of_our_own_addresses_is_refused_at_start(tmp_path: Pa
     settings.mail.receiver.forward_other_to = "info@rusttet.fi"
     with pytest.raises(ConfigError, match="forward_other_to"):
         check_run_config(settings)
+
+
+def test_processing_a_message_again_never_forwards_it_twice(tmp_path: Path, sqlite_db: Database
+                                                            ) -> None:
+    settings = _settings(tmp_path, sqlite_db)
+    _deliver(sqlite_db, settings, mail("Tilaus", "Missä tilaukseni on?"))
+    with sqlite_db.session() as s:  # as if a second instance or a staff re-run took it again
+        row = s.exec(select(InboundMessage)).one()
+        row.state = "received"
+        s.add(row)
+    run_once(sqlite_db, settings)
+    assert [r.state for r in _rows(sqlite_db, InboundMessage)] == ["processed"]  # no error
+    assert len(_forwards(sqlite_db)) == 1
+    assert _forwards(sqlite_db)[0].dedupe_key == f"forward:{row.id}"
