@@ -61,10 +61,11 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
 
 
 def canary_runs(settings: Settings) -> bool:
-    """A probe can make the round trip only through a real outgoing path and a way back in."""
+    """A probe can make the round trip only through a real outgoing relay and a way back in
+    (the IMAP watcher or our receiver); the local maildir backend sends nothing anywhere."""
     mail = settings.mail
-    return settings.health.canary_interval_minutes > 0 and (
-        mail.imap.enabled or mail.outgoing.backend == "smtp")
+    return (settings.health.canary_interval_minutes > 0 and mail.outgoing.backend == "smtp"
+            and (mail.imap.enabled or mail.receiver.enabled))
 
 
 def health_policy(settings: Settings) -> HealthPolicy:

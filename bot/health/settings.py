@@ -15,7 +15,7 @@ class HealthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: Mail a probe to organisation.addresses[0] this often (minutes; 0 = off). It runs only
-    #: when mail can make the round trip: the IMAP watcher on, or outgoing mail over SMTP.
+    #: when mail can make the round trip: outgoing mail over SMTP, and IMAP or the receiver on.
     canary_interval_minutes: float = Field(default=60.0, ge=0)
     #: A probe not back after this long opens an incident (alert once, and once on recovery).
     canary_alert_minutes: float = Field(default=30.0, gt=0)
