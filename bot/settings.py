@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.health.settings import HealthSettings
+from bot.health.settings import HealthSettings, OptionalAddress
 from handlers.policy import DEFAULT_TIMEZONE
 
 RequestTypeName = Literal[
@@ -33,7 +33,7 @@ RequestTypeName = Literal[
 REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 
 #: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
-SECRET_KEYS = frozenset({"password", "token", "key"})
+SECRET_KEYS = frozenset({"password", "token", "key", "secret_key"})
 #: An audit key shorter than this is refused (``openssl rand -hex 32`` gives 64 characters).
 MIN_AUDIT_KEY_CHARS = 32
 
@@ -91,20 +91,11 @@ class ReceiverSettings(_Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     #: 40 MiB on the wire: a 25 MB attachment grows to ~34 MB in base64.
     max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
-    #: Customer service's address: mail received here that is not a request (or is held for
-    #: staff) is forwarded there once, as an attachment. Empty: off.
-    forward_other_to: str = ""
-    #: Also forward robots' mail (auto-replies, lists); never bounces we matched, probes or
-    #: mail from our own addresses.
+    #: Customer service's address: SMTP/LMTP mail that reaches no case is forwarded there
+    #: once, attached whole (README "Deployment shapes"). Empty: off.
+    forward_other_to: OptionalAddress = ""
+    #: Forward robots' mail too (never matched bounces, probes or our own mail).
     forward_robots: bool = False
-
-    @field_validator("forward_other_to")
-    @classmethod
-    def _forward_is_mail(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and ("@" not in value or any(c.isspace() for c in value)):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
 
 
 class MailSettings(_Section):
@@ -243,6 +234,24 @@ class SchedulerSettings(_Section):
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
 
+class WebSettings(_Section):
+    """The staff desk: a web view served by ``dsrbot run`` (loopback unless configured)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8026, ge=0, le=65535)
+    #: How staff reach the desk (links in chat cards and digests), e.g. https://desk.example.fi
+    base_url: str = "http://127.0.0.1:8026"
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: Signs the session cookie. From the environment or a file only; without one a random key
+    #: is made at start (sessions then end when the service restarts).
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    #: Send the session cookie only over HTTPS (set when a TLS proxy fronts the desk).
+    secure_cookies: bool = False
+
+
 class Settings(BaseSettings):
     """The whole configuration. Built only through :func:`load_settings`."""
 
@@ -261,6 +270,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     health: HealthSettings = HealthSettings()
+    web: WebSettings = WebSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
@@ -330,6 +340,7 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         (settings.mail.imap, "password_file"),
         (settings.chat, "token_file"),
         (settings.audit, "key_file"),
+        (settings.web, "secret_key_file"),
     ):
         value = getattr(section, attr)
         if value is not None and not value.is_absolute():

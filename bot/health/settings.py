@@ -6,7 +6,20 @@ settings module can import it without a cycle.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _optional_address(value: str) -> str:
+    value = value.strip().lower()
+    if value and ("@" not in value or any(c.isspace() for c in value)):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+#: An email address, or "" for off (``health.alert_to``, ``mail.receiver.forward_other_to``).
+OptionalAddress = Annotated[str, AfterValidator(_optional_address)]
 
 
 class HealthSettings(BaseModel):
@@ -22,14 +35,6 @@ class HealthSettings(BaseModel):
     #: Alert when no mail at all arrived for this many working hours (0 = off).
     silence_alert_hours: float = Field(default=16.0, ge=0)
     #: Where alerts go by mail besides the staff chat (empty: chat only).
-    alert_to: str = ""
+    alert_to: OptionalAddress = ""
     #: /healthz and Prometheus /metrics on 127.0.0.1:PORT (0 = off).
     metrics_port: int = Field(default=0, ge=0, le=65535)
-
-    @field_validator("alert_to")
-    @classmethod
-    def _alert_to_is_mail(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and ("@" not in value or any(c.isspace() for c in value)):
-            raise ValueError(f"{value!r} is not an email address")
-        return value

@@ -1,7 +1,7 @@
 """bounces and health: bounced letters, once-only forwards, cross-channel dedupe, canary
 
 Revision ID: 0011_bounces_and_health
-Revises: 0009
+Revises: 0010_staff_logins
 Create Date: 2026-12-07 04:00:00
 
 Existing inbound rows get ``content_key = sha256``: they keep deduplicating exactly as before
@@ -14,7 +14,7 @@ import sqlmodel
 
 
 revision = '0011_bounces_and_health'
-down_revision = '0009'
+down_revision = '0010_staff_logins'
 branch_labels = None
 depends_on = None
 
