@@ -17,6 +17,7 @@ from mailformat.cleaning import (
     domain_of,
     thread_headers,
 )
+from mailformat.errors import DsrbotError
 from mailformat.headers import HeaderFacts, first_address, header_facts, raw_headers
 from mailformat.message_id import (
     clean_message_id,
@@ -37,6 +38,7 @@ from mailformat.trace import content_key, is_trace_header
 __all__ = [
     "CANARY_HEADER",
     "THREADING_HEADERS",
+    "DsrbotError",
     "HeaderFacts",
     "OutAttachment",
     "OutgoingMail",

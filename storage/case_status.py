@@ -12,6 +12,7 @@ status staff must act on: send it again (``approved``), settle it another way (`
 
 from __future__ import annotations
 
+from mailformat import DsrbotError
 from storage.models import CaseStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
@@ -28,7 +29,7 @@ ALLOWED: dict[S, frozenset[S]] = {
 CLOSED = frozenset({S.DONE, S.REFUSED, S.WITHDRAWN})
 
 
-class TransitionError(Exception):
+class TransitionError(DsrbotError):
     """A status change the case's current state does not allow."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlmodel import select
@@ -22,6 +22,7 @@ from bot.mail.receiver import MailReceiver
 from bot.pipeline import run_once
 from bot.settings import Settings
 from handlers.bounces import parse_bounce
+from handlers.clock import FixedClock
 from handlers.execute import finish_decided
 from handlers.reminders import OVERDUE, ReminderPolicy, case_reminders
 from storage.cases import transition
@@ -73,7 +74,7 @@ def _done_access_case(db: Database) -> tuple[str, int]:
         transition(s, case, CaseStatus.APPROVED, actor="staff:anna", reasons=["approved"])
         assert customer.id is not None
         ids = case.id, customer.id
-    assert finish_decided(db, ORG)["done"] == 1
+    assert finish_decided(db, ORG, clock=FixedClock(datetime.now(UTC)))["done"] == 1
     return ids
 
 

@@ -1,7 +1,7 @@
 """bounces and health: bounced letters, once-only forwards, cross-channel dedupe, canary
 
-Revision ID: 0011_bounces_and_health
-Revises: 0010_staff_logins
+Revision ID: 0012_bounces_and_health
+Revises: 0011_case_workflow_columns
 Create Date: 2026-12-07 04:00:00
 
 Existing inbound rows get ``content_key = sha256``: they keep deduplicating exactly as before
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0011_bounces_and_health'
-down_revision = '0010_staff_logins'
+revision = '0012_bounces_and_health'
+down_revision = '0011_case_workflow_columns'
 branch_labels = None
 depends_on = None
 
