@@ -41,7 +41,7 @@ from bot.cpu_worker import (
 )
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
-from handlers import intake
+from handlers import bounces, canary, forwarding, intake
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -63,6 +63,14 @@ class DbStage(Protocol):
     def __call__(self, work: Work, ctx: intake.Context, session: Session, /) -> Stop | None: ...
 
 
+class OutcomeStage(Protocol):
+    """Runs for EVERY message once the stages decided, in its transaction, whatever stopped it:
+    what the outcome itself calls for (a matched bounce, a canary probe, a forward)."""
+
+    def __call__(self, work: Work, ctx: intake.Context, session: Session, stop: Stop | None, /
+                 ) -> Stop | None: ...
+
+
 @dataclass(frozen=True)
 class CpuStep:
     name: str
@@ -77,12 +85,19 @@ class DbStep:
     db: ClassVar[bool] = True
 
 
+@dataclass(frozen=True)
+class OutcomeStep:
+    name: str
+    run: OutcomeStage
+
+
 Stage = CpuStep | DbStep
 
 #: The whole inbound flow, in order. Change the product's behaviour here, not in the runner.
 #: Every CPU step runs before the transaction opens, so they come first.
 STAGES: tuple[Stage, ...] = (
     CpuStep("parse", intake.parse_stage),
+    CpuStep("canary", canary.probe_stage),
     CpuStep("triage", intake.triage_stage),
     CpuStep("classify", intake.classify_stage),
     DbStep("throttle", intake.throttle_stage),
@@ -91,6 +106,13 @@ STAGES: tuple[Stage, ...] = (
     DbStep("request", intake.request_stage),
     DbStep("case", intake.case_stage),
     DbStep("decide", intake.decide_stage),
+)
+
+#: After the stages, for every message (also one a stage stopped), in its transaction.
+OUTCOMES: tuple[OutcomeStep, ...] = (
+    OutcomeStep("canary", canary.probe_outcome),
+    OutcomeStep("bounce", bounces.bounce_outcome),
+    OutcomeStep("forward", forwarding.forward_outcome),
 )
 
 
@@ -115,6 +137,8 @@ def _db_stages(session: Session, work: Work, ctx: intake.Context, stop: Stop | N
             stop = step.run(work, ctx, session)
             if stop:
                 break
+    for outcome in OUTCOMES:
+        stop = outcome.run(work, ctx, session, stop)
     _finish(session, row, work, stop)
     return row.state
 

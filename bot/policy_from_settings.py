@@ -10,7 +10,14 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo, RecordRetention
+from handlers.policy import (
+    ForwardPolicy,
+    HealthPolicy,
+    IdentityPolicy,
+    IntakePolicy,
+    OrgInfo,
+    RecordRetention,
+)
 from handlers.reminders import ReminderPolicy
 
 
@@ -52,6 +59,8 @@ def intake_policy(settings: Settings) -> IntakePolicy:
         rate_limit_per_sender=settings.mail.rate_limit_per_sender,
         rate_limit_window_minutes=settings.mail.rate_limit_window_minutes,
         auto_approve=tuple(settings.approval.auto_approve),
+        forward=ForwardPolicy(to=settings.mail.receiver.forward_other_to,
+                              robots=settings.mail.receiver.forward_robots),
     )
 
 
@@ -63,4 +72,25 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         overdue_escalation=s.overdue_escalation,
         challenge_reminder_before=timedelta(hours=s.challenge_reminder_hours_before_expiry),
         tz=settings.organisation.timezone,
+    )
+
+
+def canary_runs(settings: Settings) -> bool:
+    """A probe can make the round trip only through a real outgoing relay and a way back in
+    (the IMAP watcher or our receiver); the local maildir backend sends nothing anywhere."""
+    mail = settings.mail
+    return (settings.health.canary_interval_minutes > 0 and mail.outgoing.backend == "smtp"
+            and (mail.imap.enabled or mail.receiver.enabled))
+
+
+def health_policy(settings: Settings) -> HealthPolicy:
+    h = settings.health
+    return HealthPolicy(
+        org=org_info(settings),
+        canary_interval=(timedelta(minutes=h.canary_interval_minutes)
+                         if canary_runs(settings) else None),
+        canary_alert=timedelta(minutes=h.canary_alert_minutes),
+        silence_hours=h.silence_alert_hours,
+        alert_to=h.alert_to,
+        probe_to=settings.organisation.addresses[0],
     )

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.health.http import HealthServer
+from bot.health.monitor import HealthMonitor
 from bot.mail.delivery import OutboxSender
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
@@ -55,6 +57,12 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
         # Requests leave INBOX as soon as the pipeline made them cases.
         pipeline.after_batch.append(watcher.wake)
         components.append(watcher)
+    # Proof the mailbox is alive (canary probes, silence alarm) and what a monitor reads.
+    monitor = HealthMonitor.from_settings(settings, db, on_mail=sender.notify)
+    if monitor.policy.canary_interval is not None or monitor.policy.silence_hours > 0:
+        components.append(monitor)
+    if settings.health.metrics_port:
+        components.append(HealthServer(settings, db))
     # The clock: reminders, escalations, code expiry, retention, digest (all idempotent).
     if settings.scheduler.enabled:
         components.append(Scheduler.from_settings(settings, db))
@@ -104,6 +112,10 @@ def check_run_config(settings: Settings) -> None:
                               "(set DSRBOT_CHAT__TOKEN or chat.token_file)")
         if chat.telegram_chat_id is None:
             raise ConfigError("chat.telegram_chat_id: required when chat.backend = \"telegram\"")
+    forward_to = settings.mail.receiver.forward_other_to
+    if forward_to and forward_to in settings.organisation.addresses:
+        raise ConfigError("mail.receiver.forward_other_to: must not be one of "
+                          "organisation.addresses (the forward would come back: a mail loop)")
     out = settings.mail.outgoing
     if out.backend == "smtp" and out.username and read_secret(
             "mail.outgoing.password", out.password, out.password_file) is None:

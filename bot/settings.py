@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.health.settings import HealthSettings, OptionalAddress
 from handlers.policy import DEFAULT_TIMEZONE
 from mailformat import DsrbotError
 
@@ -94,6 +95,11 @@ class ReceiverSettings(_Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     #: 40 MiB on the wire: a 25 MB attachment grows to ~34 MB in base64.
     max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    #: Customer service's address: SMTP/LMTP mail that reaches no case is forwarded there
+    #: once, attached whole (README "Deployment shapes"). Empty: off.
+    forward_other_to: OptionalAddress = ""
+    #: Forward robots' mail too (never matched bounces, probes or our own mail).
+    forward_robots: bool = False
 
 
 class MailSettings(_Section):
@@ -284,6 +290,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    health: HealthSettings = HealthSettings()
     pipeline: PipelineSettings = PipelineSettings()
     web: WebSettings = WebSettings()
     #: Folder the relative paths were resolved against (the config file's folder).

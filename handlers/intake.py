@@ -84,6 +84,9 @@ class Work:
     signature: SignatureResult | None = None
     case_id: str | None = None
     reasons: list[str] = field(default_factory=list)
+    #: Set by the outcome steps: the id of our canary probe / of our letter this bounce returns.
+    probe_id: int | None = None
+    bounce_of: int | None = None
 
     @classmethod
     def from_row(cls, row: InboundMessage) -> Work:

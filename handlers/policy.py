@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,6 +84,33 @@ class IdentityPolicy:
 
 
 @dataclass(frozen=True)
+class HealthPolicy:
+    """The mailbox canary and the silence alarm (``[health]``), as the domain reads them."""
+
+    org: OrgInfo = field(default_factory=OrgInfo)
+    #: How often a probe goes out; None when the canary is off (or cannot round-trip).
+    canary_interval: timedelta | None = None
+    canary_alert: timedelta = timedelta(minutes=30)
+    #: Working hours without any mail before staff are alerted; 0 = off.
+    silence_hours: float = 0.0
+    #: Alerts by mail go here as well as to the chat; empty = chat only.
+    alert_to: str = ""
+    #: Where probes are mailed (``organisation.addresses[0]``).
+    probe_to: str = "info@rusttet.fi"
+
+
+@dataclass(frozen=True)
+class ForwardPolicy:
+    """Where mail that reaches no case goes when we are the only recipient (SMTP/LMTP)."""
+
+    #: Customer service's address; empty means forwarding is off.
+    to: str = ""
+    robots: bool = False
+    #: Channels whose mail exists only in our database (IMAP mail stays in the mailbox).
+    channels: tuple[str, ...] = ("smtp", "lmtp")
+
+
+@dataclass(frozen=True)
 class IntakePolicy:
     """Everything the inbound pipeline's stages read besides the message itself."""
 
@@ -94,3 +122,4 @@ class IntakePolicy:
     rate_limit_window_minutes: int = 60
     #: Request types carried out without staff once identity and signature allow it.
     auto_approve: tuple[str, ...] = ("marketing_optout", "publication_ban")
+    forward: ForwardPolicy = field(default_factory=ForwardPolicy)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -27,7 +27,8 @@ from mailformat.cleaning import (
 )
 from mailformat.message_id import clean_message_id
 
-__all__ = ["OutAttachment", "OutgoingMail", "UnsafeValue", "compose", "to_bytes"]
+__all__ = ["CANARY_HEADER", "OutAttachment", "OutgoingMail", "UnsafeValue", "compose",
+           "is_forwarded_mail", "to_bytes"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     attachments: tuple[OutAttachment, ...] = ()
     attempts: int = 0
+    #: A mailbox canary probe carries our random token in :data:`CANARY_HEADER`.
+    probe_token: str | None = None
+
+
+#: The header of a canary probe: a random token we generated, recognised on the way back in
+#: only when the database knows its hash (never trusted from the header alone).
+CANARY_HEADER = "X-Dsrbot-Canary"
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def is_forwarded_mail(attachment: OutAttachment) -> bool:
+    """A whole mail attached as ``message/rfc822`` (a forward), not a file."""
+    return attachment.content_type.strip().lower() == "message/rfc822"
 
 
 def compose(mail: OutgoingMail, *, from_address: str, from_name: str | None = None
@@ -86,12 +100,23 @@ def compose(mail: OutgoingMail, *, from_address: str, from_name: str | None = No
     msg["Auto-Submitted"] = "auto-replied" if mail.in_reply_to else "auto-generated"
     # Exchange and Outlook honour this instead of RFC 3834 (no out-of-office loops).
     msg["X-Auto-Response-Suppress"] = "All"
+    if mail.probe_token is not None:
+        if not mail.probe_token or not set(mail.probe_token) <= _TOKEN_CHARS:
+            raise UnsafeValue("canary token is not a plain token")
+        msg[CANARY_HEADER] = mail.probe_token
 
     msg.set_content(mail.body_text or "", subtype="plain", charset="utf-8", cte="quoted-printable")
     if mail.body_html:
         msg.add_alternative(mail.body_html, subtype="html", charset="utf-8",
                             cte="quoted-printable")
     for attachment in mail.attachments:
+        if is_forwarded_mail(attachment):
+            # A forwarded mail travels whole, headers included (RFC 2046 5.2.1), never
+            # base64'd: customer service opens it as the mail it was.
+            inner = message_from_bytes(attachment.data, policy=policy.compat32)
+            msg.add_attachment(inner, disposition="attachment",
+                               filename=clean_filename(attachment.filename))
+            continue
         maintype, subtype = clean_content_type(attachment.content_type)
         msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype,
                            filename=clean_filename(attachment.filename))
@@ -103,7 +128,7 @@ def compose(mail: OutgoingMail, *, from_address: str, from_name: str | None = No
 _OUR_HEADERS = frozenset({
     "from", "to", "subject", "date", "message-id", "in-reply-to", "references",
     "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type",
-    "content-transfer-encoding",
+    "content-transfer-encoding", CANARY_HEADER.lower(),
 })
 
 
@@ -133,8 +158,18 @@ def _fix_boundaries(msg: EmailMessage, message_id: str) -> None:
     the boundary can never collide with a body line.
     """
     seed = hashlib.sha256(message_id.encode()).hexdigest()[:24]
-    for index, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+    for index, part in enumerate(_our_multiparts(msg)):
         part.set_boundary(f"=_dsrbot_{seed}_{index}")
+
+
+def _our_multiparts(part: EmailMessage) -> list[EmailMessage]:
+    """Our own multipart containers; a forwarded mail inside keeps its boundaries."""
+    if not part.is_multipart() or part.get_content_type() == "message/rfc822":
+        return []
+    found = [part]
+    for child in part.iter_parts():
+        found.extend(_our_multiparts(child))  # type: ignore[arg-type]
+    return found
 
 
 def to_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:

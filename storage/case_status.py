@@ -1,8 +1,13 @@
 """Which case status may follow which: checked before every change, like Fides' request states.
 
-A closed case (done, refused, withdrawn) never reopens; a follow-up becomes a new case. That
-keeps every answer tied to exactly one decision in the audit log. A requester may withdraw
-until the answer is done, approved or not.
+A closed case (done, refused, withdrawn) never reopens for a new question; a follow-up becomes
+a new case. That keeps every answer tied to exactly one decision in the audit log. A requester
+may withdraw until the answer is done, approved or not.
+
+One way back: when the final letter (the answer or the refusal) bounces, the requester got
+nothing and the GDPR deadline is not met, so the case goes to ``delivery_failed``, an open
+status staff must act on: send it again (``approved``), settle it another way (``done``,
+``refused``) or record a withdrawal.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ ALLOWED: dict[S, frozenset[S]] = {
                            S.WITHDRAWN}),
     S.AWAITING_IDENTITY: frozenset({S.AWAITING_APPROVAL, S.APPROVED, S.REFUSED, S.WITHDRAWN}),
     S.AWAITING_APPROVAL: frozenset({S.AWAITING_IDENTITY, S.APPROVED, S.REFUSED, S.WITHDRAWN}),
-    S.APPROVED: frozenset({S.DONE, S.REFUSED, S.WITHDRAWN}),
-    S.DONE: frozenset(),
-    S.REFUSED: frozenset(),
+    S.APPROVED: frozenset({S.DONE, S.REFUSED, S.WITHDRAWN, S.DELIVERY_FAILED}),
+    S.DONE: frozenset({S.DELIVERY_FAILED}),
+    S.REFUSED: frozenset({S.DELIVERY_FAILED}),
     S.WITHDRAWN: frozenset(),
+    S.DELIVERY_FAILED: frozenset({S.APPROVED, S.DONE, S.REFUSED, S.WITHDRAWN}),
 }
 CLOSED = frozenset({S.DONE, S.REFUSED, S.WITHDRAWN})
 
@@ -30,5 +36,7 @@ class TransitionError(DsrbotError):
 def check_transition(current: str, new: str) -> None:
     cur, nxt = S(current), S(new)
     if nxt not in ALLOWED[cur]:
-        allowed = ", ".join(sorted(s.value for s in ALLOWED[cur])) or "nothing (case is closed)"
+        # A closed case's only way back is a bounce of its final letter: not a staff choice.
+        allowed = ("nothing (case is closed)" if cur in CLOSED
+                   else ", ".join(sorted(s.value for s in ALLOWED[cur])))
         raise TransitionError(f"cannot go from {cur.value} to {nxt.value}; allowed: {allowed}")

@@ -73,6 +73,8 @@ def transition(
     case.updated_at = datetime.now(UTC)
     if new_status in (CaseStatus.DONE, CaseStatus.REFUSED, CaseStatus.WITHDRAWN):
         case.closed_at = case.updated_at
+    elif new_status not in CLOSED:  # reopened (delivery_failed): open, with reminders again
+        case.closed_at = None
     case.reasons = [*case.reasons, *reasons]
     session.add(case)
     session.flush()

@@ -1,9 +1,11 @@
 """The durable inbox: every way in stores here, and commits, before it acknowledges anything.
 
 Why dedupe lives in the insert: an SMTP client retries after a lost ``250``, an IMAP watcher
-refetches after a crash or a UIDVALIDITY change, an mbox backlog is imported twice. The unique
-constraint on (Message-ID, SHA-256 of the raw bytes) makes all of these one row, also when two
-writers race (``INSERT ... ON CONFLICT DO NOTHING`` on both SQLite and PostgreSQL). Mail without
+refetches after a crash or a UIDVALIDITY change, an mbox backlog is imported twice, and one
+mail arrives both over SMTP and over IMAP. The unique constraints on (Message-ID, SHA-256 of
+the raw bytes) and (Message-ID, content key without trace headers, ``mailformat.trace``) make
+all of these one row, also when two writers race (``INSERT ... ON CONFLICT DO NOTHING`` on
+both SQLite and PostgreSQL). Mail without
 a Message-ID has ``message_id = ""`` and so dedupes on its hash alone.
 
 The pipeline claims rows in state ``received`` (:func:`claim_pending`, ``FOR UPDATE SKIP LOCKED``
@@ -23,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from mailformat import header_facts
+from mailformat import content_key, header_facts
 from storage.models import ImapState, InboundMessage, InboundState
 
 _MAX_MESSAGE_ID = 998
@@ -43,11 +45,12 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _find(session: Session, message_id: str, sha256: str) -> InboundMessage | None:
+def _find(session: Session, message_id: str, sha256: str, key: str) -> InboundMessage | None:
+    """The stored row this message duplicates: same bytes, or same mail via another hop."""
+    same = (col(InboundMessage.sha256) == sha256) | (col(InboundMessage.content_key) == key)
     return session.exec(
-        select(InboundMessage).where(
-            col(InboundMessage.message_id) == message_id, col(InboundMessage.sha256) == sha256
-        )
+        select(InboundMessage).where(col(InboundMessage.message_id) == message_id, same)
+        .order_by(col(InboundMessage.id))
     ).first()
 
 
@@ -63,7 +66,7 @@ def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> Inbo
         stmt = (
             insert(InboundMessage)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=["message_id", "sha256"])
+            .on_conflict_do_nothing()  # either unique key: same bytes, or same mail
             .returning(InboundMessage)
         )
         return session.scalars(stmt).first()
@@ -87,6 +90,7 @@ def _values(
     return {
         "message_id": facts.message_id[:_MAX_MESSAGE_ID],
         "sha256": content_hash(raw),
+        "content_key": content_key(raw),
         "channel": channel,
         "envelope_from": envelope_from[:_MAX_ADDRESS],
         "envelope_to": [a[:_MAX_ADDRESS] for a in envelope_to],
@@ -124,7 +128,7 @@ def store_inbound(
     row = _insert_ignoring_duplicate(session, values)
     if row is not None:
         return row, True
-    existing = _find(session, values["message_id"], sha)
+    existing = _find(session, values["message_id"], sha, values["content_key"])
     if existing is None:  # cannot happen: the conflicting row is committed or ours
         raise RuntimeError("duplicate inbound message vanished")
     if imap is not None and existing.imap_moved_at is None:
@@ -167,7 +171,7 @@ def store_many(session: Session, messages: Sequence[NewMessage]) -> list[tuple[i
         insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
         stmt = (
             insert(table)
-            .on_conflict_do_nothing(index_elements=["message_id", "sha256"])
+            .on_conflict_do_nothing()
             .returning(table.c.id, table.c.message_id, table.c.sha256)
         )
         for row_id, message_id, sha in session.execute(stmt, rows):
@@ -177,22 +181,25 @@ def store_many(session: Session, messages: Sequence[NewMessage]) -> list[tuple[i
             row = _insert_ignoring_duplicate(session, values)
             if row is not None and row.id is not None:
                 inserted[(row.message_id, row.sha256)] = row.id
-    missing = {v["sha256"] for v in rows if (v["message_id"], v["sha256"]) not in inserted}
+    # Not inserted: the same bytes, or the same mail over another hop, is already stored.
+    missing = {v["content_key"] for v in rows if (v["message_id"], v["sha256"]) not in inserted}
     existing: dict[tuple[str, str], int] = {}
     if missing:
         found = session.execute(
-            select(table.c.id, table.c.message_id, table.c.sha256).where(
-                table.c.sha256.in_(sorted(missing)))
+            select(table.c.id, table.c.message_id, table.c.content_key).where(
+                table.c.content_key.in_(sorted(missing))).order_by(table.c.id)
         )
-        existing = {(m, h): int(i) for i, m, h in found}
+        for i, m, k in found:
+            existing.setdefault((m, k), int(i))
     results: list[tuple[int, bool]] = []
     for values in rows:
         key = (values["message_id"], values["sha256"])
+        same_mail = (values["message_id"], values["content_key"])
         if key in inserted:
             results.append((inserted.pop(key), True))
-            existing[key] = results[-1][0]  # a second copy later in the batch is a duplicate
-        elif key in existing:
-            results.append((existing[key], False))
+            existing[same_mail] = results[-1][0]  # a second copy later in the batch
+        elif same_mail in existing:
+            results.append((existing[same_mail], False))
         else:  # cannot happen: the conflicting row is committed or ours
             raise RuntimeError("duplicate inbound message vanished")
     return results
@@ -334,6 +341,25 @@ def imap_rows_to_move(
             col(InboundMessage.imap_moved_at).is_(None),
             col(InboundMessage.state) == InboundState.PROCESSED.value,
             col(InboundMessage.case_id).is_not(None),
+        )
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return [(int(i), int(u)) for i, u in session.exec(stmt).all() if i is not None and u]
+
+
+def imap_probes_to_delete(
+    session: Session, mailbox: str, uidvalidity: int, limit: int = 500
+) -> list[tuple[int, int]]:
+    """(row id, UID) of our canary probes still in the mailbox: they are deleted, not moved
+    (nobody needs them, and people must not find test mail in their mailbox)."""
+    stmt = (
+        select(InboundMessage.id, InboundMessage.imap_uid)
+        .where(
+            col(InboundMessage.imap_mailbox) == mailbox,
+            col(InboundMessage.imap_uidvalidity) == uidvalidity,
+            col(InboundMessage.imap_moved_at).is_(None),
+            col(InboundMessage.state) == InboundState.CANARY.value,
         )
         .order_by(col(InboundMessage.id))
         .limit(limit)

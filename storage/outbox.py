@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from mailformat import (
+    CANARY_HEADER,
     OutAttachment,
     OutgoingMail,
     UnsafeValue,
@@ -32,6 +33,7 @@ from mailformat import (
     clean_filename,
     clean_message_ids,
     clean_subject,
+    is_forwarded_mail,
     thread_headers,
 )
 from storage import audit, chat_outbox
@@ -42,8 +44,10 @@ __all__ = [
     "OutAttachment",
     "OutgoingMail",
     "UnsafeValue",
+    "by_message_id",
     "claim_due",
     "enqueue",
+    "find_by_key",
     "load_mail",
     "mark_failed_attempt",
     "mark_sent",
@@ -55,6 +59,8 @@ __all__ = [
 #: Longer than any single delivery may take (the SMTP backend times out well before this).
 DEFAULT_LEASE = timedelta(minutes=5)
 MAX_KIND_CHARS = 40
+#: Kinds whose failure is not worth a chat message of its own.
+QUIET_KINDS = frozenset({"canary"})
 MAX_ERROR_CHARS = 1000
 
 
@@ -101,8 +107,13 @@ def enqueue(
     attachments: Sequence[OutAttachment] | None = None,
     actor: str = audit.BOT_ACTOR,
     now: datetime | None = None,
+    dedupe_key: str | None = None,
+    probe_token: str | None = None,
 ) -> OutboundMessage:
     """Add one letter to the outbox inside the caller's transaction (no commit here).
+
+    ``dedupe_key`` makes the letter once-only (a unique column; see :func:`find_by_key`).
+    ``probe_token`` marks a mailbox canary probe (``mailformat.CANARY_HEADER``).
 
     ``domain`` is the right side of the Message-ID: the domain of
     ``settings.mail.outgoing.from_address`` (``mailformat.domain_of``).
@@ -122,8 +133,10 @@ def enqueue(
         subject=clean_subject(subject, case_id=case_id),
         body_text=_strip_nul(body_text),
         body_html=_strip_nul(body_html) if body_html is not None else None,
-        headers=thread_headers(in_reply_to, references),
+        headers={**thread_headers(in_reply_to, references),
+                 **({CANARY_HEADER: probe_token} if probe_token else {})},
         state=OutboundState.PENDING.value,
+        dedupe_key=dedupe_key,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -132,7 +145,9 @@ def enqueue(
     session.flush()
     assert row.id is not None
     for position, attachment in enumerate(attachments or ()):
-        maintype, subtype = clean_content_type(attachment.content_type)
+        # A forwarded mail keeps its type (the composer attaches it whole, never base64).
+        maintype, subtype = (("message", "rfc822") if is_forwarded_mail(attachment)
+                             else clean_content_type(attachment.content_type))
         session.add(OutboundAttachment(
             outbound_id=row.id, position=position, filename=clean_filename(attachment.filename),
             content_type=f"{maintype}/{subtype}", data=bytes(attachment.data),
@@ -142,6 +157,20 @@ def enqueue(
         "outbound_id": row.id, "kind": kind, "attachments": len(attachments or ()),
     })
     return row
+
+
+def find_by_key(session: Session, dedupe_key: str) -> OutboundMessage | None:
+    """The once-only letter written under ``dedupe_key``, if any."""
+    return session.exec(
+        select(OutboundMessage).where(col(OutboundMessage.dedupe_key) == dedupe_key)).first()
+
+
+def by_message_id(session: Session, message_ids: Sequence[str]) -> list[OutboundMessage]:
+    """Our letters with these Message-IDs (a bounce names the letter it returns)."""
+    if not message_ids:
+        return []
+    return list(session.exec(select(OutboundMessage).where(
+        col(OutboundMessage.message_id).in_(list(message_ids)))).all())
 
 
 def _attachments_by_row(session: Session, ids: Sequence[int]) -> dict[int, list[OutAttachment]]:
@@ -175,6 +204,7 @@ def _snapshot(row: OutboundMessage, attachments: list[OutAttachment]) -> Outgoin
         references=tuple(clean_message_ids([headers.get("References", "")])),
         attachments=tuple(attachments),
         attempts=row.attempts,
+        probe_token=headers.get(CANARY_HEADER),
     )
 
 
@@ -240,7 +270,7 @@ def mark_sent(
 ) -> bool:
     """Record delivery (audited). False when the row is gone or was already marked sent."""
     row = session.get(OutboundMessage, outbound_id, with_for_update=True)
-    if row is None or row.state == OutboundState.SENT.value:
+    if row is None or row.state in (OutboundState.SENT.value, OutboundState.BOUNCED.value):
         return False
     row.state = OutboundState.SENT.value
     row.sent_at = now or datetime.now(UTC)
@@ -262,6 +292,8 @@ def _fail(session: Session, row: OutboundMessage, *, now: datetime, reason: str,
     audit.record(session, actor, "outbox.failed", case_id=row.case_id, details={
         "outbound_id": row.id, "kind": row.kind, "attempts": row.attempts, "reason": reason,
     })
+    if row.kind in QUIET_KINDS:
+        return  # a lost canary probe is the canary's own incident, alerted once there
     # Staff must know a letter did not go out: a deadline may depend on it.
     chat_outbox.notify_staff(
         session, f"Letter {row.kind} (outbox #{row.id}) could not be delivered after "

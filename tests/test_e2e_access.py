@@ -116,6 +116,8 @@ def service_settings(
                  "telegram_base_url": fake.base_url, "personal_data": "masked",
                  "staff": [{"name": "anna", "telegram_user_id": APPROVER_ID,
                             "role": "approver"}]},
+        # The canary has its own tests (test_canary.py); here it would add probes to the sink.
+        "health": {"canary_interval_minutes": 0},
     }
     for section, value in overrides.items():
         values[section] = {**values.get(section, {}), **value}

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli.status_cmds import queue_depths
+from bot.health.report import queue_depths
 from storage.db import Database
 from storage.models import Case, CaseStatus
 from tests import readme_kit

@@ -80,6 +80,6 @@ def test_two_instances_on_one_database_make_one_case_and_one_receipt_per_request
     assert Counter(c["requester"] for c in cases) == Counter(requesters)
     assert Counter(_receipts(two_instances)) == Counter(requesters)
     assert "audit chain intact" in dsrbot(config, "audit", "verify").stdout
-    status = json.loads(dsrbot(config, "status", "--json").stdout)
+    status = json.loads(dsrbot(config, "status", "--json", check=False).stdout)
     assert status["queues"]["inbound_received"] == 0
     assert status["queues"]["outbox_pending"] == 0

@@ -92,7 +92,8 @@ def test_status_counts_queues_and_names_the_oldest_message_and_next_deadline(
     db.dispose()
     assert status.queues == {
         "inbound_received": 2, "inbound_held": 1, "inbound_quarantined": 1,
-        "outbox_pending": 2, "outbox_failed": 1, "chat_pending": 1,
+        "outbox_pending": 2, "outbox_failed": 1, "outbox_bounced": 0,
+        "chat_pending": 1,
     }
     assert status.oldest_unprocessed == {
         "inbound_id": oldest, "received_at": (NOW - timedelta(hours=2)).isoformat(),
@@ -161,11 +162,13 @@ def test_status_calls_a_stale_heartbeat_not_running(tmp_path: Path) -> None:
 def test_dsrbot_status_json_is_one_object_for_scripts(tmp_path: Path) -> None:
     config = write_config(tmp_path, port=free_port())
     dsrbot(config, "init")
-    data = json.loads(dsrbot(config, "status", "--json").stdout)
+    result = dsrbot(config, "status", "--json", check=False)
+    assert result.exit_code == 1  # not running
+    data = json.loads(result.stdout)
     assert set(data) == {"service", "configured", "queues", "oldest_unprocessed",
-                         "next_deadline", "open_cases"}
-    assert data["service"]["running"] is False
-    text = dsrbot(config, "status").stdout
+                         "next_deadline", "open_cases", "health", "canary"}
+    assert data["service"]["running"] is False and data["health"]["state"] == "not running"
+    text = dsrbot(config, "status", check=False).stdout
     assert text.startswith("service: not running")
 
 

@@ -51,6 +51,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     CaseStatus.DONE: ("☑️", "done"),
     CaseStatus.REFUSED: ("⛔", "refused"),
     CaseStatus.WITHDRAWN: ("↩️", "withdrawn"),
+    CaseStatus.DELIVERY_FAILED: ("📭", "delivery failed: the answer bounced"),
 }
 
 

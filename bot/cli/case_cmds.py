@@ -80,6 +80,11 @@ def _case_record(session: Session, case: Case) -> dict[str, Any]:
         "id": case.id, "status": case.status, "types": case.types,
         "requester": case.requester,
         "customer_number": customer.customer_number if customer else None,
+        # A permanent bounce of the registered address: letters there do not arrive.
+        "customer_email_undeliverable": (
+            {"since": customer.email_undeliverable_at.isoformat(timespec="seconds"),
+             "status": customer.email_undeliverable_status}
+            if customer is not None and customer.email_undeliverable_at else None),
         "language": case.language, "channel": case.channel,
         "received_at": case.received_at.isoformat(),
         "received_on": deadlines.local_date(case.received_at).isoformat(),
@@ -106,6 +111,10 @@ def _print_case(r: dict[str, Any]) -> None:
     who = r["requester"] + (f" (customer {r['customer_number']})" if r["customer_number"] else
                             " (no customer matched)")
     out.append(f"  requester:  {who}")
+    if r["customer_email_undeliverable"]:
+        bad = r["customer_email_undeliverable"]
+        out.append(f"  WARNING:    the registered email address is undeliverable since "
+                   f"{bad['since']} ({bad['status']}): reach the customer another way")
     out.append(f"  language:   {r['language']}    channel: {r['channel']}")
     out.append(f"  received:   {r['received_on']} ({r['received_at']})")
     due = f"  due:        {r['due_date']}"

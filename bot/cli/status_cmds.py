@@ -11,27 +11,17 @@ import json
 import os
 import socket
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.cli.context import ctx_obj, fail
+from bot.health import report
 from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
-from storage.case_status import CLOSED
-from storage.models import (
-    Case,
-    ChatNotification,
-    ChatNotificationState,
-    InboundMessage,
-    InboundState,
-    OutboundMessage,
-    OutboundState,
-)
 
 
 @dataclass
@@ -53,6 +43,19 @@ class Status:
     oldest_unprocessed: dict[str, Any] | None
     next_deadline: dict[str, Any] | None
     open_cases: dict[str, int]
+    #: ``ok``, ``degraded`` or ``not running``, and why (the exit code says the same).
+    health: dict[str, Any] = field(default_factory=dict)
+    canary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 running and healthy, 1 not running, 3 running but degraded."""
+        if not self.service.running:
+            return EXIT_NOT_RUNNING
+        return EXIT_DEGRADED if self.health.get("problems") else EXIT_OK
+
+
+EXIT_OK, EXIT_NOT_RUNNING, EXIT_DEGRADED = 0, 1, 3
 
 
 def configured_components(settings: Settings) -> list[str]:
@@ -100,55 +103,9 @@ def service_state(settings: Settings, now: datetime) -> ServiceState:
     return result
 
 
-def _count_by(session: Session, column: Any, model: Any) -> dict[str, int]:
-    rows = session.exec(select(column, func.count()).select_from(model).group_by(column)).all()
-    return {str(k): int(v) for k, v in rows}
-
-
-def queue_depths(session: Session) -> dict[str, int]:
-    inbound = _count_by(session, col(InboundMessage.state), InboundMessage)
-    outbound = _count_by(session, col(OutboundMessage.state), OutboundMessage)
-    chat = _count_by(session, col(ChatNotification.state), ChatNotification)
-    return {
-        "inbound_received": inbound.get(InboundState.RECEIVED, 0),
-        "inbound_held": inbound.get(InboundState.HELD, 0),
-        "inbound_quarantined": inbound.get(InboundState.QUARANTINED, 0),
-        "outbox_pending": outbound.get(OutboundState.PENDING, 0),
-        "outbox_failed": outbound.get(OutboundState.FAILED, 0),
-        "chat_pending": chat.get(ChatNotificationState.PENDING, 0),
-    }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def oldest_unprocessed(session: Session, now: datetime) -> dict[str, Any] | None:
-    row = session.exec(
-        select(InboundMessage.id, InboundMessage.received_at)
-        .where(InboundMessage.state == InboundState.RECEIVED)
-        .order_by(col(InboundMessage.received_at), col(InboundMessage.id)).limit(1)
-    ).first()
-    if row is None:
-        return None
-    inbound_id, received_at = row
-    age = int((now - _aware(received_at)).total_seconds())
-    return {"inbound_id": inbound_id, "received_at": _aware(received_at).isoformat(),
-            "age_seconds": age}
-
-
-def _open(session: Session) -> list[tuple[str, str, date]]:
-    rows = session.exec(
-        select(col(Case.id), col(Case.status), col(Case.due_date),
-               col(Case.extended_due_date))
-        .where(col(Case.status).not_in([s.value for s in CLOSED]))
-    ).all()
-    return [(cid, status, extended or due) for cid, status, due, extended in rows]
-
-
 def collect_status(settings: Settings, session: Session, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
-    open_cases = _open(session)
+    open_cases = report.open_cases(session)
     by_status: dict[str, int] = {}
     for _, status, _ in open_cases:
         by_status[status] = by_status.get(status, 0) + 1
@@ -157,13 +114,20 @@ def collect_status(settings: Settings, session: Session, now: datetime | None = 
     if nxt is not None:
         days = (nxt[2] - now.date()).days
         deadline = {"case_id": nxt[0], "due_date": nxt[2].isoformat(), "days_left": days}
+    service = service_state(settings, now)
+    verdict = report.problems(settings, session, now)
+    state = "not running" if not service.running else ("ok" if verdict.healthy else "degraded")
     return Status(
-        service=service_state(settings, now),
+        service=service,
         configured=configured_components(settings),
-        queues=queue_depths(session),
-        oldest_unprocessed=oldest_unprocessed(session, now),
+        queues=report.queue_depths(session),
+        oldest_unprocessed=report.oldest_unprocessed(session, now),
         next_deadline=deadline,
         open_cases=dict(sorted(by_status.items())),
+        health={"state": state, "problems": verdict.problems,
+                "overdue_cases": report.overdue_count(open_cases, now,
+                                                      settings.organisation.timezone)},
+        canary=report.canary_state(settings, session),
     )
 
 
@@ -190,7 +154,8 @@ def render(status: Status) -> str:
         "configured: " + "; ".join(status.configured),
         f"inbound: {q['inbound_received']} to process, {q['inbound_held']} held, "
         f"{q['inbound_quarantined']} quarantined",
-        f"outbox: {q['outbox_pending']} pending, {q['outbox_failed']} failed; "
+        f"outbox: {q['outbox_pending']} pending, {q['outbox_failed']} failed, "
+        f"{q['outbox_bounced']} bounced; "
         f"chat notifications: {q['chat_pending']} pending"
         + ("" if "telegram" in status.configured or not q["chat_pending"]
            else " (chat.backend is console: no chat delivers them)"),
@@ -204,14 +169,37 @@ def render(status: Status) -> str:
         f"{nd['case_id']} due {nd['due_date']} ({nd['days_left']} day(s) left)" if nd else "none"))
     cases = ", ".join(f"{k} {v}" for k, v in status.open_cases.items()) or "none"
     lines.append(f"open cases: {sum(status.open_cases.values())} ({cases})")
+    lines.append(_canary_line(status.canary))
+    health = status.health
+    lines.append(f"health: {health['state']}" + (
+        ": " + "; ".join(health["problems"]) if health["problems"] else ""))
     return "\n".join(lines)
+
+
+def _canary_line(canary: dict[str, Any]) -> str:
+    if not canary.get("enabled"):
+        line = "canary: off"
+    elif canary.get("last_round_trip_seconds") is None:
+        line = "canary: no probe back yet"
+    else:
+        line = (f"canary: last round trip {canary['last_round_trip_seconds']:.1f} s, back at "
+                f"{canary['last_success_at']}")
+    incident = canary.get("incident")
+    if incident:
+        line += f"; INCIDENT since {incident['opened_at']}: {incident['detail']}"
+    silence = canary.get("silence_incident")
+    if silence:
+        line += f"; SILENCE since {silence['opened_at']}: {silence['detail']}"
+    return line
 
 
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts")] = False,
 ) -> None:
-    """What runs, the queue depths, the oldest unprocessed message and the next deadline."""
+    """What runs, the queues, the next deadline, the canary and health.
+
+    Exit code 0: running and healthy; 1: not running; 3: running but degraded."""
     obj = ctx_obj(ctx)
     try:
         with obj.db.read_session() as session:
@@ -223,6 +211,8 @@ def status(
         typer.echo(json.dumps(asdict(result), indent=2))
     else:
         typer.echo(render(result))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -222,6 +222,7 @@ class ImapWatcher:
                     new_rows += 1
                     self._notify()
         self._move_processed(client, uidvalidity)
+        self._delete_probes(client, uidvalidity)
         self.syncs += 1
         self._delay = self._backoff_initial
         return new_rows
@@ -283,6 +284,22 @@ class ImapWatcher:
         with self._db.session() as session:
             inbox.mark_imap_moved(session, [row_id for row_id, _ in rows])
         log.info("imap watcher: %d request(s) moved out of the mailbox", len(rows))
+
+    def _delete_probes(self, client: IMAPClient, uidvalidity: int) -> None:
+        """Our canary probes leave the mailbox for good: flagged deleted and expunged."""
+        with self._db.read_session() as session:
+            rows = inbox.imap_probes_to_delete(session, self._mailbox, uidvalidity)
+        if not rows:
+            return
+        uids = [uid for _, uid in rows]
+        client.add_flags(uids, [b"\\Deleted"])
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+        with self._db.session() as session:
+            inbox.mark_imap_moved(session, [row_id for row_id, _ in rows])
+        log.info("imap watcher: %d canary probe(s) removed from the mailbox", len(rows))
 
     def _target_folder(self, client: IMAPClient) -> str:
         """The processed folder in the server's own hierarchy syntax; created when missing."""

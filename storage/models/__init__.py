@@ -20,6 +20,7 @@ from storage.models.cases import (
     IdentityChallenge,
     SentReminder,
 )
+from storage.models.health import CanaryProbe, HealthIncident
 from storage.models.mail import (
     ImapState,
     InboundMessage,
@@ -56,6 +57,7 @@ from storage.models.staff import (
 __all__ = [
     "PERSONAL_FIELDS",
     "AuditEntry",
+    "CanaryProbe",
     "Case",
     "CaseCounter",
     "CaseStatistic",
@@ -69,6 +71,7 @@ __all__ = [
     "DisclosurePurpose",
     "FieldChange",
     "FieldProvenance",
+    "HealthIncident",
     "IdentityChallenge",
     "ImapState",
     "InboundMessage",

@@ -20,6 +20,8 @@ class CaseStatus(enum.StrEnum):
     DONE = "done"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    #: The final letter bounced: the requester got nothing, so staff must act (open status).
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class Case(SQLModel, table=True):

@@ -17,22 +17,32 @@ class InboundState(enum.StrEnum):
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
     HELD = "held"
+    #: Our own mailbox canary, recognised by its token: never a case, removed from IMAP.
+    CANARY = "canary"
 
 
 class OutboundState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    #: Accepted by the relay, then returned by a delivery status notification (a bounce).
+    BOUNCED = "bounced"
 
 
 class InboundMessage(SQLModel, table=True):
     """Durable inbox: stored and committed before the sender or server is acknowledged."""
 
-    __table_args__ = (UniqueConstraint("message_id", "sha256", name="uq_inbound_msgid_sha"),)
+    __table_args__ = (
+        UniqueConstraint("message_id", "sha256", name="uq_inbound_msgid_sha"),
+        UniqueConstraint("message_id", "content_key", name="uq_inbound_msgid_content"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(default="", max_length=998, index=True)
     sha256: str = Field(max_length=64, index=True)
+    #: SHA-256 of the mail without its trace headers (Received, Return-Path, Delivered-To...):
+    #: the same mail over SMTP and over IMAP has one key, so it is one row.
+    content_key: str = Field(default="", max_length=64)
     channel: str = Field(max_length=16)
     envelope_from: str = Field(default="", max_length=320)
     envelope_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -76,6 +86,13 @@ class OutboundMessage(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+    #: What makes this letter once-only (``forward:<inbound id>``): unique, so a forward is
+    #: written once however often its message is processed, by however many instances.
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(80), unique=True))
+    #: A bounce's RFC 3463 status (``5.1.1``) and the remote server's diagnostic.
+    bounce_status: str | None = Field(default=None, max_length=16)
+    bounce_diagnostic: str | None = Field(default=None, max_length=1000)
+    bounced_at: datetime | None = None
 
 
 class OutboundAttachment(SQLModel, table=True):

@@ -89,6 +89,9 @@ class Customer(SQLModel, table=True):
     processing_restricted: bool = False
     is_org_contact: bool = False
     anonymised_at: datetime | None = None
+    #: A permanent bounce of ``email`` (for staff: letters to it do not arrive), and its status.
+    email_undeliverable_at: datetime | None = None
+    email_undeliverable_status: str | None = Field(default=None, max_length=16)
     #: Where the record as a whole came from; per-field exceptions live in FieldProvenance.
     source_party_id: int | None = Field(default=None, foreign_key="party.id")
     created_at: datetime
