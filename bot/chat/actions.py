@@ -22,6 +22,7 @@ from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
 from bot.settings import Settings
 from handlers import cases as engine
+from handlers import identity
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
 from storage import cases as store
@@ -106,6 +107,13 @@ class ChatActions:
     def view(self, case_id: str) -> CaseView | None:
         with self.db.read_session() as session:
             return load_case_view(session, case_id)
+
+    def requester_verified(self, case_id: str) -> bool:
+        """Whether a refusal letter may state reasons (else the requester gets the neutral one)."""
+        with self.db.read_session() as session:
+            case = store.get_case(session, case_id)
+            return case is not None and identity.may_change_register(
+                identity.case_assessment(case))
 
     def shown_message(self, case_id: str) -> int | None:
         """The staff chat message that shows this case (the one the notifier keeps current)."""

@@ -39,6 +39,9 @@ from handlers.policy import DEFAULT_TIMEZONE
 LANGUAGES: tuple[str, ...] = ("fi", "en", "sv")
 DEFAULT_LANGUAGE = "fi"
 LOCALES: Mapping[str, str] = {"fi": "fi_FI", "en": "en_GB", "sv": "sv_FI"}
+#: Money patterns where the locale's own differs from ours (None: the locale's; ``¤¤`` is the
+#: ISO code, the no-break space keeps amount and currency on one line).
+MONEY_FORMATS: Mapping[str, str] = {"en": "¤¤\u00a0#,##0.00"}
 
 #: Every kind of letter the product sends. Each has ``templates/{kind}.j2`` and a
 #: ``[{kind}]`` section with at least ``subject`` in every catalogue.
@@ -207,7 +210,9 @@ def _helpers(cat: Catalogue, lang: str, zone: ZoneInfo) -> dict[str, Any]:
 
     @functools.lru_cache(maxsize=1024)
     def fmt_money(cents: int) -> str:
-        return format_currency(_defined(cents) / 100, "EUR", locale=locale)
+        """``199,90 €`` in Finnish and Swedish, ``EUR 199.90`` in English (the code, not ``€``)."""
+        return format_currency(_defined(cents) / 100, "EUR", locale=locale,
+                               format=MONEY_FORMATS.get(lang))
 
     def t(key: str, **params: Any) -> str:
         return cat.get(key, **{k: _defined(v) for k, v in params.items()})
