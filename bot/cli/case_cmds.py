@@ -27,8 +27,9 @@ from bot.cli.console_identity import (
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
 from handlers import deadlines
+from handlers.cases.identity_summary import identity_summary
 from storage import cases as store
-from storage.models import Case, Customer
+from storage.models import Case
 
 EXIT_BAD_DATE = 2
 
@@ -72,14 +73,18 @@ def deadline(
     typer.echo("\n".join(lines))
 
 
-def _case_record(session: Session, case: Case) -> dict[str, Any]:
-    customer = session.get(Customer, case.customer_id) if case.customer_id else None
+def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
+                 ) -> dict[str, Any]:
+    trail = store.case_audit_trail(session, case.id)
+    who = identity_summary(session, case, trail)
     today = deadlines.local_date(datetime.now(UTC))
     due = engine.effective_due(case)
     return {
         "id": case.id, "status": case.status, "types": case.types,
         "requester": case.requester,
-        "customer_number": customer.customer_number if customer else None,
+        "customer_number": who.customer_number,
+        "customer_verified": who.verified,
+        "identity_customer": who.customer_line(),
         "language": case.language, "channel": case.channel,
         "received_at": case.received_at.isoformat(),
         "received_on": deadlines.local_date(case.received_at).isoformat(),
@@ -90,22 +95,21 @@ def _case_record(session: Session, case: Case) -> dict[str, Any]:
         "extension_reason": case.extension_reason,
         "days_left": (due - today).days if engine.is_open(case) else None,
         "verification_level": case.verification_level,
+        "identity_events": who.event_lines(tz),
         "signature_state": case.signature_state,
         "assignee": case.assignee, "reasons": case.reasons,
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "audit": [
             {"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
              "details": e.details}
-            for e in store.case_audit_trail(session, case.id)
+            for e in trail
         ],
     }
 
 
 def _print_case(r: dict[str, Any]) -> None:
     out = [f"{r['id']}  {r['status']}", f"  types:      {', '.join(r['types']) or '-'}"]
-    who = r["requester"] + (f" (customer {r['customer_number']})" if r["customer_number"] else
-                            " (no customer matched)")
-    out.append(f"  requester:  {who}")
+    out.append(f"  requester:  {r['requester']} ({r['identity_customer']})")
     out.append(f"  language:   {r['language']}    channel: {r['channel']}")
     out.append(f"  received:   {r['received_on']} ({r['received_at']})")
     due = f"  due:        {r['due_date']}"
@@ -115,12 +119,14 @@ def _print_case(r: dict[str, Any]) -> None:
         left = r["days_left"]
         due += f"  ({left} days left)" if left >= 0 else f"  (OVERDUE by {-left} days)"
     out.append(due)
-    out.append(f"  identity:   {r['verification_level']}    signature: {r['signature_state']}")
+    level = r["verification_level"].replace("_", " ")
+    out.append(f"  identity:   {level}    signature: {r['signature_state']}")
     out.append(f"  assignee:   {r['assignee'] or '-'}")
     if r["closed_at"]:
         out.append(f"  closed:     {r['closed_at']}")
     out.append("  reasons:")
-    out.extend(f"    - {reason}" for reason in r["reasons"] or ["(none)"])
+    reasons = [*r["reasons"], *r["identity_events"]]
+    out.extend(f"    - {reason}" for reason in reasons or ["(none)"])
     out.append("  audit trail:")
     for e in r["audit"]:
         details = json.dumps(e["details"], ensure_ascii=False, sort_keys=True)
@@ -138,7 +144,8 @@ def case(
     try:
         with ctx_obj(ctx).db.read_session() as session:
             found = store.get_case(session, cid)
-            record = _case_record(session, found) if found else None
+            record = (_case_record(session, found, ctx_obj(ctx).settings.organisation.timezone)
+                      if found else None)
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if record is None:
