@@ -26,7 +26,7 @@ from bot.cli.console_identity import (
 )
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
-from handlers import deadlines
+from handlers import deadlines, desk_actions
 from handlers.cases.identity_summary import identity_summary
 from storage import cases as store
 from storage.models import Case
@@ -138,8 +138,19 @@ def case(
     ctx: typer.Context,
     case_id: CaseIdArg,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts")] = False,
+    received: Annotated[str | None, typer.Option(
+        "--received", help="Set the receipt date back to DATE (YYYY-MM-DD), e.g. when an "
+        "earlier request is found; the due date is recomputed")] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why the receipt date changes (with --received)")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--as", help="Staff member changing the receipt date (with --received)")] = None,
 ) -> None:
-    """Show one case: status, due date, reasons and its audit trail."""
+    """Show one case: status, due date, reasons and its audit trail (or, with --received,
+    set its receipt date back)."""
+    if received is not None:
+        _set_received(ctx, case_id, received, reason, name)
+        return
     cid = _case_id(case_id)
     try:
         with ctx_obj(ctx).db.read_session() as session:
@@ -154,6 +165,21 @@ def case(
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
     else:
         _print_case(record)
+
+
+def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str | None,
+                  name: str | None) -> None:
+    """The same action as the desk's "set the receipt date back" (handlers.desk_actions)."""
+    if not reason or not name:
+        raise fail("--received needs --reason TEXT and --as NAME")
+    try:
+        day = date.fromisoformat(received)
+    except ValueError as exc:
+        raise fail(f"not a date: {received!r} (use YYYY-MM-DD)", EXIT_BAD_DATE) from exc
+    tz = ctx_obj(ctx).settings.organisation.timezone
+    _decide(ctx, case_id, name, "set_received_date",
+            lambda s, c, actor: desk_actions.set_receipt_date_back(
+                s, c, received_on=day, reason=reason, actor=actor, tz=tz).message)
 
 
 def _db_failure(exc: SQLAlchemyError) -> typer.Exit:
