@@ -22,18 +22,21 @@ from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
 from bot.settings import Settings
 from handlers import cases as engine
-from handlers import identity
+from handlers import desk_actions, identity
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
 from storage import cases as store
 from storage.db import Database
 from storage.models import Case
 
+#: ``/received ID DATE reason``: set the receipt date back (handlers.desk_actions, as the desk).
+RECEIVED = "received"
 #: The case engine's name for what each button or command does (for the staff check).
 ENGINE_ACTION: dict[str, str] = {
     render.APPROVE: "approve",
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
+    RECEIVED: "set_received_date",
     render.ASSIGN: "assign",
     render.ASK: "request_information",
     render.DETAILS: "view",
@@ -100,6 +103,15 @@ class ChatActions:
         elif verb == render.EXTEND:
             notice = engine.extend(session, case, reason=text, actor=actor, tz=self.tz)
             return notice.changed, notice.message
+        elif verb == RECEIVED:
+            day, _, reason = text.partition(" ")
+            try:
+                received_on = date.fromisoformat(day)
+            except ValueError as exc:
+                raise engine.CaseError("Usage: /received DSR-2026-0001 YYYY-MM-DD the reason"
+                                       ) from exc
+            decision = desk_actions.set_receipt_date_back(
+                session, case, received_on=received_on, reason=reason, actor=actor, tz=self.tz)
         else:
             raise engine.CaseError(f"unknown action {verb!r}")
         return decision.changed, decision.message

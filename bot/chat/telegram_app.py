@@ -157,7 +157,7 @@ class TelegramChat:
         app.add_handler(CommandHandler("case", self.on_case))
         app.add_handler(CommandHandler("due", self.on_due))
         app.add_handler(CommandHandler(["approve", "assign"], self.on_simple_decision))
-        app.add_handler(CommandHandler(["refuse", "extend"], self.on_reasoned_decision))
+        app.add_handler(CommandHandler(["refuse", "extend", "received"], self.on_reasoned_decision))
         app.add_handler(CommandHandler("new", self.on_new))
         attachment = filters.PHOTO | filters.Document.ALL
         app.add_handler(MessageHandler(filters.CaptionRegex(NEW_CAPTION) & attachment,

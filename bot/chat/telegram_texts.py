@@ -48,6 +48,7 @@ HELP = (
     "dsrbot staff commands:\n"
     "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
     "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
+    "/received ID YYYY-MM-DD reason: set the receipt date back (an earlier request)\n"
     "/new [text]: a request that came by letter or phone"
 )
 SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
