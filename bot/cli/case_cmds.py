@@ -93,6 +93,7 @@ def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
         "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date
         else None,
         "extension_reason": case.extension_reason,
+        "claimed_earlier": case.claimed_earlier.isoformat() if case.claimed_earlier else None,
         "days_left": (due - today).days if engine.is_open(case) else None,
         "verification_level": case.verification_level,
         "identity_events": who.event_lines(tz),
