@@ -65,7 +65,7 @@ MAX_LENGTH: Mapping[str, int] = {
 }
 NAME_FIELDS = frozenset({"first_name", "last_name"})
 MAX_GROUNDS = 1000
-_WWW = re.compile(r"(https?://)?[\w-]+(\.[\w-]+)+(:\d+)?(/\S*)?", re.IGNORECASE)
+_WWW = re.compile(r"(?<![\w-])(https?://)?[\w-]+(\.[\w-]+)+(:\d+)?(/\S*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ SMIME_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature",
                                    "application/x-pkcs7-signature"})
 SMIME_OPAQUE_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _CLEARSIGNED = re.compile(
-    r"-----BEGIN PGP SIGNED MESSAGE-----.*?-----END PGP SIGNATURE-----", re.DOTALL)
+    r"-----BEGIN PGP SIGNED MESSAGE-----(?:(?!-----BEGIN PGP SIGNED MESSAGE-----).)*?"
+    r"-----END PGP SIGNATURE-----", re.DOTALL)
 KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                  match_all_key_usages=False)
 #: Larger attachments are not parsed as PDFs (staff look instead): bounds CPU per message.
