@@ -10,7 +10,14 @@ from bot.settings import Settings
 from handlers.earlier_request import find_earlier_request
 from storage.db import Database
 from tests.helpers import run_cli
-from tests.test_pipeline import customer, deliver, mail, only_case, settings  # noqa: F401
+from tests.test_pipeline import (  # noqa: F401
+    customer,
+    deliver,
+    mail,
+    only_case,
+    outbox_rows,
+    settings,
+)
 
 TODAY = date(2026, 12, 7)
 
@@ -52,3 +59,19 @@ def test_reminder_opens_case_with_claimed_earlier_date(
     assert shown["claimed_earlier"] == claimed.isoformat()
     # the receipt date is staff's to move, once they find the first request
     assert shown["received_on"] != claimed.isoformat()
+
+
+def test_reminder_in_the_thread_joins_its_case_with_the_claimed_date(
+    db: Database, settings: Settings, customer: int  # noqa: F811
+) -> None:
+    deliver(db, settings, mail("Tietopyyntö", "Haluan tarkastaa kaikki minusta tallennetut "
+                               "tiedot.\n\nMaija Virtanen"))
+    case = only_case(db)
+    receipt = next(r for r in outbox_rows(db) if r.kind == "receipt")
+    deliver(db, settings, mail(f"Re: {receipt.subject}", "Muistutus: lähetin teille pyynnön "
+                               "jo 3.11.2026, enkä ole saanut vastausta.\n\nMaija",
+                               in_reply_to=receipt.message_id))
+    joined = only_case(db)  # still one case: the reminder joined it
+    assert joined.id == case.id and joined.claimed_earlier == date(2026, 11, 3)
+    assert joined.due_date == case.due_date  # staff move the receipt date, not the bot
+    assert any(r.startswith("claims an earlier request of 2026-11-03") for r in joined.reasons)
