@@ -26,6 +26,7 @@ from typing import ClassVar, Protocol
 
 from sqlmodel import Session, col, select
 
+from bot.clock import SystemClock
 from bot.cpu_worker import (
     CpuRunner,
     CpuStages,
@@ -271,7 +272,7 @@ def run_once(
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
     counts = process_pending(db, settings, should_stop=should_stop, runner=runner)
-    finished = finish_decided(db, org_info(settings))
+    finished = finish_decided(db, org_info(settings), clock=SystemClock())
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from handlers.policy import DEFAULT_TIMEZONE
+from mailformat import DsrbotError
 
 RequestTypeName = Literal[
     "access",
@@ -37,8 +38,11 @@ SECRET_KEYS = frozenset({"password", "token", "key", "secret_key"})
 MIN_AUDIT_KEY_CHARS = 32
 
 
-class ConfigError(Exception):
+class ConfigError(DsrbotError):
     """A configuration problem, phrased for the operator: ``key: problem``."""
+
+    exit_code = 2
+    label = "config error"
 
 
 class _Section(BaseModel):

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from handlers import cases as engine
 from handlers import challenge as challenges
 from handlers import earlier_request
+from handlers.clock import FixedClock
 from handlers.execute import propose_all
 from handlers.identity import (
     CandidateKeys,
@@ -251,7 +252,7 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     engine.record_identity(
         session, case, verification_level="verified" if verified else work.assessment.level,
         signature_state=work.signature.state,
-        customer_id=work.assessment.customer_id if verified else None,
+        customer_id=work.assessment.customer_id if verified else None, now=ctx.now,
     )
     if _reachable(msg.from_address) and not _writable(msg.from_address):
         # RFC 6531: a non-ASCII local part needs SMTPUTF8, which our outgoing mail does not
@@ -364,7 +365,7 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     Auto-approval applies only when the classifier was sure and no right's own proposal asks
     for staff (an erasure with holds, an objection, a rectification that needs checking).
     """
-    proposals = propose_all(session, case, ctx.org)
+    proposals = propose_all(session, case, ctx.org, FixedClock(ctx.now))
     staff_needed = [p.right for p in proposals.values() if p.needs_staff]
     case.details = {**case.details,
                     "proposals": {r: p.staff_summary() for r, p in proposals.items()}}

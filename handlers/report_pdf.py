@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 _REPLACEMENTS = {
@@ -93,8 +93,8 @@ def _wrap(pdf: Any, line: str) -> list[str]:
 _KEEP_WITH_HEADING = 2 + 7 + 2 * 5
 
 
-def letter_pdf(title: str, text: str, *, footer: str = "", page_label: str = "{page}/{pages}",
-               created: datetime | None = None) -> bytes:
+def letter_pdf(title: str, text: str, *, created: datetime, footer: str = "",
+               page_label: str = "{page}/{pages}") -> bytes:
     """Lay out a plain-text letter: headings (a line underlined with ``---``) in bold.
 
     Every page ends with ``page_label`` (in the letter's language, e.g. "Page {page} of
@@ -110,7 +110,7 @@ def letter_pdf(title: str, text: str, *, footer: str = "", page_label: str = "{p
             self.cell(0, 5, to_latin1(label), align="C")
 
     pdf = _Letter(format="A4")
-    pdf.set_creation_date(created or datetime.now(UTC))
+    pdf.set_creation_date(created)
     pdf.set_title(to_latin1(title))
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)

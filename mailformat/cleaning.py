@@ -16,6 +16,7 @@ from email import policy
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailformat.errors import DsrbotError
 from mailformat.message_id import MAX_REFERENCES, clean_message_id, clean_message_ids
 
 __all__ = [
@@ -41,7 +42,7 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 _FILENAME_BAD = re.compile(r"[\\/:*?\"<>|]")
 
 
-class UnsafeValue(ValueError):
+class UnsafeValue(DsrbotError):
     """A value that cannot go into a header (refused recipient, bad domain). Says which check."""
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_refusal_certificate_states_staff_reason_in_every_language(
         case, customer = s.get(Case, case_id), s.get(Customer, customer_id)
         assert case is not None and customer is not None
         refuse_request(s, case, customer, org=ORG, right="access", actor="staff:anna",
-                       note=REASON)
+                       note=REASON, now=datetime.now(UTC))
     [mail] = outbox(db)
     assert mail.kind == "refusal"
     heading = mail.text.index(REASON_HEADINGS[language])
@@ -114,7 +115,8 @@ def test_pdf_heading_never_sits_alone_at_the_foot_of_a_page(tmp_path: Path) -> N
     pdftotext = _poppler("pdftotext")
     lines = ["filler line"] * 47 + ["", "Last heading", "------------", "its first line",
                                     "its second line"]
-    pdf = report_pdf.letter_pdf("Title", "\n".join(lines), page_label="Page {page} of {pages}")
+    pdf = report_pdf.letter_pdf("Title", "\n".join(lines), page_label="Page {page} of {pages}",
+                                created=datetime(2026, 12, 7, tzinfo=UTC))
     (tmp_path / "h.pdf").write_bytes(pdf)
     text = subprocess.run([pdftotext, str(tmp_path / "h.pdf"), "-"], check=True,
                           capture_output=True, text=True).stdout

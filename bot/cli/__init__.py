@@ -18,9 +18,11 @@ from bot.cli import (
     tick_cmds,
 )
 from bot.cli.context import CliContext
+from bot.cli.errors import OneLineErrors
 
 app = typer.Typer(
-    name="dsrbot", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="dsrbot", cls=OneLineErrors, no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
     help="Handles personal-data requests that arrive by email, as the privacy notice requires.",
 )
 

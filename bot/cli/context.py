@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings, load_settings
 from storage.db import Database
 
 EXIT_CONFIG = 2
@@ -30,20 +29,13 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_path)
-            except ConfigError as exc:
-                typer.echo(f"dsrbot: config error: {exc}", err=True)
-                sys.exit(EXIT_CONFIG)
+            self._settings = load_settings(self.config_path)
         return self._settings
 
     @property
     def audit_key(self) -> bytes | None:
-        try:
-            return self.settings.audit_key()
-        except ConfigError as exc:
-            typer.echo(f"dsrbot: config error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
+        """A bad key is a ``ConfigError``: ``bot.cli.errors`` prints it and exits 2."""
+        return self.settings.audit_key()
 
     @property
     def db(self) -> Database:

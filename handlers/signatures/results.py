@@ -18,6 +18,8 @@ import pysequoia
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 
+from mailformat import DsrbotError
+
 log = logging.getLogger(__name__)
 
 State = Literal["none", "valid", "invalid", "staff_to_check"]
@@ -65,7 +67,7 @@ class MessageView(Protocol):
     def signed_parts(self) -> Sequence[SignedPartView]: ...
 
 
-class TrustConfigError(Exception):
+class TrustConfigError(DsrbotError):
     """A trust file is missing or unreadable; the message names the file."""
 
 
