@@ -10,7 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
+from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo, RecordRetention
 from handlers.reminders import ReminderPolicy
 
 
@@ -21,7 +21,15 @@ def org_info(settings: Settings) -> OrgInfo:
         contact_email=settings.mail.outgoing.from_address,
         retention_years=settings.retention.years_after_relationship_end,
         timezone=ZoneInfo(settings.organisation.timezone),
+        records=record_retention(settings),
     )
+
+
+def record_retention(settings: Settings) -> RecordRetention:
+    r = settings.retention
+    return RecordRetention(other_mail_days=r.other_mail_days,
+                           report_attachments_days=r.report_attachments_days,
+                           case_years=r.case_years)
 
 
 def identity_policy(settings: Settings) -> IdentityPolicy:

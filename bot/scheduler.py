@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
-from bot.policy_from_settings import org_info, reminder_policy
+from bot.policy_from_settings import org_info, record_retention, reminder_policy
+from bot.purge_job import PurgeJob
 from bot.settings import SchedulerSettings, Settings
 from handlers import cases as engine
 from handlers import deadlines, periodic
@@ -39,7 +40,9 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-JOB_NAMES = ("challenges", "retention", "cases", "digest")
+JOB_NAMES = ("challenges", "retention", "cases", "digest", "purge")
+#: The daily purge of dsrbot's own records (bot/purge_job.py), claimed once per local day.
+PURGE_SWEEP = "purge_sweep"
 CASE_KINDS = (rules.DEADLINE, rules.OVERDUE, rules.EXTENSION_WARNING)
 
 
@@ -188,6 +191,25 @@ class PeriodicJobs:
         report.add(rules.DIGEST, 1 if digest is not None else 0)
         return report
 
+    def run_purge(self, now: datetime) -> TickReport:
+        """dsrbot's own records past ``retention.*``: once a day (the first run after local
+        midnight), exactly what ``dsrbot purge`` does; counts per kind, never contents."""
+        report = TickReport()
+        today = deadlines.local_date(now, self.tz)
+        if not self._each(report, "purge sweep", today, partial(
+                done.claim, kind=PURGE_SWEEP, subject=done.STAFF, due_on=today, now=now,
+                instance=self.instance)):
+            return report
+        try:
+            result = PurgeJob(self.db, record_retention(self.settings)).run(now)
+        except Exception:
+            report.errors += 1
+            log.exception("scheduler: purge failed; tried again tomorrow or by dsrbot purge")
+            return report
+        for kind, n in result.counts.items():
+            report.add(f"purged_{kind}", n)
+        return report
+
     def _audit_checkpoint(self, report: TickReport, now: datetime, day: date, *,
                           announce: bool) -> None:
         """Every day (the digest carries it on digest days): record, mail, append to the log."""
@@ -251,6 +273,7 @@ class Scheduler:
         first = datetime.now(UTC)  # every job runs at once: catch up on what fell due
         intervals = {"challenges": self.settings.tick_seconds, "cases": self.settings.tick_seconds,
                      "retention": self.settings.daily_check_seconds,
+                     "purge": self.settings.daily_check_seconds,
                      "digest": self.settings.daily_check_seconds}
         for name in JOB_NAMES:
             self._scheduler.add_job(

@@ -184,6 +184,12 @@ class AuditSettings(_Section):
 
 class RetentionSettings(_Section):
     years_after_relationship_end: int = Field(default=10, ge=1)
+    #: Raw bytes of mail that asked for no right are purged this many days after it came.
+    other_mail_days: int = Field(default=30, ge=1)
+    #: Report PDFs and exports leave the outbox this many days after delivery.
+    report_attachments_days: int = Field(default=30, ge=0)
+    #: A closed case's whole file is deleted this many years after it closed (Act 728/2003).
+    case_years: int = Field(default=3, ge=1)
 
 
 def _default_offsets() -> list[int]:

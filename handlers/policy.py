@@ -25,6 +25,18 @@ def _default_zone() -> ZoneInfo:
 
 
 @dataclass(frozen=True)
+class RecordRetention:
+    """How long dsrbot keeps its OWN copies (``retention.*``; README "What dsrbot keeps")."""
+
+    #: Raw bytes of mail that asked for no right, counted from its arrival.
+    other_mail_days: int = 30
+    #: Report PDFs, exports and other attachments, counted from delivery.
+    report_attachments_days: int = 30
+    #: A closed case's whole file, counted from the close (Act 728/2003, 3 years).
+    case_years: int = 3
+
+
+@dataclass(frozen=True)
 class OrgInfo:
     """The controller as letters, deadlines and retention rules need it; built once."""
 
@@ -38,6 +50,8 @@ class OrgInfo:
     bookkeeping_years: int = 6
     #: Dates in letters and deadlines are dates in this zone (``organisation.timezone``).
     timezone: ZoneInfo = field(default_factory=_default_zone)
+    #: How long our own records (mail, letters, case files) are kept; access reports say so.
+    records: RecordRetention = field(default_factory=RecordRetention)
 
     @property
     def domain(self) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.scheduler import PURGE_SWEEP
 from handlers import reminders as rules
 from handlers.periodic import AUDIT_CHECKPOINT
 from storage import audit
@@ -71,7 +72,7 @@ def test_two_instances_send_each_reminder_exactly_once(db: Database, tmp_path: P
         rules.DEADLINE: SOON, rules.EXTENSION_WARNING: SOON, rules.OVERDUE: LATE,
         rules.CHALLENGE_REMINDER: CODES, rules.CHALLENGE_EXPIRED: CODES,
         rules.RETENTION: PAST_RETENTION, rules.RETENTION_HELD: 1, rules.RETENTION_SWEEP: 1,
-        rules.DIGEST: 1, AUDIT_CHECKPOINT: 1,
+        rules.DIGEST: 1, AUDIT_CHECKPOINT: 1, PURGE_SWEEP: 1,
     }
     # Exactly one staff notification per (case, reminder); one digest.
     per_case = Counter((r.case_id, r.payload.get("reminder")) for r in kit.chat_rows(db))

@@ -12,6 +12,7 @@ from bot.cli import (
     case_cmds,
     ingest_cmds,
     nlp_cmds,
+    purge_cmds,
     register_cmds,
     staff_cmds,
     status_cmds,
@@ -44,6 +45,7 @@ register_cmds.register(app)
 case_cmds.register(app)
 ingest_cmds.register(app)
 tick_cmds.register(app)
+purge_cmds.register(app)
 nlp_cmds.register(app)
 status_cmds.register(app)
 staff_cmds.register(app)

@@ -99,6 +99,10 @@ def _attachments(parsed: ParsedMessage) -> list[AttachmentInfo]:
 
 def _mail(row: InboundMessage, parsed: ParsedMessage | None, settings: Any, tz: str
           ) -> MailView:
+    if row.purged_at is not None:  # retention or an erasure emptied it (storage/purge.py)
+        return MailView(row.id or 0, present.local(row.received_at, tz), row.channel, "", "",
+                        f"(purged on {present.local(row.purged_at, tz)}: only its date and "
+                        "state are kept)", False, [], [], [])
     if parsed is None:
         return MailView(row.id or 0, present.local(row.received_at, tz), row.channel, "", "",
                         "(this message could not be read as a mail)", False, [], [], [])

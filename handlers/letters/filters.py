@@ -107,6 +107,21 @@ def history_row(ctx: Context, change: Any) -> Row:
     return [field_name(ctx, _get(change, "field")), ctx["fmt_date"](_get(change, "changed_at"))]
 
 
+@pass_context
+def request_row(ctx: Context, request: Any) -> Row:
+    """An earlier request of the requester's (access report, "our records")."""
+    types = [right_name(ctx, t) for t in _get(request, "types") or []]
+    return [str(_get(request, "case_id")), ctx["fmt_date"](_get(request, "received")),
+            ctx["listing"](types), _t(ctx)(f"case_outcome.{_get(request, 'outcome')}")]
+
+
+@pass_context
+def record_category(ctx: Context, item: Any) -> str:
+    """One kind of record we keep about the requester, with its count and retention."""
+    params = {k: str(v) for k, v in dict(item).items() if k != "kind"}
+    return _t(ctx)(f"our_records.{_get(item, 'kind')}", **params)
+
+
 def _param(ctx: Context, key: str, value: Any) -> str:
     if key == "fields" and isinstance(value, list | tuple):
         return str(ctx["listing"]([field_name(ctx, f) for f in value]))
@@ -149,5 +164,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = {
     "disclosure_row": disclosure_row,
     "flag_row": flag_row,
     "history_row": history_row,
+    "request_row": request_row,
+    "record_category": record_category,
     "explain": explain,
 }

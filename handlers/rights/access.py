@@ -5,7 +5,9 @@ worded by the letter templates, so the same data reads the same in Finnish, Engl
 Swedish. It answers every question Art. 15 lists: the data itself (every register field,
 orders, invoices), where each field came from, to whom it was disclosed and why, the purposes,
 the legal basis, how long it is kept (with this customer's date), transfers outside the EU,
-the rights and the complaint route. A PDF copy is attached when fpdf2 is installed.
+the rights and the complaint route, and also what dsrbot itself keeps about the person: their
+earlier requests and their outcomes, and each kind of our own records with its retention.
+A PDF copy is attached when fpdf2 is installed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from handlers import report_pdf
 from handlers.letters import load_catalogue, render_letter
+from handlers.retention.holdings import own_holdings
 from handlers.rights.base import (
     GatedHandler,
     OrgInfo,
@@ -70,9 +73,14 @@ def field_sources(session: Session, customer: Customer) -> dict[str, Party | Non
 
 
 def build_report(
-    session: Session, customer: Customer, org: OrgInfo, today: date
+    session: Session, customer: Customer, org: OrgInfo, today: date,
+    current_case: str | None = None,
 ) -> dict[str, Any]:
-    """The access report's content for ``customer`` (language-neutral; see access_report.j2)."""
+    """The access report's content for ``customer`` (language-neutral; see access_report.j2).
+
+    ``our_records``: her earlier requests (all but ``current_case``) and the kinds of records
+    dsrbot itself keeps about her, with their retention (:mod:`handlers.retention.holdings`).
+    """
     assert customer.id is not None
     sources = field_sources(session, customer)
     orders = session.exec(select(Order).where(Order.customer_id == customer.id)
@@ -108,6 +116,7 @@ def build_report(
                   if h.code != "org_contact"],
         "retention_years": org.retention_years,
         "retention_until": add_years(end, org.retention_years) if end else None,
+        "our_records": own_holdings(session, customer, org.records, current_case=current_case),
     }
 
 
@@ -128,7 +137,7 @@ class AccessHandler(GatedHandler):
     ) -> Outcome:
         recipient = registered_recipient(case, customer)
         now = self.clock.now()
-        report = build_report(session, customer, self.org, now.date())
+        report = build_report(session, customer, self.org, now.date(), current_case=case.id)
         lang = case_language(case)
         context = {"generated_at": now, "report": report, "has_pdf": report_pdf.available()}
         attachments = []

@@ -10,8 +10,11 @@ keeps everything (an organisation's contact person, an authority's order) is a r
 Holds are looked up again when the erasure is carried out, not taken from the proposal: an
 invoice may have been paid (or sent to collection) while staff were deciding.
 
-The parties the erased fields were disclosed to are told (GDPR Art. 19). The audit log
-records that an erasure happened and which fields, never the erased values.
+dsrbot's own copies go too, at once (:mod:`handlers.retention.erasure_copies`): her stored
+mail, her other cases' letters and files, identity evidence; the erasure case keeps only what
+proves it was handled. The parties the erased fields were disclosed to are told (GDPR
+Art. 19). The audit log records that an erasure happened and which fields, never the erased
+values.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from sqlmodel import Session, col, update
 
+from handlers.retention import purge_customer_copies
 from handlers.rights.base import (
     GatedHandler,
     Outcome,
@@ -83,7 +87,11 @@ class ErasureHandler(GatedHandler):
         kept = kept_fields(customer, holds)
         told = notify_recipients(session, self.org, case, customer, change="erasure",
                                  fields=erased, actor=actor, now=now)
+        address = customer.email_normalised  # read before anonymise empties it
         anonymise(session, customer, erased, full=not kept, now=now)
+        assert customer.id is not None
+        copies = purge_customer_copies(session, case, customer_id=customer.id,
+                                       address=address, now=now)
         partial = bool(kept)
         kind = "erasure_partial" if partial else "erasure_done"
         context: dict[str, Any] = {"erased_at": now, "erased_fields": list(erased)}
@@ -96,7 +104,7 @@ class ErasureHandler(GatedHandler):
                      case, customer, fields_erased=list(erased), fields_kept=list(kept),
                      holds=[h.code for h in holds], outbound_id=letter.outbound_id,
                      notified_party_ids=told.party_ids,
-                     unnotified_party_ids=told.unreachable_party_ids)
+                     unnotified_party_ids=told.unreachable_party_ids, own_copies=copies)
         return Outcome(self.right, "partial" if partial else "done",
                        tuple(h.as_reason() for h in holds), (letter, *told.letters),
                        tuple(erased))

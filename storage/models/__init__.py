@@ -7,8 +7,9 @@ flag that blocks erasure). Nothing else personal is stored here by design.
 
 One module per area: ``register`` (customers, orders, invoices, parties, provenance, holds),
 ``mail`` (inbound and outbound messages, IMAP state), ``cases`` (cases, their threads,
-challenges and reminders) and ``staff`` (staff, the audit log, the chat's messages). Every
-table is imported here, so ``storage.models`` is the complete metadata Alembic reads.
+challenges and reminders), ``retention`` (what is left of a deleted case) and ``staff``
+(staff, the audit log, the chat's messages). Every table is imported here, so
+``storage.models`` is the complete metadata Alembic reads.
 """
 
 from storage.models.cases import (
@@ -42,6 +43,7 @@ from storage.models.register import (
     PartyKind,
     normalise_email,
 )
+from storage.models.retention import CaseStatistic
 from storage.models.staff import (
     AuditEntry,
     ChatCaseMessage,
@@ -56,6 +58,7 @@ __all__ = [
     "AuditEntry",
     "Case",
     "CaseCounter",
+    "CaseStatistic",
     "CaseStatus",
     "CaseThreadRef",
     "ChatCaseMessage",

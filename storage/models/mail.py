@@ -49,6 +49,9 @@ class InboundMessage(SQLModel, table=True):
     imap_uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger))
     imap_uid: int | None = Field(default=None, sa_column=Column(BigInteger))
     imap_moved_at: datetime | None = None
+    #: When retention or an erasure emptied the row: the raw bytes, addresses and reasons are
+    #: gone; the dedupe key (Message-ID, hash), dates and state stay (storage/purge.py).
+    purged_at: datetime | None = None
 
 
 class OutboundMessage(SQLModel, table=True):
@@ -88,6 +91,9 @@ class OutboundAttachment(SQLModel, table=True):
     filename: str = Field(max_length=255)
     content_type: str = Field(max_length=127)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: When retention emptied ``data`` (``retention.report_attachments_days`` after delivery);
+    #: the file name stays, so the case still shows what was sent.
+    purged_at: datetime | None = None
 
 
 class ImapState(SQLModel, table=True):

@@ -1,0 +1,165 @@
+"""Retention by rule for dsrbot's own records (issue 17): other mail, report files, case files,
+and the ``dsrbot purge`` command that runs what the scheduler runs daily."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import date
+
+from sqlmodel import col, select
+
+from bot.purge_job import PurgeJob
+from handlers.policy import RecordRetention
+from storage import inbox
+from storage.cases import create_case
+from storage.db import Database
+from storage.models import (
+    AuditEntry,
+    Case,
+    CaseStatistic,
+    CaseThreadRef,
+    IdentityChallenge,
+    InboundMessage,
+    OutboundMessage,
+)
+from tests.helpers import run_cli
+from tests.retention_kit import (
+    NOW,
+    add_letter,
+    close_case,
+    days_ago,
+    inbound,
+    letter,
+    mail_bytes,
+    store_mail,
+)
+
+POLICY = RecordRetention()  # the defaults: 30 days, 30 days, 3 years
+
+
+def _purge(db: Database, *, dry_run: bool = False) -> dict[str, int]:
+    return PurgeJob(db, POLICY, batch=2).run(NOW, dry_run=dry_run).counts
+
+
+def test_other_mail_raw_bytes_purged_after_retention(db: Database) -> None:
+    old = mail_bytes("liisa@example.fi", "Do you sell spare blades? Call me on 040 765 4321.")
+    with db.session() as s:
+        left_for_people = store_mail(s, old, received_at=days_ago(31), state="processed")
+        auto_reply = store_mail(s, mail_bytes("ooo@example.fi", "I am away"),
+                                received_at=days_ago(45), state="ignored")
+        recent = store_mail(s, mail_bytes("pekka@example.fi", "Price list?"),
+                            received_at=days_ago(29), state="processed")
+        held = store_mail(s, mail_bytes("x@example.fi", "Maybe erase?"),
+                          received_at=days_ago(90), state="held")
+    counts = _purge(db)
+    assert counts["other_mail"] == 2
+    gone = inbound(db, left_for_people)
+    assert gone.raw == b"" and gone.from_address == "" and gone.envelope_from == ""
+    assert gone.envelope_to == [] and gone.reasons == [] and gone.purged_at is not None
+    # What dedupe and the statistics need stays.
+    assert gone.message_id and gone.sha256 == inbox.content_hash(old)
+    assert gone.state == "processed" and gone.received_at == days_ago(31)
+    assert inbound(db, auto_reply).raw == b""
+    assert inbound(db, recent).raw != b"" and inbound(db, held).raw != b""
+    # The same mail delivered again (a relay's retry) is still a duplicate, not new mail.
+    with db.session() as s:
+        _, new = inbox.store_inbound(s, old, channel="smtp", envelope_from="",
+                                     envelope_to=[], received_at=NOW)
+    assert not new
+
+
+def test_mail_filed_in_an_open_case_is_not_other_mail(db: Database) -> None:
+    with db.session() as s:
+        case = create_case(s, types=["access"], requester="maija@example.fi", language="fi",
+                           received_at=days_ago(60), due_date=date(2026, 12, 20))
+        row = store_mail(s, mail_bytes("maija@example.fi", "Send me my data"),
+                         received_at=days_ago(60), state="processed", case_id=case.id)
+    _purge(db)
+    assert inbound(db, row).raw != b""
+
+
+def test_report_attachments_purged_after_delivery(db: Database) -> None:
+    with db.session() as s:
+        case = create_case(s, types=["access"], requester="maija@example.fi", language="fi",
+                           received_at=days_ago(60), due_date=date(2026, 12, 20))
+        delivered = add_letter(s, case_id=case.id, recipient="maija@example.fi",
+                               body="Your data: Maija", files={"report.pdf": b"%PDF Maija"},
+                               sent_at=days_ago(31))
+        fresh = add_letter(s, case_id=case.id, recipient="maija@example.fi", body="Again",
+                           files={"report2.pdf": b"%PDF Maija 2"}, sent_at=days_ago(5))
+        pending = add_letter(s, case_id=case.id, recipient="maija@example.fi", body="Later",
+                             files={"report3.pdf": b"%PDF Maija 3"})
+    assert _purge(db)["report_attachments"] == 1
+    row, files = letter(db, delivered)
+    assert row is not None and row.body_text == "Your data: Maija"  # the text stays
+    assert [(f.filename, f.data) for f in files] == [("report.pdf", b"")]
+    assert letter(db, fresh)[1][0].data == b"%PDF Maija 2"
+    assert letter(db, pending)[1][0].data == b"%PDF Maija 3"
+
+
+def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) -> None:
+    with db.session() as s:
+        old = create_case(s, types=["access", "erasure"], requester="maija@example.fi",
+                          language="sv", received_at=days_ago(3 * 365 + 40),
+                          due_date=date(2023, 11, 30))
+        request = store_mail(s, mail_bytes("maija@example.fi", "Radera mina uppgifter"),
+                             received_at=days_ago(3 * 365 + 40), state="processed",
+                             case_id=old.id)
+        sent = add_letter(s, case_id=old.id, recipient="maija@example.fi", body="Erased",
+                          kind="erasure_done", files={"a.pdf": b"x"}, sent_at=days_ago(1130))
+        close_case(s, old, at=days_ago(3 * 365 + 2))
+        young = create_case(s, types=["access"], requester="pekka@example.fi", language="fi",
+                            received_at=days_ago(800), due_date=date(2024, 10, 1))
+        close_case(s, young, at=days_ago(790))
+        old_id, young_id = old.id, young.id
+    counts = _purge(db)
+    assert counts["cases"] == 1 and counts["case_mails"] == 1 and counts["case_letters"] == 1
+    with db.read_session() as s:
+        assert s.get(Case, old_id) is None and s.get(Case, young_id) is not None
+        assert s.get(OutboundMessage, sent) is None
+        assert s.exec(select(CaseThreadRef).where(CaseThreadRef.case_id == old_id)).all() == []
+        assert s.exec(select(IdentityChallenge)).all() == []
+        stats = s.exec(select(CaseStatistic)).all()
+        audit = s.exec(select(AuditEntry).where(AuditEntry.action == "retention.case_deleted")
+                       ).all()
+    row = inbound(db, request)
+    assert row.raw == b"" and row.case_id is None and row.sha256
+    assert [(st.types, st.language, st.outcome, st.received_on) for st in stats] == [
+        (["access", "erasure"], "sv", "done", days_ago(3 * 365 + 40).date())]
+    assert [a.case_id for a in audit] == [old_id]
+    assert "maija" not in json.dumps([a.details for a in audit])
+
+
+def test_dry_run_changes_nothing(db: Database) -> None:
+    with db.session() as s:
+        row = store_mail(s, mail_bytes("liisa@example.fi", "Spare blades?"),
+                         received_at=days_ago(40), state="processed")
+    with db.read_session() as s:
+        entries_before = len(s.exec(select(AuditEntry)).all())
+    assert _purge(db, dry_run=True)["other_mail"] == 1
+    assert inbound(db, row).raw != b""
+    with db.read_session() as s:
+        assert len(s.exec(select(AuditEntry)).all()) == entries_before
+    assert _purge(db)["other_mail"] == 1
+    assert inbound(db, row).raw == b""
+
+
+def test_purge_command_prints_and_audits_counts_never_contents(db: Database) -> None:
+    with db.session() as s:
+        store_mail(s, mail_bytes("liisa@example.fi", "Spare blades? liisa@example.fi"),
+                   received_at=days_ago(40), state="processed")
+    env = {"DSRBOT_DATABASE__URL": db.url}
+    dry = run_cli("purge", "--now", NOW.isoformat(), "--dry-run", env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "other_mail=1" in dry.output and "nothing changed" in dry.output
+    done = run_cli("purge", "--now", NOW.isoformat(), "--json", env=env)
+    assert json.loads(done.output)["counts"]["other_mail"] == 1
+    with db.read_session() as s:
+        entries = s.exec(select(AuditEntry).where(AuditEntry.action == "retention.purge")
+                         .order_by(col(AuditEntry.id))).all()
+        left = s.exec(select(InboundMessage)).all()
+    assert [e.actor for e in entries] == [f"operator:{getpass.getuser()}"]
+    assert entries[0].details["counts"]["other_mail"] == 1
+    assert "liisa" not in done.output + json.dumps(entries[0].details)
+    assert all(r.raw == b"" for r in left)
