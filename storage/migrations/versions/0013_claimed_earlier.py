@@ -1,7 +1,7 @@
 """claimed earlier request: the date a reminder says the first request was sent (issue 19)
 
 Revision ID: 0013_claimed_earlier
-Revises: 0011_case_workflow_columns
+Revises: 0012_retention
 Create Date: 2026-12-07 04:45:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = "0013_claimed_earlier"
-down_revision = "0011_case_workflow_columns"
+down_revision = "0012_retention"
 branch_labels = None
 depends_on = None
 
