@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from handlers import cases as engine
 from handlers import challenge as challenges
+from handlers import earlier_request
 from handlers.clock import FixedClock
 from handlers.execute import propose_all
 from handlers.identity import (
@@ -177,6 +178,8 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     engine.attach_followup(session, case, message_id=msg.message_id,
                            inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
     work.reasons.append(f"follow-up to {case.id}")
+    if (claim := _earlier(work)) is not None:
+        earlier_request.record_claim(session, case, claim)
     if case.status == CaseStatus.AWAITING_IDENTITY:
         _try_confirmation(work, ctx, session, case)
     return Stop(InboundState.PROCESSED)
@@ -198,7 +201,7 @@ def _try_confirmation(work: Work, ctx: Context, session: Session, case: Case) ->
 def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     """Mail that asks for none of the rights belongs to people: leave it, answer nothing."""
     c = work.result
-    if [label for label in c.labels if label in REQUEST_LABELS]:
+    if [label for label in c.labels if label in REQUEST_LABELS] or _reminder_rights(work):
         return None
     if c.needs_review:
         work.reasons.append("possibly a request: held for staff to look at")
@@ -232,7 +235,7 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg, c = work.message, work.result
     assert work.assessment is not None and work.signature is not None
-    types = [label for label in c.labels if label in REQUEST_LABELS]
+    types = [label for label in c.labels if label in REQUEST_LABELS] or _reminder_rights(work)
     case = engine.open_case(
         session, types=types, requester=msg.from_address, language=c.language,
         received_at=work.received_at, channel=work.channel, customer_id=None,
@@ -246,6 +249,8 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                                  "candidates": len(work.assessment.candidate_ids),
                                  "mentions_other_customer": _mentions_other(work.assessment)},
                     "signature": {"state": work.signature.state}}
+    if (claim := _earlier(work)) is not None:
+        earlier_request.record_claim(session, case, claim)
     verified = may_change_register(work.assessment)
     engine.record_identity(
         session, case, verification_level="verified" if verified else work.assessment.level,
@@ -300,6 +305,18 @@ def _keys(work: Work, text: str) -> CandidateKeys:
     return replace(keys,
                    customer_numbers=list(dict.fromkeys([*keys.customer_numbers, *numbers])),
                    phones=list(dict.fromkeys([*keys.phones, *phones])))
+
+
+def _earlier(work: Work) -> earlier_request.EarlierRequest | None:
+    """A reminder's claim of an earlier request (the finder is swappable for the model's)."""
+    return earlier_request.find_earlier_request(work.message.text,
+                                                received_on=work.received_at.date())
+
+
+def _reminder_rights(work: Work) -> list[str]:
+    """The rights a reminder names by article, when the classifier saw no request in it."""
+    claim = _earlier(work)
+    return list(claim.rights) if claim is not None else []
 
 
 def _reachable(address: str) -> bool:

@@ -89,12 +89,27 @@ def _wrap(pdf: Any, line: str) -> list[str]:
     return lines
 
 
-def letter_pdf(title: str, text: str, *, footer: str = "",
-               created: datetime) -> bytes:
-    """Lay out a plain-text letter: headings (a line underlined with ``---``) in bold."""
+#: Room a heading needs below it: the heading and its first two lines of text (mm).
+_KEEP_WITH_HEADING = 2 + 7 + 2 * 5
+
+
+def letter_pdf(title: str, text: str, *, created: datetime, footer: str = "",
+               page_label: str = "{page}/{pages}") -> bytes:
+    """Lay out a plain-text letter: headings (a line underlined with ``---``) in bold.
+
+    Every page ends with ``page_label`` (in the letter's language, e.g. "Page {page} of
+    {pages}"), and a heading that would sit alone at the foot of a page starts the next one.
+    """
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
+    class _Letter(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("helvetica", style="I", size=8)
+            label = page_label.format(page=self.page_no(), pages=self.str_alias_nb_pages)
+            self.cell(0, 5, to_latin1(label), align="C")
+
+    pdf = _Letter(format="A4")
     pdf.set_creation_date(created)
     pdf.set_title(to_latin1(title))
     pdf.set_auto_page_break(auto=True, margin=18)
@@ -109,7 +124,10 @@ def letter_pdf(title: str, text: str, *, footer: str = "",
             continue
         heading = index + 1 < len(lines) and _is_underline(lines[index + 1]) and line.strip()
         if heading:
-            pdf.ln(2)
+            if pdf.get_y() + _KEEP_WITH_HEADING > pdf.page_break_trigger:
+                pdf.add_page()
+            else:
+                pdf.ln(2)
             pdf.set_font("helvetica", style="B", size=12)
         else:
             pdf.set_font("helvetica", size=10)

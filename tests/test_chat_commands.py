@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+from datetime import UTC, date, datetime
 from email import policy
 
 import pytest
@@ -168,6 +169,20 @@ async def test_extend_command_extends_with_the_reason(
     assert case.extended and case.extension_reason == "Numerous requests"
     await feed(chat, fake.text_update(APPROVER_ID, f"/extend {case_id} again"))
     assert "already extended by anna" in last_sent_text(fake)
+
+
+async def test_received_command_sets_the_receipt_date_back(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    case_id = make_case(db, received_at=datetime(2026, 3, 2, 9, tzinfo=UTC))
+    await feed(chat, fake.text_update(APPROVER_ID, f"/received {case_id} 10.2.2026 found it"))
+    assert "YYYY-MM-DD" in last_sent_text(fake)
+    await feed(chat, fake.text_update(
+        APPROVER_ID, f"/received {case_id} 2026-02-10 first request found in the mailbox"))
+    assert last_sent_text(fake) == f"{case_id}: received on 2026-02-10, due 2026-03-10"
+    case = get_case(db, case_id)
+    assert case.due_date == date(2026, 3, 10)
+    assert "receipt date set back to 2026-02-10: first request found" in case.reasons[-1]
 
 
 async def test_assign_command_assigns_to_the_one_who_asks(

@@ -14,6 +14,7 @@ from bot.chat.render import (
     render_details,
 )
 from bot.chat.views import CaseView, HistoryItem
+from handlers.cases.identity_summary import IdentitySummary
 from storage.models import Case
 
 TZ = "Europe/Helsinki"
@@ -41,8 +42,12 @@ def _case(**overrides: object) -> Case:
 
 
 def _view(case: Case, history: tuple[HistoryItem, ...] = ()) -> CaseView:
+    identity = IdentitySummary(level=case.verification_level, customer_id=42,
+                               customer_number="100042",
+                               verified=case.verification_level == "verified", events=())
     return CaseView(case=case, customer_number="100042", customer_name="Maija Meikäläinen",
-                    customer_email="maija.meikalainen@example.fi", history=history)
+                    customer_email="maija.meikalainen@example.fi", history=history,
+                    identity=identity)
 
 
 def test_email_is_masked_to_first_letters_and_top_level_domain() -> None:

@@ -155,6 +155,25 @@ async def test_refuse_asks_for_the_reason_and_the_reply_refuses_with_it(
         STAFF_CHAT_ID, message_id).text
 
 
+async def test_refusal_prompt_for_an_unverified_case_says_the_letter_is_neutral(
+    fake: FakeTelegram, db: Database, running_chat: TelegramChat
+) -> None:
+    verified_id = make_case(db)
+    unverified_id = make_case(db, verified=False)
+    running_chat.notifier.wake()
+    await fake.wait_for("sendMessage", 2)
+    prompts = {}
+    for case_id in (verified_id, unverified_id):
+        message_id, _ = case_message(fake, case_id)
+        sent = len(fake.calls_to("sendMessage"))
+        fake.push_callback(APPROVER_ID, STAFF_CHAT_ID, message_id, f"refuse:{case_id}")
+        prompts[case_id] = (await fake.wait_for("sendMessage", sent + 1))[-1]["text"]
+    assert prompts[unverified_id].startswith(f"⛔ Refuse {unverified_id}:")
+    assert "neutral letter" in prompts[unverified_id]
+    assert "told it in the refusal letter" not in prompts[unverified_id]
+    assert "told it in the refusal letter" in prompts[verified_id]
+
+
 async def test_telegram_down_delays_the_message_but_not_the_case(
     fake: FakeTelegram, db: Database, running_chat: TelegramChat
 ) -> None:

@@ -226,7 +226,7 @@ def test_dates_and_amounts_follow_the_language() -> None:
     assert "2 april 2026" in receipt["sv"]
     report = {lang: render_letter("access_report", lang, _context("access_report")).text
               for lang in LANGUAGES}
-    assert "129,90\xa0€" in report["fi"] and "€129.90" in report["en"]
+    assert "129,90\xa0€" in report["fi"] and "EUR\xa0129.90" in report["en"]
     challenge = render_letter("identity_challenge", "fi", _context("identity_challenge")).text
     assert "klo 12.30 (Suomen aikaa)" in challenge  # 10:30 UTC is 12:30 in Helsinki
 

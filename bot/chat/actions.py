@@ -23,6 +23,7 @@ from bot.chat.views import CaseView, load_case_view
 from bot.clock import SystemClock
 from bot.settings import Settings
 from handlers import cases as engine
+from handlers import desk_actions, identity
 from handlers.clock import Clock
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
@@ -30,11 +31,14 @@ from storage import cases as store
 from storage.db import Database
 from storage.models import Case
 
+#: ``/received ID DATE reason``: set the receipt date back (handlers.desk_actions, as the desk).
+RECEIVED = "received"
 #: The case engine's name for what each button or command does (for the staff check).
 ENGINE_ACTION: dict[str, str] = {
     render.APPROVE: "approve",
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
+    RECEIVED: "set_received_date",
     render.ASSIGN: "assign",
     render.ASK: "request_information",
     render.DETAILS: "view",
@@ -104,6 +108,16 @@ class ChatActions:
             notice = engine.extend(session, case, reason=text, actor=actor, tz=self.tz,
                                    now=self.clock.now())
             return notice.changed, notice.message
+        elif verb == RECEIVED:
+            day, _, reason = text.partition(" ")
+            try:
+                received_on = date.fromisoformat(day)
+            except ValueError as exc:
+                raise engine.CaseError("Usage: /received DSR-2026-0001 YYYY-MM-DD the reason"
+                                       ) from exc
+            decision = desk_actions.set_receipt_date_back(
+                session, case, received_on=received_on, reason=reason, actor=actor,
+                now=self.clock.now(), tz=self.tz)
         else:
             raise engine.CaseError(f"unknown action {verb!r}")
         return decision.changed, decision.message
@@ -111,6 +125,13 @@ class ChatActions:
     def view(self, case_id: str) -> CaseView | None:
         with self.db.read_session() as session:
             return load_case_view(session, case_id)
+
+    def requester_verified(self, case_id: str) -> bool:
+        """Whether a refusal letter may state reasons (else the requester gets the neutral one)."""
+        with self.db.read_session() as session:
+            case = store.get_case(session, case_id)
+            return case is not None and identity.may_change_register(
+                identity.case_assessment(case))
 
     def shown_message(self, case_id: str) -> int | None:
         """The staff chat message that shows this case (the one the notifier keeps current)."""

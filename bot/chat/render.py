@@ -214,12 +214,12 @@ def render_case(
         lines.append(f"Extended because: {_clip(case.extension_reason, 160)}")
     lines.append(f"From: {mask_address(case.requester, personal_data) or '(no address)'}")
     lines.append(f"Customer: {customer_phrase(view, personal_data)}")
-    lines.append(f"Identity: {case.verification_level.replace('_', ' ')} · "
+    lines.append(f"Identity: {view.identity.level} · "
                  f"Signature: {case.signature_state.replace('_', ' ')}")
     lines.append(f"Classifier: {confidence_phrase(case)}")
     if case.assignee:
         lines.append(f"Assigned to: {case.assignee}")
-    reasons = [r for r in case.reasons if r.strip()]
+    reasons = [r for r in case.reasons if r.strip()] + view.identity.event_lines(tz)
     if reasons:
         lines.append("")
         lines.append("Why:")
@@ -238,7 +238,8 @@ def customer_phrase(view: CaseView, personal_data: PersonalData) -> str:
         return "not matched in the register"
     number = _pd(view.customer_number, personal_data, mask_number)
     name = _pd(view.customer_name, personal_data)
-    return f"{name or '(no name)'} (no. {number})"
+    state = "" if view.identity.verified else ", matched, not verified"
+    return f"{name or '(no name)'} (no. {number}{state})"
 
 
 def keyboard_for(case: Case) -> InlineKeyboardMarkup | None:
@@ -275,7 +276,7 @@ def render_details(
     identity = _sub(case.details, "identity")
     flags = _strings(identity.get("flags")) + _strings(identity.get("reasons"))
     if identity:
-        out.append(f"Identity: {identity.get('level', case.verification_level)}")
+        out.append(f"Identity: {view.identity.level}")
         out.extend(f"  • {_clip(f)}" for f in flags)
         candidates = _strings(identity.get("candidate_ids"))
         if candidates:

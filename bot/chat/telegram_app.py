@@ -58,6 +58,7 @@ from bot.chat.telegram_texts import (
     PROMPTS,
     SORRY,
     parse_case_id,
+    prompt_text,
     say,
 )
 from bot.settings import ConfigError, Settings
@@ -156,7 +157,7 @@ class TelegramChat:
         app.add_handler(CommandHandler("case", self.on_case))
         app.add_handler(CommandHandler("due", self.on_due))
         app.add_handler(CommandHandler(["approve", "assign"], self.on_simple_decision))
-        app.add_handler(CommandHandler(["refuse", "extend"], self.on_reasoned_decision))
+        app.add_handler(CommandHandler(["refuse", "extend", "received"], self.on_reasoned_decision))
         app.add_handler(CommandHandler("new", self.on_new))
         attachment = filters.PHOTO | filters.Document.ALL
         app.add_handler(MessageHandler(filters.CaptionRegex(NEW_CAPTION) & attachment,
@@ -199,7 +200,9 @@ class TelegramChat:
             await self._send_details(update, case_id)
             await query.answer()
         elif verb in PROMPTS:
-            await self._prompt(update, PROMPTS[verb].format(case_id=case_id))
+            verified = (await asyncio.to_thread(self.actions.requester_verified, case_id)
+                        if verb == render.REFUSE else True)
+            await self._prompt(update, prompt_text(verb, case_id, requester_verified=verified))
             await query.answer("Reply to my message, please.")
         else:
             outcome = await asyncio.to_thread(self.actions.decide, member, verb, case_id)

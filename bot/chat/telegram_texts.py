@@ -22,6 +22,21 @@ PROMPTS: dict[str, str] = {
     render.ASK: "✉️ Ask {case_id}: reply to this message with your question. It is mailed to "
                 "the address the request came from, so do not include register data.",
 }
+#: Refusing a case whose requester is not verified: nothing may be revealed to that sender, so
+#: the letter is the neutral one (handlers.rights.base.send_refusal) and the reason stays ours.
+REFUSE_UNVERIFIED_PROMPT = (
+    "⛔ Refuse {case_id}: reply to this message with the reason, for the case record. "
+    "The requester is not verified, so they get only the neutral letter: the reason is not "
+    "sent to them.")
+
+
+def prompt_text(verb: str, case_id: str, *, requester_verified: bool = True) -> str:
+    """The prompt for ``verb``; a refusal's prompt says what the requester will actually get."""
+    if verb == render.REFUSE and not requester_verified:
+        return REFUSE_UNVERIFIED_PROMPT.format(case_id=case_id)
+    return PROMPTS[verb].format(case_id=case_id)
+
+
 PROMPT_PATTERN = re.compile(r"^\S+ (Refuse|Extend|Ask) (DSR-\d{4}-\d{4,6}):")
 PROMPT_VERBS = {"Refuse": render.REFUSE, "Extend": render.EXTEND, "Ask": render.ASK}
 NEW_PROMPT = ("📝 New manual request: reply to this message with the request as it came "
@@ -33,6 +48,7 @@ HELP = (
     "dsrbot staff commands:\n"
     "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
     "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
+    "/received ID YYYY-MM-DD reason: set the receipt date back (an earlier request)\n"
     "/new [text]: a request that came by letter or phone"
 )
 SORRY = "Sorry, that did not work on my side. Please look at the case and try again."

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers.cases.identity_summary import IdentitySummary, identity_summary
 from storage import audit
 from storage import cases as store
 from storage.models import Case, Customer
@@ -42,25 +43,29 @@ class CaseView:
     customer_name: str
     customer_email: str
     history: tuple[HistoryItem, ...]
+    identity: IdentitySummary
 
 
 def load_case_view(session: Session, case_id: str) -> CaseView | None:
     case = store.get_case(session, case_id)
     if case is None:
         return None
-    customer = session.get(Customer, case.customer_id) if case.customer_id else None
+    trail = store.case_audit_trail(session, case_id)
+    identity = identity_summary(session, case, trail)
+    customer = (session.get(Customer, identity.customer_id) if identity.customer_id else None)
     history = [
         HistoryItem(e.at, e.actor, e.action, dict(e.details))
-        for e in store.case_audit_trail(session, case_id)
+        for e in trail
         if e.action in HISTORY_ACTIONS and _worth_showing(e.actor, e.action, e.details)
     ]
     return CaseView(
         case=case,
-        customer_number=customer.customer_number if customer else None,
+        customer_number=identity.customer_number,
         customer_name=" ".join(p for p in (customer.first_name, customer.last_name) if p)
         if customer else "",
         customer_email=customer.email if customer else "",
         history=tuple(history[-MAX_HISTORY:]),
+        identity=identity,
     )
 
 

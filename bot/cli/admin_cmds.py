@@ -95,6 +95,7 @@ def cases(
             "received_at": c.received_at.isoformat(),
             "due_date": (c.extended_due_date or c.due_date).isoformat(),
             "customer_number": number, "requester": c.requester, "language": c.language,
+            "claimed_earlier": c.claimed_earlier.isoformat() if c.claimed_earlier else None,
         }
         for c, number in rows
     ]

@@ -26,7 +26,8 @@ from bot.cli.console_identity import (
 )
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
-from handlers import deadlines
+from handlers import deadlines, desk_actions
+from handlers.cases.identity_summary import identity_summary
 from storage import cases as store
 from storage.models import Case, Customer
 
@@ -72,14 +73,19 @@ def deadline(
     typer.echo("\n".join(lines))
 
 
-def _case_record(session: Session, case: Case) -> dict[str, Any]:
-    customer = session.get(Customer, case.customer_id) if case.customer_id else None
+def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
+                 ) -> dict[str, Any]:
+    trail = store.case_audit_trail(session, case.id)
+    who = identity_summary(session, case, trail)
+    customer = session.get(Customer, who.customer_id) if who.customer_id is not None else None
     today = deadlines.local_date(datetime.now(UTC))
     due = engine.effective_due(case)
     return {
         "id": case.id, "status": case.status, "types": case.types,
         "requester": case.requester,
-        "customer_number": customer.customer_number if customer else None,
+        "customer_number": who.customer_number,
+        "customer_verified": who.verified,
+        "identity_customer": who.customer_line(),
         # A permanent bounce of the registered address: letters there do not arrive.
         "customer_email_undeliverable": (
             {"since": customer.email_undeliverable_at.isoformat(timespec="seconds"),
@@ -93,24 +99,24 @@ def _case_record(session: Session, case: Case) -> dict[str, Any]:
         "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date
         else None,
         "extension_reason": case.extension_reason,
+        "claimed_earlier": case.claimed_earlier.isoformat() if case.claimed_earlier else None,
         "days_left": (due - today).days if engine.is_open(case) else None,
         "verification_level": case.verification_level,
+        "identity_events": who.event_lines(tz),
         "signature_state": case.signature_state,
         "assignee": case.assignee, "reasons": case.reasons,
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "audit": [
             {"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
              "details": e.details}
-            for e in store.case_audit_trail(session, case.id)
+            for e in trail
         ],
     }
 
 
 def _print_case(r: dict[str, Any]) -> None:
     out = [f"{r['id']}  {r['status']}", f"  types:      {', '.join(r['types']) or '-'}"]
-    who = r["requester"] + (f" (customer {r['customer_number']})" if r["customer_number"] else
-                            " (no customer matched)")
-    out.append(f"  requester:  {who}")
+    out.append(f"  requester:  {r['requester']} ({r['identity_customer']})")
     if r["customer_email_undeliverable"]:
         bad = r["customer_email_undeliverable"]
         out.append(f"  WARNING:    the registered email address is undeliverable since "
@@ -124,12 +130,14 @@ def _print_case(r: dict[str, Any]) -> None:
         left = r["days_left"]
         due += f"  ({left} days left)" if left >= 0 else f"  (OVERDUE by {-left} days)"
     out.append(due)
-    out.append(f"  identity:   {r['verification_level']}    signature: {r['signature_state']}")
+    level = r["verification_level"].replace("_", " ")
+    out.append(f"  identity:   {level}    signature: {r['signature_state']}")
     out.append(f"  assignee:   {r['assignee'] or '-'}")
     if r["closed_at"]:
         out.append(f"  closed:     {r['closed_at']}")
     out.append("  reasons:")
-    out.extend(f"    - {reason}" for reason in r["reasons"] or ["(none)"])
+    reasons = [*r["reasons"], *r["identity_events"]]
+    out.extend(f"    - {reason}" for reason in reasons or ["(none)"])
     out.append("  audit trail:")
     for e in r["audit"]:
         details = json.dumps(e["details"], ensure_ascii=False, sort_keys=True)
@@ -141,13 +149,25 @@ def case(
     ctx: typer.Context,
     case_id: CaseIdArg,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts")] = False,
+    received: Annotated[str | None, typer.Option(
+        "--received", help="Set the receipt date back to DATE (YYYY-MM-DD), e.g. when an "
+        "earlier request is found; the due date is recomputed")] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why the receipt date changes (with --received)")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--as", help="Staff member changing the receipt date (with --received)")] = None,
 ) -> None:
-    """Show one case: status, due date, reasons and its audit trail."""
+    """Show one case: status, due date, reasons and its audit trail (or, with --received,
+    set its receipt date back)."""
+    if received is not None:
+        _set_received(ctx, case_id, received, reason, name)
+        return
     cid = _case_id(case_id)
     try:
         with ctx_obj(ctx).db.read_session() as session:
             found = store.get_case(session, cid)
-            record = _case_record(session, found) if found else None
+            record = (_case_record(session, found, ctx_obj(ctx).settings.organisation.timezone)
+                      if found else None)
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if record is None:
@@ -156,6 +176,22 @@ def case(
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
     else:
         _print_case(record)
+
+
+def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str | None,
+                  name: str | None) -> None:
+    """The same action as the desk's "set the receipt date back" (handlers.desk_actions)."""
+    if not reason or not name:
+        raise fail("--received needs --reason TEXT and --as NAME")
+    try:
+        day = date.fromisoformat(received)
+    except ValueError as exc:
+        raise fail(f"not a date: {received!r} (use YYYY-MM-DD)", EXIT_BAD_DATE) from exc
+    tz = ctx_obj(ctx).settings.organisation.timezone
+    _decide(ctx, case_id, name, "set_received_date",
+            lambda s, c, actor: desk_actions.set_receipt_date_back(
+                s, c, received_on=day, reason=reason, actor=actor, now=datetime.now(UTC),
+                tz=tz).message)
 
 
 def _db_failure(exc: SQLAlchemyError) -> typer.Exit:

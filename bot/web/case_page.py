@@ -20,6 +20,7 @@ from sqlmodel import Session
 from bot.web import present
 from bot.web.auth import Member
 from handlers import cases as engine
+from handlers.cases.identity_summary import IdentitySummary, identity_summary
 from handlers.challenge import challenge_recipient
 from handlers.identity import authenticate_sender, candidate_keys
 from handlers.parse import MalformedMessage, ParsedMessage, parse_message
@@ -74,6 +75,8 @@ class CasePage:
     letters: list[desk_queries.LetterRow] = field(default_factory=list)
     trail: list[Any] = field(default_factory=list)
     staff_names: list[str] = field(default_factory=list)
+    identity: IdentitySummary | None = None
+    identity_events: list[str] = field(default_factory=list)
 
 
 def _parse(row: InboundMessage) -> ParsedMessage | None:
@@ -150,7 +153,10 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
         case = store.get_case(session, case_id)
         if case is None:
             return None
-        customer = session.get(Customer, case.customer_id) if case.customer_id else None
+        trail = store.case_audit_trail(session, case.id)
+        identity = identity_summary(session, case, trail)
+        customer = (session.get(Customer, identity.customer_id) if identity.customer_id
+                    else None)
         clock = present.DueClock(present.local_day(now, tz))
         due = engine.effective_due(case)
         page = CasePage(
@@ -161,7 +167,7 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
             classification=dict(case.details.get("classification") or {}),
             challenges=_challenges(session, case, tz),
             letters=desk_queries.case_letters(session, case.id),
-            trail=store.case_audit_trail(session, case.id),
+            trail=trail, identity=identity, identity_events=identity.event_lines(tz),
         )
         if personal:
             rows = desk_queries.case_messages(session, case.id)

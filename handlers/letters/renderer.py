@@ -40,6 +40,9 @@ from mailformat import DsrbotError
 LANGUAGES: tuple[str, ...] = ("fi", "en", "sv")
 DEFAULT_LANGUAGE = "fi"
 LOCALES: Mapping[str, str] = {"fi": "fi_FI", "en": "en_GB", "sv": "sv_FI"}
+#: Money patterns where the locale's own differs from ours (None: the locale's; ``¤¤`` is the
+#: ISO code, the no-break space keeps amount and currency on one line).
+MONEY_FORMATS: Mapping[str, str] = {"en": "¤¤\u00a0#,##0.00"}
 
 #: Every kind of letter the product sends. Each has ``templates/{kind}.j2`` and a
 #: ``[{kind}]`` section with at least ``subject`` in every catalogue.
@@ -199,7 +202,9 @@ def long_date(value: date, locale: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def euros(cents: int, locale: str) -> str:
-    return format_currency(cents / 100, "EUR", locale=locale)
+    """``199,90 €`` in Finnish and Swedish, ``EUR 199.90`` in English (the code, not ``€``)."""
+    return format_currency(cents / 100, "EUR", locale=locale,
+                           format=MONEY_FORMATS.get(locale.split("_")[0]))
 
 
 def _helpers(cat: Catalogue, lang: str, zone: ZoneInfo) -> dict[str, Any]:

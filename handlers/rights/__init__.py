@@ -83,10 +83,11 @@ def refuse_request(
 ) -> SentLetter:
     """The refusal certificate after a staff refusal (``handlers.cases.refuse``).
 
-    Staff's own words go in ``note`` (shown as a quotation, in whatever language staff wrote);
-    ``reasons`` default to "the person responsible decided to refuse".
+    Staff's own words go in ``note`` and are listed under the certificate's reasons (in
+    whatever language staff wrote). Only a refusal with neither gets the generic
+    "the person responsible decided to refuse".
     """
-    reasons = list(reasons) or [Reason("staff_decision")]
+    reasons = list(reasons) or ([] if note else [Reason("staff_decision")])
     letter = send_refusal(session, org, case, customer, right=right, reasons=reasons,
                           actor=actor, note=note, now=now)
     audit.record(session, actor, "rights.refused", case_id=case.id,

@@ -145,11 +145,14 @@ class AccessHandler(GatedHandler):
             printable = render_letter("access_report", lang, {
                 "org": self.org.letter_context(), "case_id": case.id, **context,
                 "has_pdf": False}, html=False, tz=self.org.timezone)
-            name = load_catalogue(lang).get("files.report")
+            catalogue = load_catalogue(lang)
             attachments.append(OutAttachment(
-                f"{name}-{customer.customer_number}.pdf", "application/pdf",
+                f"{catalogue.get('files.report')}-{customer.customer_number}.pdf",
+                "application/pdf",
                 report_pdf.letter_pdf(printable.subject, printable.text,
-                                      footer=f"{self.org.name} · {case.id}", created=now)))
+                                      footer=f"{self.org.name} · {case.id}", created=now,
+                                      page_label=catalogue.get("files.page_of", page="{page}",
+                                                               pages="{pages}"))))
         sent = send_letter(session, self.org, case, kind="access_report", recipient=recipient,
                            context=context, attachments=attachments, actor=actor)
         record_audit(session, actor, "rights.access.sent", case, customer,

@@ -46,6 +46,9 @@ class Case(SQLModel, table=True):
     extended: bool = False
     extended_due_date: date | None = None
     extension_reason: str | None = None
+    #: A reminder's claim that an earlier request was sent on this day (staff search for it;
+    #: the deadline may run from then). Only staff move ``received_at``, never the claim.
+    claimed_earlier: date | None = None
     verification_level: str = Field(default="none", max_length=32)
     signature_state: str = Field(default="none", max_length=32)
     assignee: str | None = Field(default=None, max_length=100)
