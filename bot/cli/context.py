@@ -10,9 +10,11 @@ from pathlib import Path
 import typer
 
 from bot.settings import ConfigError, Settings, load_settings
-from storage.db import Database
+from storage.db import Database, schema_ready
 
 EXIT_CONFIG = 2
+#: The one line every command prints when the database has no schema yet.
+NOT_INITIALISED = "the database has no dsrbot schema yet: run `dsrbot init` first"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -24,6 +26,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @dataclass
 class CliContext:
     config_path: Path | None
+    #: ``dsrbot init`` (and ``doctor``) turn it off: they run before the schema exists.
+    require_schema: bool = True
     _settings: Settings | None = None
     _db: Database | None = field(default=None, repr=False)
 
@@ -48,6 +52,9 @@ class CliContext:
     @property
     def db(self) -> Database:
         if self._db is None:
+            if self.require_schema and not schema_ready(self.settings.database.url):
+                typer.echo(f"dsrbot: {NOT_INITIALISED}", err=True)
+                sys.exit(1)
             self._db = Database(self.settings.database.url, audit_key=self.audit_key)
         return self._db
 

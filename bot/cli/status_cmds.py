@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.cli.context import ctx_obj, fail
-from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
+from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
 from storage.case_status import CLOSED
 from storage.models import (
