@@ -22,6 +22,7 @@ from bot.cli.context import CliContext
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("admin_cmds", "Create or upgrade the database schema (safe to run again)."),
     "run": ("admin_cmds", "Run the service on the configured channels until SIGTERM or SIGINT."),
+    "doctor": ("doctor_cmds", "Check everything the configuration enables, one line per check."),
     "status": ("status_cmds", "What runs, the queue depths, the oldest unprocessed message and "
                               "the next deadline."),
     "cases": ("admin_cmds", "List open cases (--all: every case)."),
