@@ -84,7 +84,8 @@ def check_run_config(settings: Settings) -> None:
     if imap.enabled:
         if not imap.username:
             raise ConfigError("mail.imap.username: required when mail.imap.enabled = true")
-        if read_secret("mail.imap.password", imap.password, imap.password_file) is None:
+        if imap.auth == "password" and read_secret(
+                "mail.imap.password", imap.password, imap.password_file) is None:
             raise ConfigError("mail.imap.password: required when mail.imap.enabled = true "
                               "(set DSRBOT_MAIL__IMAP__PASSWORD or mail.imap.password_file)")
     chat = settings.chat
@@ -95,7 +96,7 @@ def check_run_config(settings: Settings) -> None:
         if chat.telegram_chat_id is None:
             raise ConfigError("chat.telegram_chat_id: required when chat.backend = \"telegram\"")
     out = settings.mail.outgoing
-    if out.backend == "smtp" and out.username and read_secret(
+    if out.backend == "smtp" and out.auth == "password" and out.username and read_secret(
             "mail.outgoing.password", out.password, out.password_file) is None:
         raise ConfigError("mail.outgoing.password: username is set but no password; set "
                           "DSRBOT_MAIL__OUTGOING__PASSWORD or mail.outgoing.password_file")
