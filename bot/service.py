@@ -62,6 +62,11 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
         from bot.chat.telegram_app import TelegramChat  # only then import PTB's stack
 
         components.append(TelegramChat(settings, db))
+    # The staff desk; a decision taken there wakes the pipeline to carry it out.
+    if settings.web.enabled:
+        from bot.web.server import WebDesk  # only then import Starlette and uvicorn
+
+        components.append(WebDesk(settings, db, on_change=pipeline.notify))
     return components
 
 

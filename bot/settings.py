@@ -32,7 +32,8 @@ RequestTypeName = Literal[
 REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 
 #: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
-SECRET_KEYS = frozenset({"password", "token", "key", "client_secret", "refresh_token"})
+SECRET_KEYS = frozenset({"password", "token", "key", "secret_key", "client_secret",
+                         "refresh_token"})
 #: An audit key shorter than this is refused (``openssl rand -hex 32`` gives 64 characters).
 MIN_AUDIT_KEY_CHARS = 32
 
@@ -265,6 +266,24 @@ class SchedulerSettings(_Section):
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
 
+class WebSettings(_Section):
+    """The staff desk: a web view served by ``dsrbot run`` (loopback unless configured)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8026, ge=0, le=65535)
+    #: How staff reach the desk (links in chat cards and digests), e.g. https://desk.example.fi
+    base_url: str = "http://127.0.0.1:8026"
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: Signs the session cookie. From the environment or a file only; without one a random key
+    #: is made at start (sessions then end when the service restarts).
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    #: Send the session cookie only over HTTPS (set when a TLS proxy fronts the desk).
+    secure_cookies: bool = False
+
+
 class Settings(BaseSettings):
     """The whole configuration. Built only through :func:`load_settings`."""
 
@@ -282,6 +301,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    web: WebSettings = WebSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
@@ -354,6 +374,7 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         (settings.mail.imap, "password_file"),
         (settings.chat, "token_file"),
         (settings.audit, "key_file"),
+        (settings.web, "secret_key_file"),
     ):
         value = getattr(section, attr)
         if value is not None and not value.is_absolute():

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Importing registers the tables on SQLModel.metadata (the desk's logins live apart).
+from storage import models, staff_logins  # noqa: F401
 from storage.audit import KEY_INFO
 
 

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("nlp_cmds", "Classify one mail (prints one JSON object) or a JSONL file (one "
                              "JSON line per input)."),
     "nlp": ("nlp_cmds", "Train and evaluate the classifier."),
+    "staff": ("staff_cmds", "Web desk logins for named staff: add, passwd, disable, totp."),
 }
 
 
