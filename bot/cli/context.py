@@ -1,4 +1,8 @@
-"""What every CLI command needs: settings and a database, built once per invocation."""
+"""What every CLI command needs: settings and a database, built once per invocation.
+
+Settings (pydantic) and the database (SQLAlchemy and the models) are imported when a command
+first asks for them, so ``dsrbot --help`` starts without either.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from bot.settings import ConfigError, Settings, load_settings
-from storage.db import Database, schema_ready
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.db import Database
 
 EXIT_CONFIG = 2
 #: The one line every command prints when the database has no schema yet.
@@ -34,6 +40,8 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from bot.settings import ConfigError, load_settings
+
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:
@@ -43,6 +51,8 @@ class CliContext:
 
     @property
     def audit_key(self) -> bytes | None:
+        from bot.settings import ConfigError
+
         try:
             return self.settings.audit_key()
         except ConfigError as exc:
@@ -52,6 +62,8 @@ class CliContext:
     @property
     def db(self) -> Database:
         if self._db is None:
+            from storage.db import Database, schema_ready
+
             if self.require_schema and not schema_ready(self.settings.database.url):
                 typer.echo(f"dsrbot: {NOT_INITIALISED}", err=True)
                 sys.exit(1)
