@@ -51,7 +51,7 @@ def test_readme_flow_answers_an_erasure_request_on_the_embedded_defaults(tmp_pat
                              message="the confirmation code mail")
         assert challenge["To"] == "maija@example.fi"
         assert mail_with_subject(maildir, r"We have received your request") is not None
-        cases = json.loads(dsrbot(config, "cases", "--json").stdout)
+        cases = json.loads(dsrbot(config, "cases", "--all", "--json").stdout)
         assert [c["status"] for c in cases] == ["awaiting_identity"]
         case_id = cases[0]["id"]
 
