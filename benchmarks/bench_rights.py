@@ -20,14 +20,16 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from bot.clock import SystemClock
 from handlers.letters import LANGUAGES, render_letter
-from handlers.rights import HANDLERS, OrgInfo
+from handlers.rights import OrgInfo, make_handlers
 from storage import demo_data, migrate
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import Case, Customer, Invoice, Order
 
 ORG = OrgInfo()
+HANDLERS = make_handlers(ORG, SystemClock())
 
 
 def _verified_case(session: Session, customer: Customer, right: str) -> str:

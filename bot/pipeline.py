@@ -5,9 +5,11 @@ or stops it with a final inbound state; each appends human-readable reasons that
 
 ``CpuStep`` stages (typed :class:`CpuStage`) are pure CPU work (parsing, triage,
 classification) and run before any transaction, so SQLite's write lock is never held while the
-classifier thinks. All the ``DbStep`` stages (typed :class:`DbStage`) then run in ONE
-transaction: the case, its receipt in the outbox, its audit entries and the inbound row's new
-state commit together or not at all (transactional outbox).
+classifier thinks; in the service they run in a worker process with a deadline
+(:mod:`bot.cpu_worker`). All the ``DbStep`` stages (typed :class:`DbStage`) then run in the
+batch's transaction, each message in its own savepoint: the case, its receipt in the outbox,
+its audit entries and the inbound row's new state commit together or not at all
+(transactional outbox).
 A crash anywhere leaves the row ``received`` and it is processed again (at-least-once; the
 case and receipt are only ever committed once, so in effect exactly-once).
 """
@@ -18,12 +20,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from bot.clock import SystemClock
+from bot.cpu_worker import (
+    CpuRunner,
+    CpuStages,
+    Done,
+    Failed,
+    InProcessRunner,
+    Interrupted,
+    Outcome,
+    Overran,
+    WorkerProcess,
+    run_stages,
+)
 from bot.policy_from_settings import intake_policy, org_info
 from bot.settings import Settings
 from handlers import intake
@@ -79,44 +94,125 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+def cpu_stages() -> CpuStages:
+    """The CPU steps of the table, in order (what the worker process runs)."""
+    return tuple((s.name, s.run) for s in STAGES if isinstance(s, CpuStep))
+
+
 def _finish(session: Session, row: InboundMessage, work: Work, stop: Stop | None) -> None:
     state = stop.state if stop else InboundState.PROCESSED
     inbox.mark(session, row, state, work.reasons, case_id=work.case_id)
 
 
+def _db_stages(session: Session, work: Work, ctx: intake.Context, stop: Stop | None) -> str:
+    """The message's DB stages and its new state, in ``session``; its state afterwards."""
+    # Row lock (PostgreSQL) / write lock (SQLite): two instances never both act on it.
+    row = session.get(InboundMessage, work.inbound_id, with_for_update=True)
+    if row is None or row.state != InboundState.RECEIVED:  # another worker finished it
+        return row.state if row else "missing"
+    if stop is None:
+        for step in (s for s in STAGES if isinstance(s, DbStep)):
+            stop = step.run(work, ctx, session)
+            if stop:
+                break
+    _finish(session, row, work, stop)
+    return row.state
+
+
 def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
-    """Run one stored message through every stage; return its final state."""
+    """Run one stored message through every stage (in this thread); return its final state."""
     with db.read_session() as session:
         row = session.get(InboundMessage, inbound_id)
         if row is None or row.state != InboundState.RECEIVED:
             return row.state if row else "missing"
         work = Work.from_row(row)
     ctx = intake.Context(policy=intake_policy(settings), now=datetime.now(UTC))
-    stop: Stop | None = None
-    for cpu in (s for s in STAGES if isinstance(s, CpuStep)):
-        stop = cpu.run(work, ctx)
-        if stop:
-            break
+    outcome = run_stages(cpu_stages(), work, ctx)
+    if not isinstance(outcome, Done):
+        raise RuntimeError(f"{outcome.stage}: {outcome.__class__.__name__}")
     with db.session() as session:
-        # Row lock (PostgreSQL) / write lock (SQLite): two instances never both act on it.
-        row = session.get(InboundMessage, inbound_id, with_for_update=True)
-        if row is None or row.state != InboundState.RECEIVED:  # another worker finished it
-            return row.state if row else "missing"
-        if stop is None:
-            for step in (s for s in STAGES if isinstance(s, DbStep)):
-                stop = step.run(work, ctx, session)
-                if stop:
-                    break
-        _finish(session, row, work, stop)
-        return row.state
+        return _db_stages(session, outcome.work, ctx, outcome.stop)
 
 
 def quarantine_after_error(db: Database, inbound_id: int, stage_error: str) -> None:
+    quarantine(db, inbound_id, f"internal error while processing: {stage_error}")
+
+
+def quarantine(db: Database, inbound_id: int, reason: str) -> None:
     with db.session() as session:
         row = session.get(InboundMessage, inbound_id)
         if row is not None and row.state == InboundState.RECEIVED:
-            inbox.mark(session, row, InboundState.QUARANTINED,
-                       [f"internal error while processing: {stage_error}"])
+            inbox.mark(session, row, InboundState.QUARANTINED, [*row.reasons, reason])
+
+
+def _commit_batch(db: Database, ctx: intake.Context, done: list[Done]) -> list[str]:
+    """Every message's DB stages in ONE transaction, each in its own savepoint: a stage that
+    raises rolls back only its message, which is quarantined in the same transaction. The
+    commit (one fsync for the batch) is what made one transaction per message slow."""
+    states: list[str] = []
+    with db.session() as session:
+        for item in done:
+            # A copy per attempt: a rolled-back attempt leaves no reasons behind.
+            work = replace(item.work, reasons=list(item.work.reasons))
+            try:
+                with session.begin_nested():
+                    states.append(_db_stages(session, work, ctx, item.stop))
+            except Exception as exc:
+                log.exception("pipeline failed inbound_id=%s", work.inbound_id)
+                row = session.get(InboundMessage, work.inbound_id)
+                if row is not None and row.state == InboundState.RECEIVED:
+                    inbox.mark(session, row, InboundState.QUARANTINED, [
+                        *item.work.reasons,
+                        f"internal error while processing: {exc.__class__.__name__}"])
+                states.append(InboundState.QUARANTINED)
+    return states
+
+
+def _commit_one_by_one(db: Database, ctx: intake.Context, done: list[Done]) -> list[str]:
+    """The batch's fallback when its transaction failed as a whole: each message alone."""
+    states: list[str] = []
+    for item in done:
+        work = replace(item.work, reasons=list(item.work.reasons))
+        try:
+            with db.session() as session:
+                states.append(_db_stages(session, work, ctx, item.stop))
+        except Exception as exc:
+            log.exception("pipeline failed inbound_id=%s", work.inbound_id)
+            quarantine_after_error(db, work.inbound_id, exc.__class__.__name__)
+            states.append(InboundState.QUARANTINED)
+    return states
+
+
+def _settle(db: Database, ctx: intake.Context, outcomes: list[Outcome]) -> list[str]:
+    """Commit what the CPU stages decided: overruns and failures quarantined, the rest in one
+    transaction (or one by one if that transaction fails)."""
+    states: list[str] = []
+    done = [o for o in outcomes if isinstance(o, Done)]
+    for outcome in outcomes:
+        if isinstance(outcome, Overran):
+            quarantine(db, outcome.work.inbound_id, f"took too long in {outcome.stage}")
+            states.append(InboundState.QUARANTINED)
+        elif isinstance(outcome, Failed):
+            log.warning("stage %s failed inbound_id=%s: %s", outcome.stage,
+                        outcome.work.inbound_id, outcome.error)
+            quarantine_after_error(db, outcome.work.inbound_id, outcome.error)
+            states.append(InboundState.QUARANTINED)
+    if done:
+        try:
+            states += _commit_batch(db, ctx, done)
+        except Exception:
+            log.exception("batch transaction failed; committing its %d messages one by one",
+                          len(done))
+            states += _commit_one_by_one(db, ctx, done)
+    return states
+
+
+def _load(db: Database, ids: list[int]) -> list[Work]:
+    with db.read_session() as session:
+        rows = session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(ids))
+                            .where(col(InboundMessage.state) == InboundState.RECEIVED)
+                            .order_by(col(InboundMessage.id))).all()
+        return [Work.from_row(row) for row in rows]
 
 
 def process_pending(
@@ -124,44 +220,70 @@ def process_pending(
     settings: Settings,
     limit: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
+    runner: CpuRunner | None = None,
 ) -> dict[str, int]:
     """Process every stored message still in state ``received``; return counts by final state.
 
-    ``should_stop`` is checked between messages, so a shutdown finishes the message in hand.
+    The CPU stages run in ``runner`` (the service passes its worker process; by default they
+    run in this thread). Batches of ``pipeline.batch_size`` commit together, and the next
+    batch is sent to the runner before this one commits, so a worker process classifies while
+    the database writes. ``should_stop`` is checked while waiting: on shutdown the messages in
+    hand stay ``received`` and are processed by the next run (at-least-once).
     """
+    policy = intake_policy(settings)
+    runner = runner or InProcessRunner(cpu_stages(), policy)
+    size = settings.pipeline.batch_size
     counts: dict[str, int] = {}
-    while not should_stop():
-        with db.read_session() as session:
-            ids = inbox.pending_ids(session, limit)
-        if not ids:
-            return counts
-        for inbound_id in ids:
-            if should_stop():
+    try:
+        while not should_stop():
+            with db.read_session() as session:
+                ids = inbox.pending_ids(session, limit)
+            if not ids:
                 return counts
-            try:
-                state = process_one(db, settings, inbound_id)
-            except Exception as exc:  # one bad message never stops the others
-                log.exception("pipeline failed inbound_id=%s", inbound_id)
-                quarantine_after_error(db, inbound_id, exc.__class__.__name__)
-                state = InboundState.QUARANTINED
-            counts[state] = counts.get(state, 0) + 1
-        if len(ids) < limit:
-            return counts
+            ctx = intake.Context(policy=policy, now=datetime.now(UTC))
+            batches = [ids[i:i + size] for i in range(0, len(ids), size)]
+            sent = _load(db, batches[0])
+            for work in sent:
+                runner.submit(work, ctx.now)
+            for index in range(len(batches)):
+                current = sent
+                outcomes = [runner.next_outcome(should_stop) for _ in current]
+                if index + 1 < len(batches) and not should_stop():
+                    sent = _load(db, batches[index + 1])
+                    for work in sent:  # the worker starts on these while this batch commits
+                        runner.submit(work, ctx.now)
+                for state in _settle(db, ctx, outcomes):
+                    counts[state] = counts.get(state, 0) + 1
+                if should_stop():
+                    return counts
+            if len(ids) < limit:
+                return counts
+    except Interrupted:
+        return counts
+    finally:
+        if isinstance(runner, InProcessRunner):
+            runner.close()
     return counts
 
 
 def run_once(
-    db: Database, settings: Settings, should_stop: Callable[[], bool] = lambda: False
+    db: Database, settings: Settings, should_stop: Callable[[], bool] = lambda: False,
+    runner: CpuRunner | None = None,
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
-    counts = process_pending(db, settings, should_stop=should_stop)
-    finished = finish_decided(db, org_info(settings))
+    counts = process_pending(db, settings, should_stop=should_stop, runner=runner)
+    finished = finish_decided(db, org_info(settings), clock=SystemClock())
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 
 
 class PipelineComponent:
-    """Runs the pipeline in a worker thread whenever mail is stored, and on a timer as a net."""
+    """Runs the pipeline in a thread whenever mail is stored, and on a timer as a net.
+
+    The CPU stages run in a worker process with a deadline (see :mod:`bot.cpu_worker`), so
+    neither a slow stage nor the interpreter lock it holds can stop the event loop: the SMTP
+    greeting, the heartbeat and SIGTERM keep answering while a message is classified.
+    """
 
     name = "pipeline"
 
@@ -171,6 +293,8 @@ class PipelineComponent:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._worker = WorkerProcess(intake_policy(settings),
+                                     settings.pipeline.max_seconds_per_message)
         self.after_batch: list[Callable[[], None]] = []
 
     def notify(self) -> None:
@@ -179,14 +303,17 @@ class PipelineComponent:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
+        """Start the worker (its model loaded) before the receivers open: once the port
+        answers, mail is processed at full speed."""
         self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._worker.start, lambda: self._stopping)
         self._task = asyncio.create_task(self._run(), name="pipeline")
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
                 counts = await asyncio.to_thread(
-                    run_once, self._db, self._settings, lambda: self._stopping
+                    run_once, self._db, self._settings, lambda: self._stopping, self._worker
                 )
                 if counts:
                     log.info("pipeline batch %s", counts)
@@ -199,8 +326,12 @@ class PipelineComponent:
             self._wake.clear()
 
     async def stop(self) -> None:
-        """Finish the message in hand (the worker thread completes its transaction), then stop."""
+        """Commit the batch in hand if its stages are done, leave the rest ``received`` for
+        the next run, and stop the worker process."""
         self._stopping = True
         self._wake.set()
-        if self._task:
-            await self._task
+        try:
+            if self._task:
+                await self._task
+        finally:
+            await asyncio.to_thread(self._worker.close)

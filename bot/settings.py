@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from handlers.policy import DEFAULT_TIMEZONE
+from mailformat import DsrbotError
 
 RequestTypeName = Literal[
     "access",
@@ -38,8 +39,11 @@ SECRET_KEYS = frozenset({"password", "token", "key", "secret_key", "client_secre
 MIN_AUDIT_KEY_CHARS = 32
 
 
-class ConfigError(Exception):
+class ConfigError(DsrbotError):
     """A configuration problem, phrased for the operator: ``key: problem``."""
+
+    exit_code = 2
+    label = "config error"
 
 
 class _Section(BaseModel):
@@ -266,6 +270,17 @@ class SchedulerSettings(_Section):
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
 
+class PipelineSettings(_Section):
+    """How inbound mail is processed: the time budget that stops one mail holding the service,
+    and how many messages commit together."""
+
+    #: Parse, triage and classify of one message run in a worker process; one that takes
+    #: longer is stopped and the message quarantined ("took too long in STAGE").
+    max_seconds_per_message: float = Field(default=20.0, gt=0)
+    #: Messages whose cases, receipts and states commit in one transaction.
+    batch_size: int = Field(default=50, ge=1, le=1000)
+
+
 class WebSettings(_Section):
     """The staff desk: a web view served by ``dsrbot run`` (loopback unless configured)."""
 
@@ -301,6 +316,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     web: WebSettings = WebSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")

@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from handlers.fields import normalise_email
 from handlers.policy import IdentityPolicy
+from mailformat import DsrbotError
 from storage import audit, challenges
 from storage.models import Case, Customer, IdentityChallenge
 
@@ -49,7 +50,7 @@ MAX_CODES_PER_TEXT = 3
 Outcome = Literal["ok", "wrong", "expired", "exhausted", "no_challenge", "wrong_sender"]
 
 
-class ChallengeError(Exception):
+class ChallengeError(DsrbotError):
     """No challenge can be sent (e.g. the customer has no address in the register)."""
 
 

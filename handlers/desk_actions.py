@@ -49,13 +49,13 @@ def _note(text: str, what: str) -> str:
 
 def verify_identity(
     session: Session, case: Case, customer: Customer, *, note: str, actor: str,
-    auto_approve: Collection[str] = engine.DEFAULT_AUTO_APPROVE, now: datetime | None = None,
+    now: datetime, auto_approve: Collection[str] = engine.DEFAULT_AUTO_APPROVE,
 ) -> engine.Decision:
     """A staff member confirms who the requester is (a required note says how)."""
     reason = _note(note, "verifying an identity")
     _open_locked(session, case, "verify the identity on")
     record_staff_verification(session, case, customer, actor=actor, reason=reason,
-                              now=now or datetime.now(UTC))
+                              now=now)
     moved = engine.advance(session, case, auto_approve=auto_approve,
                            reasons=["identity verified by staff"], actor=actor)
     return engine.Decision(case.id, "verify", True, moved.status,
@@ -63,8 +63,7 @@ def verify_identity(
 
 
 def apply_ban(
-    session: Session, case: Case, *, ban: str, note: str, actor: str,
-    now: datetime | None = None,
+    session: Session, case: Case, *, ban: str, note: str, actor: str, now: datetime,
 ) -> engine.Decision:
     """Set a marketing or publication ban on the case's customer (idempotent)."""
     flag = BANS.get(ban)
@@ -79,7 +78,7 @@ def apply_ban(
         return engine.Decision(case.id, "ban", False, case.status,
                                f"{case.id}: the {ban} ban was already set")
     setattr(customer, flag, True)
-    customer.updated_at = now or datetime.now(UTC)
+    customer.updated_at = now
     session.add(customer)
     session.flush()
     audit.record(session, actor, "register.ban_applied", case_id=case.id,
@@ -90,7 +89,7 @@ def apply_ban(
 
 def set_receipt_date_back(
     session: Session, case: Case, *, received_on: date, reason: str, actor: str,
-    tz: str = deadlines.DEFAULT_TZ,
+    now: datetime, tz: str = deadlines.DEFAULT_TZ,
 ) -> engine.Decision:
     """Move the receipt date earlier (never later) and recompute the due dates from it."""
     why = _note(reason, "changing the receipt date")
@@ -105,7 +104,7 @@ def set_receipt_date_back(
     if case.extended:
         case.extended_due_date = deadlines.due_date(case.received_at, extended=True, tz=tz)
     case.reasons = [*case.reasons, f"receipt date set back to {received_on.isoformat()}: {why}"]
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.received_date_changed", case_id=case.id, details={

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from handlers import cases as engine
+from handlers.clock import Clock
 from handlers.rights import (
     OrgInfo,
     Outcome,
@@ -27,6 +28,8 @@ from handlers.rights import (
     refuse_request,
     send_extension_notice,
 )
+from storage import audit
+from storage import cases as case_store
 from storage.db import Database
 from storage.models import Case, CaseStatus, Customer
 
@@ -37,23 +40,25 @@ def _customer(session: Session, case: Case) -> Customer | None:
     return session.get(Customer, case.customer_id) if case.customer_id is not None else None
 
 
-def propose_all(session: Session, case: Case, org: OrgInfo) -> dict[str, Proposal]:
+def propose_all(session: Session, case: Case, org: OrgInfo, clock: Clock
+                ) -> dict[str, Proposal]:
     """Every requested right's proposal (for staff to read, and to know if staff must decide)."""
     customer = _customer(session, case)
     if customer is None:
         return {}
-    handlers = make_handlers(org)
+    handlers = make_handlers(org, clock)
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     return {right: handlers[right].propose(session, case, customer, extracted)
             for right in case.types if right in handlers}
 
 
-def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str) -> list[Outcome]:
+def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str, clock: Clock
+                   ) -> list[Outcome]:
     """Carry out every right of an approved case, then close it as done."""
     customer = _customer(session, case)
     if customer is None:
         raise RightsError(f"{case.id}: no verified customer record; nothing was done")
-    handlers = make_handlers(org)
+    handlers = make_handlers(org, clock)
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     outcomes: list[Outcome] = []
     # Access before erasure: a report must be built from the data before it is erased.
@@ -68,31 +73,22 @@ def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str) ->
     return outcomes
 
 
-def send_refusal_certificate(session: Session, case: Case, org: OrgInfo, *, actor: str) -> None:
+def send_refusal_certificate(session: Session, case: Case, org: OrgInfo, *, actor: str,
+                             now: datetime) -> None:
     """The written certificate with the reasons and the complaint route, sent once."""
     customer = _customer(session, case)
     right = case.types[0] if case.types else "access"
-    refuse_request(session, case, customer, org=org, right=right, actor=actor,
-                   note=str(case.details.get("refusal_reason") or "") or None)
-    case.details = {**case.details, "refusal_letter_sent": True}
+    refuse_request(session, case, customer, org=org, right=right, actor=actor, now=now,
+                   note=case.refusal_reason or None)
+    case.refusal_letter_sent = True
     session.add(case)
 
 
-def _pending(session: Session) -> list[str]:
-    approved = [c.id for c in session.exec(
-        select(Case).where(Case.status == CaseStatus.APPROVED.value)).all()
-        if not c.details.get("execution_failed")]
-    refused = session.exec(select(Case).where(Case.status == CaseStatus.REFUSED.value)
-                           .where(col(Case.closed_at).is_not(None))).all()
-    return [*approved, *(c.id for c in refused if not c.details.get("refusal_letter_sent"))]
-
-
-def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
+def finish_decided(db: Database, org: OrgInfo, *, clock: Clock,
                    case_id: str | None = None) -> dict[str, int]:
     """Sweep: every approved case is carried out, every refusal gets its letter. Idempotent."""
-    del now  # reserved: the handlers take their own clock today
     with db.read_session() as session:
-        ids = [case_id] if case_id else _pending(session)
+        ids = [case_id] if case_id else case_store.cases_to_finish(session)
         extended = [n.case_id for n in engine.extension_notices_pending(session)]
     counts = {"done": 0, "refused": 0, "extended": 0, "failed": 0}
     for cid in extended:
@@ -100,9 +96,9 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
             case = session.get(Case, cid, with_for_update=True)
             if case is None:
                 continue
-            actor = str(case.details.get("extended_by") or "dsrbot")
+            actor = case.extended_by or audit.BOT_ACTOR
             # Marking first makes a concurrent sweep skip it; both commit together or not at all.
-            if engine.mark_extension_notified(session, case, actor=actor):
+            if engine.mark_extension_notified(session, case, actor=actor, now=clock.now()):
                 send_extension_notice(session, case, org=org, actor=actor,
                                       note=case.extension_reason or None)
                 counts["extended"] += 1
@@ -112,14 +108,13 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
                 case = session.get(Case, cid, with_for_update=True)
                 if case is None:
                     continue
-                actor = str(case.details.get("approved_by") or case.details.get("refused_by")
-                            or "dsrbot")
+                actor = case.approved_by or case.refused_by or audit.BOT_ACTOR
                 if case.status == CaseStatus.APPROVED:
-                    carry_out_case(session, case, org, actor=actor)
+                    carry_out_case(session, case, org, actor=actor, clock=clock)
                     counts["done"] += 1
                 elif (case.status == CaseStatus.REFUSED
-                      and not case.details.get("refusal_letter_sent")):
-                    send_refusal_certificate(session, case, org, actor=actor)
+                      and not case.refusal_letter_sent):
+                    send_refusal_certificate(session, case, org, actor=actor, now=clock.now())
                     counts["refused"] += 1
         except RightsError as exc:
             # Nothing changed (the transaction rolled back); staff see why on the case.
@@ -134,7 +129,7 @@ def _note_failure(db: Database, case_id: str, message: str) -> None:
         case = session.get(Case, case_id)
         if case is not None:
             # Marked so the sweep does not retry forever; staff decide (refuse or fix the record).
-            case.details = {**case.details, "execution_failed": True}
+            case.execution_failed = True
             if message not in case.reasons:
                 case.reasons = [*case.reasons, message]
             session.add(case)

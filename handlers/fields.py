@@ -13,6 +13,7 @@ from functools import cache
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from mailformat import DsrbotError
 from storage.models import normalise_email as normalise_email  # re-export: it lives by its column
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "kyllä", "kylla", "k", "ja", "x"})
@@ -20,7 +21,7 @@ FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "ei", "e", "nej"})
 POSTAL_CODE_RE = re.compile(r"\b\d{5}\b")
 
 
-class FieldError(ValueError):
+class FieldError(DsrbotError):
     """A value that cannot go into the register; the message is safe to show the operator."""
 
 

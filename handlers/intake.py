@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from handlers import cases as engine
 from handlers import challenge as challenges
+from handlers.clock import FixedClock
 from handlers.execute import propose_all
 from handlers.identity import (
     CandidateKeys,
@@ -35,8 +36,10 @@ from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
+from mailformat.cleaning import UnsafeValue, check_recipient
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
+from nlp_models.preprocess import MAX_BODY_CHARS
 from storage import challenges as challenge_store
 from storage import inbox
 from storage import register as reg
@@ -45,6 +48,10 @@ from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundSt
 
 #: Confirmation mails to one customer's registered address per 24 hours (flood protection).
 MAX_CHALLENGES_PER_DAY = 3
+#: Identity looks for customer numbers, phones and addresses this far into the text (the
+#: classifier reads as far): what a requester gives to identify themselves comes first, and a
+#: bounded scan keeps a 40 MB mail from holding the transaction.
+IDENTITY_TEXT_CHARS = MAX_BODY_CHARS
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ def classify_stage(work: Work, ctx: Context) -> Stop | None:
     top = max(c.scores.values(), default=0.0)
     work.reasons.append(
         f"classified as {', '.join(c.labels)} (top score {top:.2f}, language {c.language})")
+    if len(work.message.text) > MAX_BODY_CHARS:
+        work.reasons.append(f"text cut: classified on its first {MAX_BODY_CHARS:,} characters")
     if c.needs_review:
         work.reasons.append("classifier unsure: staff to review")
     return None
@@ -197,15 +206,20 @@ def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 
 def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg = work.message
+    bounded = msg
+    if len(msg.text) > IDENTITY_TEXT_CHARS:
+        bounded = replace(msg, text=msg.text[:IDENTITY_TEXT_CHARS])
+        work.reasons.append(f"text cut: identity searched its first {IDENTITY_TEXT_CHARS:,} "
+                            "characters for customer numbers and addresses")
     registered = list(reg.customers_by_email(session, msg.from_address))
-    candidates = find_candidates(session, _keys(work))
+    candidates = find_candidates(session, _keys(work, bounded.text))
     identity = ctx.policy.identity
     work.signature = check_signatures(
         msg, trust_from_settings(identity, base_dir=identity.base_dir))
     # No DNS function: direct DKIM checks would reach the network; trusted
     # Authentication-Results from our own servers carry the verdict instead.
     work.assessment = assess_identity(
-        msg, registered, candidates, identity, raw=work.raw, signature=work.signature,
+        bounded, registered, candidates, identity, raw=work.raw, signature=work.signature,
         protected_addresses=ctx.policy.org_addresses)
     work.reasons.extend(work.assessment.reasons)
     work.reasons.extend(work.signature.reasons)
@@ -233,9 +247,14 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     engine.record_identity(
         session, case, verification_level="verified" if verified else work.assessment.level,
         signature_state=work.signature.state,
-        customer_id=work.assessment.customer_id if verified else None,
+        customer_id=work.assessment.customer_id if verified else None, now=ctx.now,
     )
-    if _reachable(msg.from_address):
+    if _reachable(msg.from_address) and not _writable(msg.from_address):
+        # RFC 6531: a non-ASCII local part needs SMTPUTF8, which our outgoing mail does not
+        # rely on. The case stands (the register cannot hold such an address); staff answer.
+        work.reasons.append("no receipt by mail: the sender's address is internationalised "
+                            "(non-ASCII), which outgoing mail cannot address; staff to reply")
+    elif _reachable(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
                     context={"received_at": work.received_at, "due_date": case.due_date,
@@ -269,10 +288,10 @@ def _classification_details(c: Classification) -> dict[str, Any]:
             "needs_review": c.needs_review, "model_version": c.model_version}
 
 
-def _keys(work: Work) -> CandidateKeys:
+def _keys(work: Work, text: str) -> CandidateKeys:
     """Register pointers in the mail: the identity module's own finds plus the classifier's."""
     entities = work.result.entities
-    keys = candidate_keys(work.message.text, entities, sender=work.message.from_address)
+    keys = candidate_keys(text, entities, sender=work.message.from_address)
     numbers = [str(e.value) for e in entities if e.label == "customer_number" and e.value]
     phones = [str(e.value) for e in entities if e.label == "phone" and e.value]
     return replace(keys,
@@ -284,6 +303,15 @@ def _reachable(address: str) -> bool:
     """Whether to mail the sender at all: a letter entered by staff without an email address
     carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
     return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
+
+
+def _writable(address: str) -> bool:
+    """Whether outgoing mail can be addressed to ``address`` (ASCII, or an IDN domain)."""
+    try:
+        check_recipient(address)
+    except UnsafeValue:
+        return False
+    return True
 
 
 def _mentions_other(assessment: IdentityAssessment) -> bool:
@@ -320,7 +348,7 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     Auto-approval applies only when the classifier was sure and no right's own proposal asks
     for staff (an erasure with holds, an objection, a rectification that needs checking).
     """
-    proposals = propose_all(session, case, ctx.org)
+    proposals = propose_all(session, case, ctx.org, FixedClock(ctx.now))
     staff_needed = [p.right for p in proposals.values() if p.needs_staff]
     case.details = {**case.details,
                     "proposals": {r: p.staff_summary() for r, p in proposals.items()}}

@@ -15,7 +15,6 @@ The confusable table is a small built-in subset of Unicode's confusables for the
 from __future__ import annotations
 
 import contextlib
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from email.utils import getaddresses
 import idna
 
 from handlers.fields import normalise_email
+from mailformat.addresses import addresses_in
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,6 @@ CONFUSABLES: dict[str, str] = {
 ASCII_TRICKS: tuple[tuple[str, str], ...] = (
     ("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"),
 )
-
-_ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-
 
 def split_address(address: str) -> tuple[str, str]:
     """``(local, domain)`` of an addr-spec, normalised; ``("", "")`` when there is no ``@``."""
@@ -227,7 +224,7 @@ def header_flags(
         flags.append(Flag("several_from_addresses", "From header names several addresses"))
     if not sender:
         flags.append(Flag("no_from_address", "message has no usable From address"))
-    shown = [normalise_email(a) for a in _ADDRESS_IN_TEXT.findall(from_display or "")]
+    shown = [normalise_email(a) for a in addresses_in(from_display or "")]
     if shown:
         if any(a != sender for a in shown):
             flags.append(Flag("display_name_other_address",
@@ -247,7 +244,7 @@ def header_flags(
 def text_flags(text: str, own_addresses: Iterable[str]) -> list[Flag]:
     """The text asks for an answer elsewhere? ("send it to my new address ...")."""
     known = {normalise_email(a) for a in own_addresses if a}
-    named = {normalise_email(a) for a in _ADDRESS_IN_TEXT.findall(text or "")}
+    named = {normalise_email(a) for a in addresses_in(text or "")}
     if named - known:
         return [Flag("text_names_other_address",
                      "the message text names an address other than the sender's or the "

@@ -178,10 +178,14 @@ def _close_unverified(
     outbound_id: int | None = None
     try:
         outbound_id = send_letter(session, org, case, kind="neutral", recipient=case.requester,
-                                  context={}, actor=ACTOR).outbound_id
+                                  context={}, actor=audit.SCHEDULER_ACTOR).outbound_id
     except UnsafeValue:
         log.warning("case %s: requester address unusable; no neutral letter", case.id)
-    engine.refuse(session, case, reason=EXPIRED_REASON, actor=ACTOR)
+    engine.refuse(session, case, reason=EXPIRED_REASON, actor=audit.SCHEDULER_ACTOR)
+    # The neutral letter is this refusal's one letter: the execution sweep must not send a
+    # certificate "decided by the person responsible" on top (nobody decided).
+    case.refusal_letter_sent = True
+    session.add(case)
     _notify_staff(session, f"🔐 {case.id} closed as unverified: the confirmation code expired "
                            "unanswered. A neutral letter went to the requester.",
                   case_id=case.id, now=now, reminder=rules.CHALLENGE_EXPIRED)

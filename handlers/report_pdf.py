@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 _REPLACEMENTS = {
@@ -90,12 +90,12 @@ def _wrap(pdf: Any, line: str) -> list[str]:
 
 
 def letter_pdf(title: str, text: str, *, footer: str = "",
-               created: datetime | None = None) -> bytes:
+               created: datetime) -> bytes:
     """Lay out a plain-text letter: headings (a line underlined with ``---``) in bold."""
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
-    pdf.set_creation_date(created or datetime.now(UTC))
+    pdf.set_creation_date(created)
     pdf.set_title(to_latin1(title))
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)

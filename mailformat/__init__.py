@@ -17,6 +17,7 @@ from mailformat.cleaning import (
     domain_of,
     thread_headers,
 )
+from mailformat.errors import DsrbotError
 from mailformat.headers import HeaderFacts, first_address, header_facts, raw_headers
 from mailformat.message_id import (
     clean_message_id,
@@ -27,7 +28,8 @@ from mailformat.message_id import (
 from mailformat.outgoing import OutAttachment, OutgoingMail, compose, to_bytes
 
 __all__ = [
-    "THREADING_HEADERS", "HeaderFacts", "OutAttachment", "OutgoingMail", "UnsafeValue",
+    "THREADING_HEADERS", "DsrbotError", "HeaderFacts", "OutAttachment", "OutgoingMail",
+    "UnsafeValue",
     "check_domain", "check_recipient", "clean_content_type", "clean_filename",
     "clean_message_id", "clean_message_ids", "clean_subject", "clean_text", "compose",
     "decode_bytes", "domain_of", "first_address", "header_facts", "message_ids",

@@ -16,6 +16,7 @@ from email import policy
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailformat.errors import DsrbotError
 from mailformat.message_id import MAX_REFERENCES, clean_message_id, clean_message_ids
 
 __all__ = [
@@ -31,7 +32,9 @@ MAX_FILENAME_CHARS = 120
 #: Headers a stored row may carry in its ``headers`` JSON; anything else is ignored.
 THREADING_HEADERS = ("In-Reply-To", "References")
 
-_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A hostname's labels; its length (at most 253) is checked before, not by a lookahead that
+#: would scan 253 characters from every start.
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _MIME_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
 _MIME_TYPE = re.compile(f"{_MIME_TOKEN}/{_MIME_TOKEN}")
@@ -39,7 +42,7 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 _FILENAME_BAD = re.compile(r"[\\/:*?\"<>|]")
 
 
-class UnsafeValue(ValueError):
+class UnsafeValue(DsrbotError):
     """A value that cannot go into a header (refused recipient, bad domain). Says which check."""
 
 
@@ -119,7 +122,7 @@ def check_recipient(recipient: str) -> str:
 def check_domain(domain: str) -> str:
     """A hostname for the right side of our Message-IDs."""
     domain = domain.strip().lower()
-    if not _HOSTNAME.fullmatch(domain):
+    if not 0 < len(domain) <= 253 or not _HOSTNAME.fullmatch(domain):
         raise UnsafeValue("message-id domain is not a hostname")
     return domain
 

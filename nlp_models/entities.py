@@ -35,7 +35,7 @@ class Entity:
 
 
 EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
 URL = re.compile(
     r"(?<![@\w.-])(?:https?://[^\s<>\"')]+|www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[^\s<>\"')]*)?)",
@@ -57,14 +57,16 @@ _STREET_WORD = r"[A-ZÅÄÖ][\wÅÄÖåäö'-]*"
 _STREET_TYPE = (r"(?:katu|tie|kuja|polku|väylä|raitti|puistikko|puistotie|valtatie|rinne|ranta|"
                 r"aukio|kaari|gata|gatan|väg|vägen|gränd|street|road|avenue|lane)")
 POSTAL_ADDRESS = re.compile(
-    rf"(?P<street>(?:{_STREET_WORD}\s){{0,3}}(?:{_STREET_WORD}|{_STREET_TYPE})\s\d{{1,4}}[a-z]?"
+    # The street starts where a word starts (see mailformat.addresses: linear, not quadratic).
+    rf"(?P<street>(?<![\w'-])(?:{_STREET_WORD}\s){{0,3}}(?:{_STREET_WORD}|{_STREET_TYPE})\s\d{{1,4}}[a-z]?"
     r"(?:\s?[A-Z](?:\s?\d{1,4})?)?(?:\s?(?:as\.?|asunto|bst\.?|lgh\.?|lh\.?)\s?\d{1,4})?"
     r"(?:\s?[A-Z]\s?\d{1,4})?"
     r"|(?:PL|PB|PO Box|P\.O\. Box|Box)\s?\d{1,5})"
     r"\s*(?:,\s*|\n\s*|\s+)(?:FI-?)?(?P<code>\d{5})\s+(?P<city>[A-ZÅÄÖ][\wåäöÅÄÖ-]+)"
 )
 _NAME_WORD = r"[A-ZÅÄÖ][a-zåäöéüA-ZÅÄÖ'-]+"
-_NAME = re.compile(rf"^\s*(?:-|–|/|t\.|t:)?\s*({_NAME_WORD}(?:\s{_NAME_WORD}){{1,3}})\s*[,.]?\s*$")
+_NAME = re.compile(
+    rf"^\s*+(?:(?:-|–|/|t\.|t:)\s*+)?({_NAME_WORD}(?:\s{_NAME_WORD}){{1,3}})\s*+(?:[,.]\s*+)?$")
 _NOT_NAME = re.compile(
     r"\b(oy|oyj|ab|ltd|ky|tmi|ry|inc|gmbh|group|asiakaspalvelu|customer|service|team|"
     r"regards|terveisin|hälsningar|kiitos|thanks|tack|sent|lähetetty|skickat|best|kind|"

@@ -31,7 +31,7 @@ _WORD = re.compile(r"#(?:email|url|phone)\b|[^\W_]+")
 # signatures. Each kind becomes one placeholder ("a new email address" still helps to tell a
 # rectification apart).
 _PLACEHOLDERS = (
-    (re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"), " #email "),
+    (re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"), " #email "),
     (re.compile(r"\b(?:https?://\S+|www\.[\w-]+(?:\.[\w-]+)+\S*)", re.I), " #url "),
     # International (+358 40 ..., 0046 70 ...) or national (040 ..., 09-...) numbers; customer,
     # order and invoice numbers (they start with 1, 5 and 9) stay numbers.
@@ -179,7 +179,7 @@ def strip_reply_prefix(subject: str) -> tuple[str, bool]:
 
 
 _CONTACT = re.compile(
-    r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+|\bwww\.\S+|https?://\S+|\+?\d[\d ()-]{6,}\d"
+    r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+|\bwww\.\S+|https?://\S+|\+?\d[\d ()-]{6,}\d"
     r"|\b\d{5}\s+[A-ZÅÄÖ]\w+|\b1\d{5}\b|\||\b(?:oy|oyj|ab|ky|tmi|ltd|ry|inc|gmbh|llc|plc)\b\.?",
     re.I,
 )

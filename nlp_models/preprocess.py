@@ -80,7 +80,8 @@ _DISCLAIMER = re.compile(
 _WS = re.compile(r"[ \t\u00a0]+")
 # OpenPGP clear-signed text: the armour lines and the signature block are not words.
 _PGP_BLOCK = re.compile(
-    r"-----BEGIN PGP (?:SIGNATURE|PUBLIC KEY BLOCK|MESSAGE)-----.*?-----END PGP [A-Z ]+-----",
+    r"-----BEGIN PGP (?:SIGNATURE|PUBLIC KEY BLOCK|MESSAGE)-----(?:(?!-----BEGIN PGP ).)*?"
+    r"-----END PGP [A-Z ]+-----",
     re.S,
 )
 _PGP_HEAD = re.compile(r"-----BEGIN PGP SIGNED MESSAGE-----\n(?:[A-Za-z-]+: .*\n)*\n?")
@@ -144,7 +145,7 @@ def html_to_text(markup: str) -> str:
         parser.feed(markup)
         parser.close()
     except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is very lenient
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+        return html.unescape(re.sub(r"<[^<>]*>", " ", markup))
     text = "".join(parser.parts)
     return re.sub(r"\n\s*\n+", "\n\n", text)
 

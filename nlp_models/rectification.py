@@ -71,7 +71,9 @@ _NOT_A_NAME = frozenset(
     "ni er jag oikea oikein uusi new correct right it its this that".split()
 )
 _ORG = re.compile(
-    r"((?:[A-ZÅÄÖ][\w&'.-]*\s){0,4}(?:Oy Ab|Oyj|Oy|Ab|AB|OY|Ltd|Ky|KY|Tmi|Inc|GmbH|Ry|ry))"
+    # Starts only where a word starts: from inside a long word every start would rescan it.
+    r"(?<![\w&'.-])((?:[A-ZÅÄÖ][\w&'.-]*\s){0,4}"
+    r"(?:Oy Ab|Oyj|Oy|Ab|AB|OY|Ltd|Ky|KY|Tmi|Inc|GmbH|Ry|ry))"
     r"(?![\w])"
 )
 _POSITION = re.compile(

@@ -40,6 +40,8 @@ from storage.models import AuditEntry
 
 GENESIS = "0" * 64
 BOT_ACTOR = "dsrbot"
+#: The periodic jobs, when they decide on a case themselves (an identity code expired).
+SCHEDULER_ACTOR = "dsrbot:scheduler"
 KEYED_PREFIX = "hmac:"
 #: ``session.info`` keys: the audit key (bytes) and extra attribution merged into ``details``.
 KEY_INFO = "dsrbot_audit_key"

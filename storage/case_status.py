@@ -7,6 +7,7 @@ until the answer is done, approved or not.
 
 from __future__ import annotations
 
+from mailformat import DsrbotError
 from storage.models import CaseStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
@@ -22,7 +23,7 @@ ALLOWED: dict[S, frozenset[S]] = {
 CLOSED = frozenset({S.DONE, S.REFUSED, S.WITHDRAWN})
 
 
-class TransitionError(Exception):
+class TransitionError(DsrbotError):
     """A status change the case's current state does not allow."""
 
 

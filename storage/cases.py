@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
 from storage import audit
@@ -191,4 +191,20 @@ def case_audit_trail(session: Session, case_id: str) -> list[AuditEntry]:
     """Every audit entry about one case, in order."""
     stmt = select(AuditEntry).where(col(AuditEntry.case_id) == case_id).order_by(
         col(AuditEntry.id))
+    return list(session.exec(stmt).all())
+
+
+def cases_to_finish(session: Session) -> list[str]:
+    """Decided cases whose follow-up is owed, in one query on ``ix_case_sweep``: approved ones
+    not yet carried out (unless that failed), refused ones whose letter has not gone out."""
+    approved = (col(Case.status) == CaseStatus.APPROVED.value) & ~col(Case.execution_failed)
+    refused = ((col(Case.status) == CaseStatus.REFUSED.value) & ~col(Case.refusal_letter_sent)
+               & col(Case.closed_at).is_not(None))
+    stmt = select(Case.id).where(or_(approved, refused)).order_by(col(Case.id))
+    return list(session.exec(stmt).all())
+
+
+def extension_notices_owed(session: Session) -> list[Case]:
+    """Extended cases whose notice to the requester is not in the outbox yet."""
+    stmt = _open_cases_stmt().where(col(Case.extension_notice_pending))
     return list(session.exec(stmt).all())

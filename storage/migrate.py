@@ -39,6 +39,20 @@ def upgrade(url: str, revision: str = "heads") -> None:
         engine.dispose()
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Undo migrations down to ``revision`` (an operator's way back after a bad release)."""
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
 def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

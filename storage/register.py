@@ -15,6 +15,7 @@ from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from mailformat import DsrbotError
 from storage import audit
 from storage.models import (
     Customer,
@@ -51,7 +52,7 @@ class Row:
     values: dict[str, Any]
 
 
-class ImportRowError(Exception):
+class ImportRowError(DsrbotError):
     """A row that cannot be imported; names the line and column (``handlers.csv_import``
     raises it as ``CsvImportError`` for bad values, storage for unknown references)."""
 

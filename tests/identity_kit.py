@@ -32,6 +32,7 @@ from bot.settings import IdentitySettings
 from handlers.parse import ParsedMessage, parse_message
 from handlers.signatures import TrustConfig
 from storage.models import Customer
+from tests import factories
 
 OUR_AUTHSERV_ID = "mx.rusttet.fi"
 OUR_ADDRESS = "info@rusttet.fi"
@@ -50,13 +51,8 @@ def settings(**overrides: object) -> IdentitySettings:
 def customer(
     ident: int, number: str, first: str, last: str, email: str, phone: str = "", **kw: Any
 ) -> Customer:
-    from handlers.fields import normalise_email
-
-    return Customer(
-        id=ident, customer_number=number, first_name=first, last_name=last, email=email,
-        email_normalised=normalise_email(email), phone=phone, created_at=NOW, updated_at=NOW,
-        **kw,
-    )
+    return factories.new_customer(number, at=NOW, id=ident, first_name=first, last_name=last,
+                                  email=email, phone=phone, **kw)
 
 
 def register() -> list[Customer]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from handlers.fields import normalise_email
+from bot.clock import SystemClock
 from handlers.rights import OrgInfo, make_handlers
 from storage.cases import create_case
 from storage.db import Database
@@ -26,27 +26,18 @@ from storage.models import (
     Party,
 )
 from storage.register import party_by_name
+from tests import factories
 
 ORG = OrgInfo()
-HANDLERS = make_handlers(ORG)
+HANDLERS = make_handlers(ORG, SystemClock())
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def add_customer(session: Session, number: str = "100001", **overrides: Any) -> Customer:
-    values: dict[str, Any] = {
-        "customer_number": number, "first_name": "Maija", "last_name": "Meikäläinen",
-        "organisation": "Meikäläinen Oy", "position": "toimitusjohtaja",
-        "email": f"maija.{number}@example.fi", "postal_address": "Hämeenkatu 12 B 7, 33100 Tampere",
-        "phone": "+358401234567", "www": "www.example.fi", "ip_address": "192.0.2.7",
-        "relationship_start": date(2019, 5, 2), "created_at": NOW, "updated_at": NOW,
-        "source_party_id": party_by_name(session, "customer").id,
-    }
-    values.update(overrides)
-    values["email_normalised"] = normalise_email(values["email"])
-    customer = Customer(**values)
-    session.add(customer)
-    session.flush()
-    return customer
+    """A customer with every register field filled (:func:`tests.factories.full_record`)."""
+    return factories.add_customer(session, number, at=NOW, **{
+        **factories.full_record(number),
+        "source_party_id": party_by_name(session, "customer").id, **overrides})
 
 
 def add_party(session: Session, name: str, kind: str, contact_email: str | None) -> Party:

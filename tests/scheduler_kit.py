@@ -25,6 +25,7 @@ from storage.models import (
     OutboundMessage,
     SentReminder,
 )
+from tests import factories
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -45,15 +46,10 @@ def add_customer(
     s: Session, number: str, *, email: str = "", end: date | None = None,
     org_contact: bool = False,
 ) -> Customer:
-    now = datetime.now(UTC)
-    customer = Customer(customer_number=number, first_name="Maija", last_name="Meikäläinen",
-                        email=email, email_normalised=email.lower(), phone="+358401234567",
-                        postal_address="Hämeenkatu 12 B 7, 33100 Tampere",
-                        relationship_start=date(2005, 1, 1), relationship_end=end,
-                        is_org_contact=org_contact, created_at=now, updated_at=now)
-    s.add(customer)
-    s.flush()
-    return customer
+    return factories.add_customer(
+        s, number, email=email, phone="+358401234567",
+        postal_address="Hämeenkatu 12 B 7, 33100 Tampere", relationship_start=date(2005, 1, 1),
+        relationship_end=end, is_org_contact=org_contact)
 
 
 def add_open_invoice(s: Session, customer: Customer, number: str) -> Invoice:
@@ -80,7 +76,7 @@ def open_case(
         if status != CaseStatus.RECEIVED:
             store.transition(s, case, status, actor="dsrbot", reasons=["test"])
         if assignee:
-            engine.assign(s, case, staff=assignee, actor="staff:anna")
+            engine.assign(s, case, staff=assignee, actor="staff:anna", now=received_at)
         return case.id
 
 
@@ -125,6 +121,12 @@ def chat_counts(db: Database) -> Counter[tuple[str | None, str, str]]:
 def letters(db: Database, kind: str) -> list[OutboundMessage]:
     with db.read_session() as s:
         return list(s.exec(select(OutboundMessage).where(col(OutboundMessage.kind) == kind)
+                           .order_by(col(OutboundMessage.id))).all())
+
+
+def letters_of_case(db: Database, case_id: str) -> list[OutboundMessage]:
+    with db.read_session() as s:
+        return list(s.exec(select(OutboundMessage).where(col(OutboundMessage.case_id) == case_id)
                            .order_by(col(OutboundMessage.id))).all())
 
 

@@ -18,7 +18,8 @@ from handlers.cases import CaseError
 from handlers.deadlines import due_date
 from storage import cases as store
 from storage.db import Database
-from storage.models import AuditEntry, Case, CaseStatus, Customer, InboundMessage, Staff
+from storage.models import AuditEntry, Case, CaseStatus, InboundMessage, Staff
+from tests import factories
 from tests.helpers import run_cli
 
 RECEIVED = datetime(2026, 3, 2, 9, tzinfo=UTC)  # due Thu 2 Apr 2026
@@ -26,13 +27,9 @@ ANNA = "staff:anna"
 
 
 def _customer(s: Session, number: str = "10001", email: str = "maija@example.fi") -> int:
-    now = datetime.now(UTC)
-    customer = Customer(customer_number=number, email=email, email_normalised=email,
-                        created_at=now, updated_at=now)
-    s.add(customer)
-    s.flush()
-    assert customer.id is not None
-    return customer.id
+    customer_id = factories.add_customer(s, number, email=email).id
+    assert customer_id is not None
+    return customer_id
 
 
 def _open(
@@ -58,7 +55,7 @@ def _verified(
         case = _open(s, types=types, requester=requester, thread_ids=(), received_at=received_at)
         engine.record_identity(s, case, verification_level="verified", signature_state=signature,
                                customer_id=_customer(s, number, requester),
-                               reasons=["dkim pass", "challenge confirmed"])
+                               reasons=["dkim pass", "challenge confirmed"], now=RECEIVED)
         engine.advance(s, case, auto_approve=(), reasons=["identity verified"])
         return case.id
 
@@ -238,17 +235,18 @@ def test_verified_marketing_optout_is_approved_by_the_bot(db: Database) -> None:
     with db.session() as s:
         case = _open(s, types=["marketing_optout"])
         engine.record_identity(s, case, verification_level="verified", signature_state="none",
-                               customer_id=_customer(s), reasons=["dkim pass"])
+                               customer_id=_customer(s), reasons=["dkim pass"], now=RECEIVED)
         decision = engine.advance(s, case)
         assert decision.changed and case.status == CaseStatus.APPROVED
-        assert case.details["approved_by"] == "dsrbot"
+        assert case.approved_by == "dsrbot"
 
 
 def test_unverified_auto_approve_request_waits_for_identity(db: Database) -> None:
     with db.session() as s:
         case = _open(s, types=["marketing_optout"])
         engine.record_identity(s, case, verification_level="claimed", signature_state="none",
-                               customer_id=_customer(s), reasons=["address not authenticated"])
+                               customer_id=_customer(s), reasons=["address not authenticated"],
+                               now=RECEIVED)
         engine.advance(s, case)
         assert case.status == CaseStatus.AWAITING_IDENTITY
 
@@ -263,7 +261,8 @@ def test_bot_never_approves_access_with_a_scan_for_staff_to_check(db: Database) 
     with db.session() as s:
         case = _open(s, types=["access"])
         engine.record_identity(s, case, verification_level="verified",
-                               signature_state="staff_to_check", customer_id=_customer(s))
+                               signature_state="staff_to_check", customer_id=_customer(s),
+                               now=RECEIVED)
         engine.advance(s, case, auto_approve=["access"])
         assert case.status == CaseStatus.AWAITING_APPROVAL
         with pytest.raises(CaseError, match="must be signed"):
@@ -384,8 +383,8 @@ def test_storage_transition_still_refuses_reopening(db: Database) -> None:
 def test_assign_is_audited_and_a_repeat_changes_nothing(db: Database) -> None:
     cid = _verified(db)
     with db.session() as s:
-        assert engine.assign(s, _get(s, cid), staff="anna", actor=ANNA).changed
-        assert not engine.assign(s, _get(s, cid), staff="anna", actor=ANNA).changed
+        assert engine.assign(s, _get(s, cid), staff="anna", actor=ANNA, now=RECEIVED).changed
+        assert not engine.assign(s, _get(s, cid), staff="anna", actor=ANNA, now=RECEIVED).changed
     entries = [e for e in _audit(db, cid) if e.action == "case.assigned"]
     assert len(entries) == 1 and entries[0].details == {"from": None, "to": "anna"}
 
@@ -463,8 +462,8 @@ def test_extension_notice_is_pending_until_it_is_sent(db: Database) -> None:
     with db.session() as s:
         pending = engine.extension_notices_pending(s)
         assert [n.case_id for n in pending] == [cid]
-        assert engine.mark_extension_notified(s, _get(s, cid))
-        assert not engine.mark_extension_notified(s, _get(s, cid))
+        assert engine.mark_extension_notified(s, _get(s, cid), now=RECEIVED)
+        assert not engine.mark_extension_notified(s, _get(s, cid), now=RECEIVED)
     with db.read_session() as s:
         assert engine.extension_notices_pending(s) == []
 

@@ -21,22 +21,18 @@ from handlers.challenge import (
     normalise_code,
     record_staff_verification,
 )
-from handlers.fields import normalise_email
 from storage import audit
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import AuditEntry, Case, Customer, IdentityChallenge
+from tests import factories
 from tests.identity_kit import NOW
 
 REGISTERED = "Maija.Meikalainen@Example.fi"
 
 
 def _setup(session: Session, email: str = REGISTERED) -> tuple[Case, Customer]:
-    customer = Customer(customer_number="100001", first_name="Maija", last_name="M",
-                        email=email, email_normalised=normalise_email(email),
-                        created_at=NOW, updated_at=NOW)
-    session.add(customer)
-    session.flush()
+    customer = factories.add_customer(session, "100001", at=NOW, last_name="M", email=email)
     case = create_case(session, types=["access"], requester="someone", language="fi",
                        received_at=NOW, due_date=NOW.date() + timedelta(days=30),
                        customer_id=customer.id)

@@ -155,7 +155,7 @@ async def test_refuse_command_needs_a_reason(
     assert last_sent_text(fake).startswith("Usage: /refuse DSR-2026-0001 the reason")
     await feed(chat, fake.text_update(APPROVER_ID, f"/refuse {case_id}   Not our customer."))
     assert last_sent_text(fake) == f"{case_id} refused by anna"
-    assert get_case(db, case_id).details["refusal_reason"] == "Not our customer."
+    assert get_case(db, case_id).refusal_reason == "Not our customer."
 
 
 async def test_extend_command_extends_with_the_reason(

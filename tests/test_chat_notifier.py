@@ -86,7 +86,8 @@ async def test_several_rows_for_one_case_become_one_edit(
     with db.session() as s:
         case = s.get(Case, case_id)
         assert case is not None
-        engine.assign(s, case, staff="anna", actor="staff:anna")
+        engine.assign(s, case, staff="anna", actor="staff:anna",
+                      now=datetime.now(UTC))
         for _ in range(3):
             chat_outbox.enqueue(s, case_id=case_id, now=clock.now)
     await chat.notifier.deliver_once()
@@ -140,7 +141,8 @@ async def test_a_message_telegram_refuses_is_given_up_after_a_few_attempts(
     with db.session() as s:  # a later change of the case is tried again
         case = s.get(Case, case_id)
         assert case is not None
-        engine.assign(s, case, staff="anna", actor="staff:anna")
+        engine.assign(s, case, staff="anna", actor="staff:anna",
+                      now=datetime.now(UTC))
     clock.advance(timedelta(seconds=1))
     await chat.notifier.deliver_once()
     assert [r.state for r in _rows(db, case_id)] == ["failed", "sent"]
@@ -156,7 +158,8 @@ async def test_a_deleted_chat_message_is_posted_again(
     with db.session() as s:
         case = s.get(Case, case_id)
         assert case is not None
-        engine.assign(s, case, staff="anna", actor="staff:anna")
+        engine.assign(s, case, staff="anna", actor="staff:anna",
+                      now=datetime.now(UTC))
     await chat.notifier.deliver_once()
     new_id, text = case_message(fake, case_id)
     assert new_id != old_id and "Assigned to: anna" in text

@@ -150,7 +150,7 @@ async def test_refuse_asks_for_the_reason_and_the_reply_refuses_with_it(
     await fake.wait_for("editMessageText")
     case = get_case(db, case_id)
     assert case.status == "refused"
-    assert case.details["refusal_reason"] == "The request names no customer of ours"
+    assert case.refusal_reason == "The request names no customer of ours"
     assert "Refused by anna: The request names no customer of ours" in fake.message(
         STAFF_CHAT_ID, message_id).text
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from handlers.csv_safe import safe_cell
 from handlers.rights.portability import to_csv
 from storage.db import Database
-from storage.models import Customer
+from tests import factories
 from tests.helpers import customer_row, run_cli, write_customers_csv
 
 HOSTILE = [
@@ -82,10 +81,9 @@ def test_csv_export_neutralises_formulas(cfg: Path, tmp_path: Path) -> None:
 def test_mailing_list_export_neutralises_formulas(cfg: Path, tmp_path: Path) -> None:
     _import_hostile(cfg, tmp_path)
     db = Database(f"sqlite:///{tmp_path / 'd.db'}")
-    now = datetime.now(UTC)
     with db.session() as s:  # values the import would trim, straight into the register
-        s.add(Customer(customer_number="100002", first_name="\t=1+1", last_name="\r@x",
-                       postal_address="-1+1", created_at=now, updated_at=now))
+        factories.add_customer(s, "100002", first_name="\t=1+1", last_name="\r@x",
+                               postal_address="-1+1")
     db.dispose()
     listing = run_cli("--config", str(cfg), "export", "list", "--purpose", "marketing").stdout
     rows = list(csv.DictReader(io.StringIO(listing)))

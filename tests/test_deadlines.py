@@ -91,9 +91,10 @@ def test_deadline_moves_past_midsummer_eve() -> None:
     assert due_date(d("2026-05-19")) == d("2026-06-22")
 
 
-def test_deadline_moves_past_midsummer_day() -> None:
-    assert due_date(d("2026-05-20")) == d("2026-06-22")
-    assert not is_working_day(d("2027-06-26"))  # Midsummer Day is always a Saturday
+def test_deadline_moves_past_epiphany_on_a_wednesday() -> None:
+    # Wed 6 Jan 2027 -> Thursday 7th. (Midsummer Day and All Saints' Day are always Saturdays,
+    # so a deadline on them cannot tell the holiday from the weekend: see the weekday ones.)
+    assert due_date(d("2026-12-06")) == d("2027-01-07")
 
 
 def test_deadline_moves_past_christmas_eve() -> None:
@@ -125,9 +126,17 @@ def test_deadline_moves_past_independence_day() -> None:
     assert due_date(d("2027-11-06")) == d("2027-12-07")  # Mon 6 Dec 2027 -> Tue 7
 
 
-def test_all_saints_day_is_never_a_working_day() -> None:
-    # All Saints' Day is the Saturday between 31 Oct and 6 Nov: always a weekend day.
-    assert not is_working_day(d("2026-10-31"))
+@pytest.mark.parametrize("day", [
+    "2026-01-06",  # Tue, Epiphany
+    "2026-04-03",  # Fri, Good Friday
+    "2026-04-06",  # Mon, Easter Monday
+    "2026-05-01",  # Fri, May Day (§ 5)
+    "2026-05-14",  # Thu, Ascension Day
+    "2027-12-06",  # Mon, Independence Day (§ 5)
+])
+def test_a_holiday_on_a_weekday_is_never_a_working_day(day: str) -> None:
+    assert d(day).weekday() < 5  # a weekend date would pass without the holiday calendar
+    assert not is_working_day(d(day))
 
 
 def test_holidays_package_has_the_section_5_days_and_we_add_them_anyway() -> None:

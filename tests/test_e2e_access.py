@@ -18,7 +18,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from storage import audit, migrate
 from storage.db import Database
 from storage.models import AuditEntry, Case, Customer, InboundMessage, Invoice
 from storage.register import ensure_default_parties
+from tests import factories
 from tests.fixtures.dovecot import DovecotServer, dovecot, dovecot_server  # noqa: F401
 from tests.fixtures.fake_telegram import STAFF_CHAT_ID, FakeTelegram
 from tests.fixtures.smtp_sink import SmtpSink
@@ -123,15 +124,11 @@ def service_settings(
 
 def add_customer(db: Database) -> int:
     """Maija, with a phone, a web page and one open invoice."""
-    now = datetime.now(UTC)
     with db.session() as s:
-        c = Customer(customer_number="104233", first_name="Maija", last_name="Virtanen",
-                     email="Maija.Virtanen@example.fi", email_normalised=REGISTERED,
-                     postal_address="Hämeenkatu 12 B 7, 33100 Tampere", phone="+358401234567",
-                     www="www.maijavirtanen.fi", relationship_start=date(2019, 5, 1),
-                     created_at=now, updated_at=now)
-        s.add(c)
-        s.flush()
+        c = factories.add_customer(
+            s, "104233", last_name="Virtanen", email="Maija.Virtanen@example.fi",
+            postal_address="Hämeenkatu 12 B 7, 33100 Tampere", phone="+358401234567",
+            www="www.maijavirtanen.fi", relationship_start=date(2019, 5, 1))
         assert c.id is not None
         s.add(Invoice(invoice_number=INVOICE, customer_id=c.id, issued_at=date(2026, 11, 2),
                       due_date=date(2026, 11, 16), amount_cents=12990, status="open"))

@@ -8,13 +8,14 @@ result (register changed, confirmation in the outbox, case done) from one comman
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from sqlmodel import select
 
 from storage.db import Database
 from storage.models import Customer, OutboundMessage
+from tests import factories
 from tests.helpers import run_cli
 from tests.identity_kit import clearsign, mail, pgp_key, write_trust_files
 
@@ -30,12 +31,9 @@ def test_signed_opt_out_ingested_from_a_file_is_carried_out_to_the_outbox(
         f'[identity]\ntrusted_openpgp_keys = ["{keys[0]}"]\n', encoding="utf-8")
     assert run_cli("--config", str(cfg), "init").exit_code == 0
     db = Database(f"sqlite:///{tmp_path / 'd.db'}")
-    now = datetime.now(UTC)
-    with db.session() as s:
-        s.add(Customer(customer_number="104233", first_name="Maija", last_name="Virtanen",
-                       email="maija.virtanen@example.fi",
-                       email_normalised="maija.virtanen@example.fi",
-                       relationship_start=date(2020, 1, 1), created_at=now, updated_at=now))
+    factories.stored_customer(db, "104233", last_name="Virtanen",
+                              email="maija.virtanen@example.fi",
+                              relationship_start=date(2020, 1, 1))
     body = clearsign(key, "Hei,\n\nen halua enää suoramainontaa enkä puhelinmyyntiä.\n\n"
                           "Maija Virtanen\n")
     eml = tmp_path / "request.eml"

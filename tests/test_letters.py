@@ -20,7 +20,7 @@ from handlers.letters import (
     normalise_language,
     render_letter,
 )
-from handlers.letters.renderer import placeholders
+from handlers.letters.renderer import long_date, placeholders
 
 CATALOGUES = Path(__file__).parent.parent / "handlers" / "letters" / "catalogue"
 ORG = {"name": "Rusttet Oy", "register_name": "Asiakasrekisteri",
@@ -239,3 +239,13 @@ def test_templates_render_in_a_sandbox() -> None:
     renderer = default_renderer()
     assert isinstance(renderer._text, SandboxedEnvironment)
     assert isinstance(renderer._html, SandboxedEnvironment) and renderer._html.autoescape
+
+
+def test_a_date_is_formatted_once_per_process_not_once_per_letter() -> None:
+    """The formatting cache outlives one render (it used to be made per render and never hit)."""
+    long_date.cache_clear()
+    first = render_letter("refusal", "fi", _context("refusal")).text
+    misses = long_date.cache_info().misses
+    second = render_letter("refusal", "fi", _context("refusal")).text
+    assert first == second
+    assert long_date.cache_info().misses == misses and long_date.cache_info().hits > 0

@@ -29,6 +29,7 @@ from storage.models import (
     Invoice,
     OutboundMessage,
 )
+from tests import factories
 
 REGISTERED = "maija.virtanen@example.fi"
 
@@ -42,16 +43,10 @@ def settings(tmp_path: Path, db: Database) -> Settings:
 
 @pytest.fixture
 def customer(db: Database) -> int:
-    now = datetime.now(UTC)
-    with db.session() as s:
-        c = Customer(customer_number="104233", first_name="Maija", last_name="Virtanen",
-                     email="Maija.Virtanen@example.fi", email_normalised=REGISTERED,
-                     postal_address="Hämeenkatu 12 B 7, 33100 Tampere", phone="+358401234567",
-                     relationship_start=date(2019, 5, 1), created_at=now, updated_at=now)
-        s.add(c)
-        s.flush()
-        assert c.id is not None
-        return c.id
+    return factories.stored_customer(
+        db, "104233", last_name="Virtanen", email="Maija.Virtanen@example.fi",
+        postal_address="Hämeenkatu 12 B 7, 33100 Tampere", phone="+358401234567",
+        relationship_start=date(2019, 5, 1))
 
 
 def mail(subject: str, body: str, *, sender: str = f"Maija Virtanen <{REGISTERED}>",
@@ -266,15 +261,9 @@ def test_crash_before_commit_leaves_the_message_to_be_processed_again(
 def test_verified_colleague_asking_to_erase_someone_else_waits_for_staff(
     db: Database, settings: Settings, customer: int
 ) -> None:
-    now = datetime.now(UTC)
     with db.session() as s:
-        colleague = Customer(customer_number="104300", first_name="Matti", last_name="Laine",
-                             email="matti.laine@example.fi",
-                             email_normalised="matti.laine@example.fi",
-                             created_at=now, updated_at=now)
-        s.add(colleague)
-        s.flush()
-        colleague_id = colleague.id
+        colleague_id = factories.add_customer(s, "104300", first_name="Matti", last_name="Laine",
+                                              email="matti.laine@example.fi").id
     assert colleague_id is not None
     deliver(db, settings, mail(
         "Tietojen poisto", "Poistakaa kollegani Maija Virtasen tiedot rekisteristänne "

@@ -1,76 +1,134 @@
-"""The README's newcomer flow, command by command, so the README stays true.
+"""The README's newcomer flow, run from README.md itself, so README and product cannot drift.
 
 mail a request in -> receipt + confirmation code to the registered address -> reply with the
 code -> staff approve on the console -> the answer lands in the local outbox maildir.
+
+The commands, the files they need and the lines they print are read from the section "Your
+first request, end to end" (:mod:`tests.readme_kit`); this test only adds what a reader does
+by waiting (for the service to settle after each mail) and puts its own folder, port, case id,
+Message-ID and code where the README shows the ones from the run it was written from.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.cli.status_cmds import queue_depths
+from storage.db import Database
+from storage.models import Case, CaseStatus
+from tests import readme_kit
 from tests.run_kit import (
-    CUSTOMERS_CSV,
     confirmation_code,
-    dsrbot,
     free_port,
     mail_with_subject,
-    plain_text,
-    send_mail,
     start_service,
     stop_service,
     wait_for,
     wait_listening,
 )
 
+#: ``dsrbot`` and ``python3`` in the README's commands are this checkout's CLI and interpreter.
+PRELUDE = 'dsrbot() { "$DSRBOT_PY" -m bot.cli "$@"; }; python3() { "$DSRBOT_PY" "$@"; }\n'
 
-def _case(config: Path, case_id: str) -> dict[str, object]:
-    return dict(json.loads(dsrbot(config, "case", case_id, "--json").stdout))
+
+class Folder:
+    """The reader's folder: runs the README's commands there and substitutes this run's values."""
+
+    def __init__(self, path: Path, port: int) -> None:
+        self.path, self.port = path, port
+        self.values: dict[str, str] = {readme_kit.README_PORT: str(port)}
+        self.env = {**os.environ, "DSRBOT_PY": sys.executable, "COLUMNS": "200",
+                    "PYTHONPATH": os.pathsep.join(filter(None, (
+                        os.environ.get("PYTHONPATH"), str(Path(__file__).parent.parent))))}
+
+    def run(self, command: str) -> str:
+        for readme_value, ours in self.values.items():
+            command = command.replace(readme_value, ours)
+        if re.fullmatch(r"dsrbot [\w .:@-]+", command):  # plain CLI call: in-process (faster)
+            args = ["--config", str(self.path / "config.toml"), *shlex.split(command)[1:]]
+            with contextlib.chdir(self.path):
+                result = CliRunner().invoke(app, args, env={"COLUMNS": "200"},
+                                            catch_exceptions=False)
+            assert result.exit_code == 0, f"{command}\n{result.output}"
+            return self._ours_as_readme(result.stdout)
+        done = subprocess.run(["bash", "-c", PRELUDE + command], cwd=self.path, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        return self._ours_as_readme(done.stdout)
+
+    def _ours_as_readme(self, output: str) -> str:
+        return output.replace(str(self.path), readme_kit.README_FOLDER).replace(
+            f":{self.port}", f":{readme_kit.README_PORT}")
+
+    def settled(self, db: Database) -> bool:
+        """Every stored mail processed, every decision carried out, every letter written."""
+        with db.read_session() as s:
+            q = queue_depths(s)
+            busy = s.exec(select(Case.id).where(col(Case.status).in_(
+                [CaseStatus.RECEIVED.value, CaseStatus.APPROVED.value]))).all()
+        return q["inbound_received"] == 0 and q["outbox_pending"] == 0 and not busy
 
 
-def test_readme_flow_answers_an_erasure_request_on_the_embedded_defaults(tmp_path: Path) -> None:
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"[mail.receiver]\nport = {port}\n\n"
-        '[[chat.staff]]\nname = "aino"\nrole = "approver"\n', encoding="utf-8")
-    (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
-    maildir = tmp_path / "var" / "outbox"
+def _learn_this_runs_values(folder: Folder, flow: readme_kit.Flow, maildir: Path) -> None:
+    """The README's case id, challenge Message-ID and code stand for this run's."""
+    challenge = mail_with_subject(maildir, r"Please confirm")
+    printed = "\n".join(line for step in flow.steps for line in step.printed)
+    if challenge is None:
+        return
+    ours = {r"DSR-\d{4}-\d{4,6}": re.search(r"DSR-\d{4}-\d{4,6}", str(challenge["Subject"])),
+            r"<dsrbot\.DSR[^>]+@[^>]+>": None, r"Confirmation code: (\S+)": None}
+    case_id = ours[r"DSR-\d{4}-\d{4,6}"]
+    assert case_id is not None
+    readme_case = re.search(r"DSR-\d{4}-\d{4,6}", printed)
+    readme_code = re.search(r"Confirmation code: (\S+)", printed)
+    readme_ids = re.findall(r"<dsrbot\.DSR[^>]+>", printed)
+    assert readme_case and readme_code and readme_ids
+    folder.values[readme_case.group(0)] = case_id.group(0)
+    folder.values[readme_code.group(1)] = confirmation_code(challenge)
+    folder.values[readme_ids[-1]] = str(challenge["Message-ID"])  # the code's letter
 
-    assert "database ready" in dsrbot(config, "init").stdout
-    imported = dsrbot(config, "import", "customers", str(tmp_path / "customers.csv"))
-    assert "1 created" in imported.stdout
-    log = tmp_path / "run.log"
-    proc = start_service(config, log)
+
+def test_readme_flow_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> None:
+    flow = readme_kit.read_flow()
+    folder = Folder(tmp_path, free_port())
+    for name, text in flow.files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with (tmp_path / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(f"\n[mail.receiver]\nport = {folder.port}\n")
+    maildir, db = tmp_path / "var" / "outbox", None
+    proc = None
     try:
-        wait_listening(port, proc, log)
-        send_mail(port, sender="maija@example.fi", subject="Erase my data",
-                  body="Hello, please erase my personal data from your customer register. "
-                       "Maija Meikäläinen")
-        challenge = wait_for(lambda: mail_with_subject(maildir, r"Please confirm"),
-                             message="the confirmation code mail")
-        assert challenge["To"] == "maija@example.fi"
-        assert mail_with_subject(maildir, r"We have received your request") is not None
-        cases = json.loads(dsrbot(config, "cases", "--all", "--json").stdout)
-        assert [c["status"] for c in cases] == ["awaiting_identity"]
-        case_id = cases[0]["id"]
-
-        send_mail(port, sender="maija@example.fi",
-                  subject=f"Re: {challenge['Subject']}", body=confirmation_code(challenge),
-                  in_reply_to=str(challenge["Message-ID"]))
-        wait_for(lambda: _case(config, case_id)["status"] == "awaiting_approval",
-                 message="the code to verify the requester")
-
-        approved = dsrbot(config, "approve", case_id, "--as", "aino")
-        assert f"{case_id} approved by aino" in approved.stdout
-        reply = wait_for(lambda: mail_with_subject(maildir, r"Your data has been erased"),
-                         message="the erasure letter")
-        assert reply["To"] == "maija@example.fi"
-        assert "Email address" in plain_text(reply)
-        assert _case(config, case_id)["status"] == "done"
-        assert "audit chain intact" in dsrbot(config, "audit", "verify").stdout
-        status = json.loads(dsrbot(config, "status", "--json").stdout)
-        assert status["service"]["running"] is True
-        assert status["open_cases"] == {}
+        for number, step in enumerate(flow.steps):
+            output = ""
+            for command, comment in zip(step.commands, step.comments, strict=True):
+                if command == "dsrbot run":
+                    proc = start_service(tmp_path / "config.toml", tmp_path / "run.log")
+                    wait_listening(folder.port, proc, tmp_path / "run.log")
+                    db = Database(f"sqlite:///{tmp_path / 'var' / 'dsrbot.db'}")
+                    continue
+                printed = folder.run(command)
+                if number == 0:  # the setup block's comments are what its commands print
+                    assert comment.removesuffix("...").strip() in printed, (command, printed)
+                if "smtplib" in command or command.startswith("dsrbot approve"):
+                    assert db is not None
+                    wait_for(lambda d=db: folder.settled(d),  # type: ignore[misc]
+                             message=f"the service after {command}")
+                    _learn_this_runs_values(folder, flow, maildir)
+                output += printed
+            assert readme_kit.missing_lines(step.printed, output) == [], output
     finally:
-        assert stop_service(proc) == 0
+        if proc is not None:
+            assert stop_service(proc) == 0
+        if db is not None:
+            db.dispose()
+    assert mail_with_subject(maildir, r"Your data has been erased") is not None

@@ -15,6 +15,7 @@ from handlers.csv_import import CsvImportError, parse_customers
 from storage import register as reg
 from storage.db import Database
 from storage.models import AuditEntry, Customer
+from tests import factories
 from tests.helpers import customer_row, run_cli, write_customers_csv
 
 
@@ -179,19 +180,15 @@ def test_restricted_and_anonymised_people_are_on_no_list(db: Database) -> None:
     with db.session() as s:
         for n, flags in (("1", {}), ("2", {"processing_restricted": True}),
                          ("3", {"anonymised_at": now})):
-            s.add(Customer(customer_number=n, last_name=f"L{n}", created_at=now,
-                           updated_at=now, **flags))
+            factories.add_customer(s, n, last_name=f"L{n}", **flags)
     with db.read_session() as s:
         for purpose in ("publication", "marketing"):
             assert [c.last_name for c in reg.iter_mailing_list(s, purpose)] == ["L1"]
 
 
 def test_email_lookup_is_case_insensitive_and_exact(db: Database) -> None:
-    now = datetime.now(UTC)
     with db.session() as s:
-        s.add(Customer(customer_number="1", email="Pekka.Virtanen@Example.fi",
-                       email_normalised="pekka.virtanen@example.fi", created_at=now,
-                       updated_at=now))
+        factories.add_customer(s, "1", email="Pekka.Virtanen@Example.fi")
     with db.read_session() as s:
         assert len(reg.customers_by_email(s, " PEKKA.virtanen@example.FI ")) == 1
         assert reg.customers_by_email(s, "pekka.virtanen+x@example.fi") == []

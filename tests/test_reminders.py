@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from handlers import reminders as rules
 from handlers.reminders import ReminderPolicy, case_reminders
 from storage.models import Case, CaseStatus, Customer, IdentityChallenge
+from tests import factories
 
 RECEIVED = datetime(2026, 11, 24, 9, tzinfo=UTC)
 DUE = date(2026, 12, 28)
@@ -180,8 +181,8 @@ def test_exhausted_challenge_gets_no_reminder_but_still_expires() -> None:
 
 def customer(end: date | None, anonymised: bool = False) -> Customer:
     now = datetime.now(UTC)
-    return Customer(customer_number="1", relationship_end=end, created_at=now, updated_at=now,
-                    anonymised_at=now if anonymised else None)
+    return factories.new_customer("1", at=now, relationship_end=end,
+                                  anonymised_at=now if anonymised else None)
 
 
 def test_retention_ends_ten_years_after_the_relationship() -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import zlib
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from handlers.rights import RightsError
+from handlers.clock import FixedClock
+from handlers.rights import RightsError, make_handlers
 from storage.db import Database
 from storage.models import Case, Customer
 from tests.rights_support import (
     HANDLERS,
+    ORG,
     add_customer,
     add_disclosure,
     add_invoice,
@@ -189,3 +191,16 @@ def test_proposal_survives_a_round_trip_through_case_details(db: Database) -> No
         assert again == proposal
         HANDLERS["access"].carry_out(s, stored, customer, again, "staff:anna")
     assert len(outbox(db)) == 1
+
+
+def test_access_report_is_dated_by_the_clock_it_is_given(db: Database) -> None:
+    """The handlers read the time from the caller's clock, never the system's: a report made
+    "as of" 4 May 2031 says so (and a test can run a right on any day)."""
+    case_id, customer_id = _register(db)
+    handler = make_handlers(ORG, FixedClock(datetime(2031, 5, 4, 9, tzinfo=UTC)))["access"]
+    with db.session() as s:
+        case, customer = s.get(Case, case_id), s.get(Customer, customer_id)
+        assert case is not None and customer is not None
+        handler.carry_out(s, case, customer, handler.propose(s, case, customer, {}), "staff:anna")
+    [mail] = outbox(db)
+    assert "4. toukokuuta 2031" in mail.text

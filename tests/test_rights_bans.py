@@ -13,6 +13,7 @@ from storage.register import iter_mailing_list
 from tests.helpers import run_cli
 from tests.rights_support import (
     HANDLERS,
+    NOW,
     ORG,
     add_customer,
     audit_entries,
@@ -152,7 +153,7 @@ def test_staff_refusal_sends_a_certificate_with_the_staff_reason(db: Database) -
         case, customer = s.get(Case, case_id), s.get(Customer, customer_id)
         assert case is not None and customer is not None
         refuse_request(s, case, customer, org=ORG, right="portability", actor="staff:anna",
-                       note="The same export was sent to you last week.")
+                       now=NOW, note="The same export was sent to you last week.")
     [mail] = outbox(db)
     assert mail.kind == "refusal" and mail.recipient == "maija.100001@example.fi"
     assert "Certificate of refusal: data portability" in mail.text
@@ -165,7 +166,7 @@ def test_refusal_to_an_unknown_sender_is_the_neutral_reply(db: Database) -> None
         case = open_case(s, None, ["access"], verified=False,
                          requester="stranger@example.org")
         refuse_request(s, case, None, org=ORG, right="access", actor="staff:anna",
-                       note="Ei asiakas.")
+                       now=NOW, note="Ei asiakas.")
         send_neutral_reply(s, case, org=ORG, actor="staff:anna")
     mails = outbox(db)
     assert [m.kind for m in mails] == ["neutral", "neutral"]

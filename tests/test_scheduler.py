@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.policy_from_settings import org_info
 from bot.scheduler import PeriodicJobs, Scheduler
 from bot.settings import load_settings
 from handlers import cases as engine
 from handlers import reminders as rules
 from handlers.challenge import record_staff_verification
+from handlers.clock import FixedClock
+from handlers.execute import finish_decided
 from storage import audit
 from storage import cases as store
 from storage.db import Database
@@ -139,10 +142,30 @@ def test_expiring_code_gets_one_reminder_then_closes_as_unverified(
     with db.read_session() as s:
         case = store.get_case(s, cid)
         assert case is not None and case.status == CaseStatus.REFUSED
-        assert case.details["refused_by"] == "dsrbot"
+        assert case.refused_by == audit.SCHEDULER_ACTOR
     assert len(kit.audit_actions(db, "identity.challenge_reminded")) == 1
     assert len(kit.audit_actions(db, "identity.challenge_expired")) == 1
     assert len(kit.letters(db, "identity_reminder")) == 1
+
+
+def test_code_expiry_sends_one_letter(db: Database, tmp_path: Path) -> None:
+    """Expiry closes the case with the neutral letter; the execution sweep that follows every
+    batch must not add a refusal certificate "decided by the person responsible"."""
+    cfg = kit.write_config(tmp_path, db.url)
+    issued = kit.local("2026-11-24", 10)
+    cid = kit.case_awaiting_code(db, issued, number="20003")
+    tick(cfg, issued + timedelta(hours=73))
+    org = org_info(load_settings(Path(cfg)))
+    clock = FixedClock(issued + timedelta(hours=74))
+    assert finish_decided(db, org, clock=clock) == {
+        "done": 0, "refused": 0, "extended": 0, "failed": 0}
+    finish_decided(db, org, clock=clock)
+    to_requester = [m for m in kit.letters_of_case(db, cid) if m.recipient == "asker@example.net"]
+    assert [m.kind for m in to_requester] == ["neutral"]
+    assert kit.audit_actions(db, "rights.refused") == []
+    (refusal,) = [e for e in kit.audit_actions(db, "case.status") if e.case_id == cid
+                  and e.details["to"] == CaseStatus.REFUSED]
+    assert refusal.actor == audit.SCHEDULER_ACTOR
 
 
 def test_answered_code_is_neither_reminded_nor_expired(db: Database, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.clock import SystemClock
 from bot.policy_from_settings import org_info
 from bot.settings import Settings
 from bot.web.server import WebDesk
@@ -138,7 +139,7 @@ def test_staff_check_the_scanned_signature_approve_and_see_the_letter(
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".note"))
     assert f"{case_id} approved by aino" in browser.find_element(By.CSS_SELECTOR, ".note").text
     # What the service's pipeline does next: carry out the approved case (the access report).
-    finish_decided(sqlite_db, org_info(settings))
+    finish_decided(sqlite_db, org_info(settings), clock=SystemClock())
     browser.refresh()
     letters = browser.find_element(By.CSS_SELECTOR, ".letters").text
     assert "access report" in letters and "pending" in letters

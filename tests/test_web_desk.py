@@ -299,7 +299,7 @@ def test_approver_approves_and_the_decision_is_attributed(
     response = web.post(f"/cases/{case_id}/approve", data={"csrf_token": token})
     assert response.status_code == 303
     assert case_row(db, case_id).status == "approved"
-    assert case_row(db, case_id).details["approved_by"] == "staff:aino"
+    assert case_row(db, case_id).approved_by == "staff:aino"
     page = web.get(response.headers["location"]).text
     assert f"{case_id} approved by aino" in page
 
@@ -343,7 +343,7 @@ def test_refuse_needs_a_reason_and_records_it(
     assert "needs a reason" in web.get(empty.headers["location"]).text
     assert case_row(db, case_id).status == "awaiting_approval"
     web.post(f"/cases/{case_id}/refuse", data={"csrf_token": token, "reason": "not ours"})
-    assert case_row(db, case_id).details["refusal_reason"] == "not ours"
+    assert case_row(db, case_id).refusal_reason == "not ours"
 
 
 def test_extend_and_assign_use_the_case_engine(

@@ -21,7 +21,7 @@ from bot.web.app import build_app
 from handlers import cases as engine
 from storage import inbox
 from storage.db import Database
-from storage.models import Customer
+from tests import factories
 
 PASSWORD = "correct horse battery staple"
 REGISTERED = "maija.virtanen@example.fi"
@@ -80,16 +80,9 @@ def request_mail(body: str = "Hei, haluan tarkastaa tietoni. Allekirjoitettu kir
 
 
 def add_customer(db: Database, number: str = "104233") -> int:
-    now = datetime.now(UTC)
-    with db.session() as s:
-        c = Customer(customer_number=number, first_name="Maija", last_name="Virtanen",
-                     email=REGISTERED, email_normalised=REGISTERED, phone="+358401234567",
-                     postal_address="Hämeenkatu 12 B 7, 33100 Tampere",
-                     relationship_start=date(2019, 5, 1), created_at=now, updated_at=now)
-        s.add(c)
-        s.flush()
-        assert c.id is not None
-        return c.id
+    return factories.stored_customer(
+        db, number, last_name="Virtanen", email=REGISTERED, phone="+358401234567",
+        postal_address="Hämeenkatu 12 B 7, 33100 Tampere", relationship_start=date(2019, 5, 1))
 
 
 def make_case(db: Database, raw: bytes | None = None, *, customer_id: int | None = None,
@@ -107,7 +100,7 @@ def make_case(db: Database, raw: bytes | None = None, *, customer_id: int | None
         engine.record_identity(s, case, verification_level="verified" if verified else "claimed",
                                signature_state=signature,
                                customer_id=customer_id if verified else None,
-                               reasons=["signature: staff to check"])
+                               reasons=["signature: staff to check"], now=when)
         engine.advance(s, case, auto_approve=())
         return case.id
 

@@ -20,8 +20,10 @@ from bot.chat import render
 from bot.chat.manual_intake import IntakeFile, build_manual_message
 from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
+from bot.clock import SystemClock
 from bot.settings import Settings
 from handlers import cases as engine
+from handlers.clock import Clock
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
 from storage import cases as store
@@ -53,9 +55,10 @@ class Outcome:
 class ChatActions:
     """The database side of the chat, one method per thing staff can do."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, clock: Clock | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.clock: Clock = clock or SystemClock()
         self.tz = settings.organisation.timezone
         self.domain = domain_of(settings.mail.outgoing.from_address)
 
@@ -92,12 +95,14 @@ class ChatActions:
         elif verb == render.REFUSE:
             decision = engine.refuse(session, case, reason=text, actor=actor)
         elif verb == render.ASSIGN:
-            decision = engine.assign(session, case, staff=member.name, actor=actor)
+            decision = engine.assign(session, case, staff=member.name, actor=actor,
+                                     now=self.clock.now())
         elif verb == render.ASK:
             decision = engine.request_information(session, case, text=text, actor=actor,
                                                   domain=self.domain)
         elif verb == render.EXTEND:
-            notice = engine.extend(session, case, reason=text, actor=actor, tz=self.tz)
+            notice = engine.extend(session, case, reason=text, actor=actor, tz=self.tz,
+                                   now=self.clock.now())
             return notice.changed, notice.message
         else:
             raise engine.CaseError(f"unknown action {verb!r}")

@@ -24,6 +24,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from mailformat import DsrbotError
+
 #: Documents accepted as the scan of a letter.
 ACCEPTED_TYPES = ("application/pdf", "image/")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -31,7 +33,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 PLACEHOLDER_DOMAIN = "intake.invalid"
 
 
-class IntakeError(ValueError):
+class IntakeError(DsrbotError):
     """The manual request cannot be stored as given; the message says what to send instead."""
 
 

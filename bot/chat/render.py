@@ -27,7 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.chat.manual_intake import PLACEHOLDER_DOMAIN
 from bot.chat.views import CaseView, HistoryItem
-from storage.case_status import CLOSED
+from handlers.cases.rules import effective_due, is_open
 from storage.models import Case, CaseStatus
 
 PersonalData = Literal["masked", "full"]
@@ -108,20 +108,12 @@ def status_label(status: str) -> str:
     return f"{icon} {label}"
 
 
-def effective_due(case: Case) -> date:
-    return case.extended_due_date if case.extended and case.extended_due_date else case.due_date
-
-
-def _is_open(case: Case) -> bool:
-    return case.status not in {s.value for s in CLOSED}
-
-
 def due_phrase(case: Case, today: date) -> str:
     due = effective_due(case)
     text = due.strftime("%d.%m.%Y")
     if case.extended and case.extended_due_date:
         text += f" (extended from {case.due_date.strftime('%d.%m.%Y')})"
-    if _is_open(case):
+    if is_open(case):
         days = (due - today).days
         if days < 0:
             text += f" ⚠️ OVERDUE by {-days} day{'s' if days != -1 else ''}"
@@ -253,7 +245,7 @@ def keyboard_for(case: Case) -> InlineKeyboardMarkup | None:
     def button(label: str, verb: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=f"{verb}:{case.id}")
 
-    if not _is_open(case):
+    if not is_open(case):
         return InlineKeyboardMarkup([[button("Details", DETAILS)]])
     rows: list[list[InlineKeyboardButton]] = []
     if case.status != CaseStatus.APPROVED:

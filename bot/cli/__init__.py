@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from bot.cli.context import CliContext
+from bot.cli.errors import OneLineErrors
 
 # name -> (module under bot.cli, one-line summary shown by --help), in --help order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -62,7 +63,7 @@ def load_command(name: str) -> Any:
     return built
 
 
-class LazyCommands(TyperGroup):
+class LazyCommands(OneLineErrors):
     """A group whose commands are imported on first use; help lists them from COMMANDS."""
 
     def list_commands(self, ctx: Any) -> list[str]:

@@ -34,13 +34,7 @@ def init(ctx: typer.Context) -> None:
 def run(ctx: typer.Context) -> None:
     """Run the service on the configured channels until SIGTERM or SIGINT."""
     from bot.service import run_service
-    from bot.settings import ConfigError
-
-    obj = ctx_obj(ctx)
-    try:
-        asyncio.run(run_service(obj.settings))
-    except ConfigError as exc:
-        raise fail(f"config error: {exc}", EXIT_CONFIG) from None
+    asyncio.run(run_service(ctx_obj(ctx).settings))
 
 
 def _read_checkpoints(raw: list[str], path: Path | None) -> list[audit.Checkpoint]:

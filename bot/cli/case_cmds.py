@@ -183,12 +183,10 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
                     message = act(session, found, check.actor)
                 else:
                     denied = ConsoleRefusal(check.message)  # its audit entry commits here
-    except engine.CaseError as exc:
-        raise fail(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if denied is not None:
-        raise fail(str(denied), denied.code)
+        raise denied  # audited above; bot.cli.errors prints it
     typer.echo(message)
 
 
@@ -208,13 +206,15 @@ def extend(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: N
     """Extend by two months (only within the first month); the requester is sent a notice."""
     tz = ctx_obj(ctx).settings.organisation.timezone
     _decide(ctx, case_id, name, "extend",
-            lambda s, c, actor: engine.extend(s, c, reason=reason, actor=actor, tz=tz).message)
+            lambda s, c, actor: engine.extend(s, c, reason=reason, actor=actor, tz=tz,
+                                        now=datetime.now(UTC)).message)
 
 
 def assign(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
     """Take a case: it is assigned to NAME."""
     _decide(ctx, case_id, name, "assign",
-            lambda s, c, actor: engine.assign(s, c, staff=name, actor=actor).message)
+            lambda s, c, actor: engine.assign(s, c, staff=name, actor=actor,
+                                        now=datetime.now(UTC)).message)
 
 
 def register(app: typer.Typer) -> None:

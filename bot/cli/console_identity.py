@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from bot.settings import StaffMember
+from mailformat import DsrbotError
 from storage import audit
 from storage.models import Staff
 
@@ -31,12 +32,12 @@ EXIT_NOT_MAPPED = 2
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs"})
 
 
-class ConsoleRefusal(Exception):
+class ConsoleRefusal(DsrbotError):
     """The console may not act as that name; ``code`` is the exit code."""
 
     def __init__(self, message: str, code: int = 1, reason: str = "not_exact") -> None:
         super().__init__(message)
-        self.code = code
+        self.code = self.exit_code = code
         self.reason = reason
 
 

@@ -7,7 +7,6 @@ first asks for them, so ``dsrbot --help`` starts without either.
 from __future__ import annotations
 
 import getpass
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,24 +39,15 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from bot.settings import ConfigError, load_settings
+            from bot.settings import load_settings
 
-            try:
-                self._settings = load_settings(self.config_path)
-            except ConfigError as exc:
-                typer.echo(f"dsrbot: config error: {exc}", err=True)
-                sys.exit(EXIT_CONFIG)
+            self._settings = load_settings(self.config_path)
         return self._settings
 
     @property
     def audit_key(self) -> bytes | None:
-        from bot.settings import ConfigError
-
-        try:
-            return self.settings.audit_key()
-        except ConfigError as exc:
-            typer.echo(f"dsrbot: config error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
+        """A bad key is a ``ConfigError``: ``bot.cli.errors`` prints it and exits 2."""
+        return self.settings.audit_key()
 
     @property
     def db(self) -> Database:
@@ -65,8 +55,7 @@ class CliContext:
             from storage.db import Database, schema_ready
 
             if self.require_schema and not schema_ready(self.settings.database.url):
-                typer.echo(f"dsrbot: {NOT_INITIALISED}", err=True)
-                sys.exit(1)
+                raise fail(NOT_INITIALISED)
             self._db = Database(self.settings.database.url, audit_key=self.audit_key)
         return self._db
 

@@ -126,7 +126,6 @@ def train(
 ) -> None:
     """Train the intent model and language profiles, choose the decision thresholds out of fold,
     score the held-out splits; write all of it and the metadata to --out."""
-    from nlp_models.corpus import CorpusError
     from nlp_models.training_run import train_and_score
 
     held_out = {
@@ -136,14 +135,11 @@ def train(
         )
         if path is not None or default.exists()
     }
-    try:
-        meta = train_and_score(
-            data, out, held_out, seed=seed, folds=folds,
-            progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
-            say=lambda line: typer.echo(line, err=True),
-        )
-    except CorpusError as exc:
-        raise fail(str(exc)) from exc
+    meta = train_and_score(
+        data, out, held_out, seed=seed, folds=folds,
+        progress=lambda epoch, loss: typer.echo(f"epoch {epoch:2d}  loss {loss:.3f}", err=True),
+        say=lambda line: typer.echo(line, err=True),
+    )
     typer.echo(f"model {meta['version']} written to {out}")
     if "crossval" in meta:
         chosen = meta["crossval"]["chosen"]
@@ -165,14 +161,11 @@ def evaluate(
     """Per-label precision/recall/F1, macro-F1, missed requests, review rate, language accuracy,
     confusion pairs; with the rules and, for comparison, without them."""
     from nlp_models.classifier import Classifier
-    from nlp_models.corpus import CorpusError, read_examples
+    from nlp_models.corpus import read_examples
     from nlp_models.evaluate import classify_all, format_report
     from nlp_models.evaluate import evaluate as score
 
-    try:
-        examples = read_examples(data)
-    except CorpusError as exc:
-        raise fail(str(exc)) from exc
+    examples = read_examples(data)
     if not examples:
         raise fail(f"{data}: no examples")
     with_rules = score(classify_all(Classifier(model, use_rules=True), examples))
@@ -198,15 +191,11 @@ def crossval(
 ) -> None:
     """Out-of-fold figures of the training corpus (each file scored by a model that never saw
     it), at the default thresholds and at the ones `nlp train` would choose."""
-    from nlp_models.corpus import CorpusError
     from nlp_models.crossval import choose_thresholds, out_of_fold, summary
     from nlp_models.train import TrainConfig
 
-    try:
-        oof = out_of_fold(data, TrainConfig(seed=seed), folds,
-                          progress=lambda line: typer.echo(line, err=True))
-    except CorpusError as exc:
-        raise fail(str(exc)) from exc
+    oof = out_of_fold(data, TrainConfig(seed=seed), folds,
+                      progress=lambda line: typer.echo(line, err=True))
     report = summary(oof, choose_thresholds(oof)[0])
     if as_json:
         typer.echo(json.dumps(report, indent=2))

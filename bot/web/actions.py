@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
@@ -55,7 +55,8 @@ def _field(form: Form, name: str) -> str:
 
 
 def _extend(s: Session, c: Case, actor: str, name: str, f: Form, tz: str) -> engine.Decision:
-    notice = engine.extend(s, c, reason=_field(f, "reason"), actor=actor, tz=tz)
+    notice = engine.extend(s, c, reason=_field(f, "reason"), actor=actor, tz=tz,
+                           now=datetime.now(UTC))
     return engine.Decision(c.id, "extend", notice.changed, c.status, notice.message)
 
 
@@ -64,7 +65,7 @@ def _assign(s: Session, c: Case, actor: str, name: str, f: Form,
     to = _field(f, "assignee") or name
     if to != name and find_member(s, to, settings.chat.staff) is None:
         raise engine.CaseError(f"{to} is not a staff member")
-    return engine.assign(s, c, staff=to, actor=actor)
+    return engine.assign(s, c, staff=to, actor=actor, now=datetime.now(UTC))
 
 
 def _verify(s: Session, c: Case, actor: str, f: Form, settings: Settings) -> engine.Decision:
@@ -74,7 +75,8 @@ def _verify(s: Session, c: Case, actor: str, f: Form, settings: Settings) -> eng
     if customer is None:
         raise engine.CaseError("choose the customer this requester is (a customer number)")
     return desk_actions.verify_identity(s, c, customer, note=_field(f, "note"), actor=actor,
-                                        auto_approve=settings.approval.auto_approve)
+                                        auto_approve=settings.approval.auto_approve,
+                                        now=datetime.now(UTC))
 
 
 def _received(s: Session, c: Case, actor: str, f: Form, tz: str) -> engine.Decision:
@@ -83,7 +85,7 @@ def _received(s: Session, c: Case, actor: str, f: Form, tz: str) -> engine.Decis
     except ValueError as exc:
         raise engine.CaseError("the receipt date must be a date like 2026-11-30") from exc
     return desk_actions.set_receipt_date_back(s, c, received_on=day, reason=_field(f, "reason"),
-                                              actor=actor, tz=tz)
+                                              actor=actor, tz=tz, now=datetime.now(UTC))
 
 
 class DeskActions:
@@ -110,7 +112,8 @@ class DeskActions:
             return _verify(s, case, actor, form, self.settings)
         if verb == "ban":
             return desk_actions.apply_ban(s, case, ban=_field(form, "ban"),
-                                          note=_field(form, "note"), actor=actor)
+                                          note=_field(form, "note"), actor=actor,
+                                          now=datetime.now(UTC))
         if verb == "received":
             return _received(s, case, actor, form, self.tz)
         raise engine.CaseError(f"unknown action {verb!r}")

@@ -7,7 +7,7 @@ act once; every change is a checked status transition, audited with who did it a
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -39,6 +39,7 @@ def record_identity(
     verification_level: str,
     signature_state: str,
     customer_id: int | None,
+    now: datetime,
     reasons: Sequence[str] = (),
     actor: str = audit.BOT_ACTOR,
 ) -> None:
@@ -50,7 +51,7 @@ def record_identity(
     case.signature_state = signature_state
     case.customer_id = customer_id
     case.reasons = [*case.reasons, *reasons]
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.identity", case_id=case.id, details={
@@ -95,11 +96,6 @@ def _transition(
         raise CaseError(f"{case.id}: {exc}") from exc
 
 
-def set_detail(case: Case, **values: object) -> None:
-    # A new dict, so SQLAlchemy sees the JSON column change.
-    case.details = {**case.details, **values}
-
-
 def closed_error(case: Case, action: str) -> CaseError:
     return CaseError(f"{case.id} is {case.status}; cannot {action} a closed case")
 
@@ -117,7 +113,7 @@ def _approve_locked(
     session: Session, case: Case, *, actor: str, reasons: list[str], by_staff: bool
 ) -> Decision:
     if case.status in (CaseStatus.APPROVED, CaseStatus.DONE):
-        by = actor_name(str(case.details.get("approved_by", "?")))
+        by = actor_name(case.approved_by or "?")
         return Decision(case.id, "approve", False, case.status,
                         f"{case.id} already approved by {by}")
     if not is_open(case):
@@ -127,7 +123,7 @@ def _approve_locked(
         raise CaseError(f"{case.id} cannot be approved: {'; '.join(blockers)}")
     if by_staff and case.signature_state == "staff_to_check" and SIGNED_TYPES & set(case.types):
         reasons = [*reasons, "signature checked by staff"]
-    set_detail(case, approved_by=actor)
+    case.approved_by = actor
     _transition(session, case, CaseStatus.APPROVED, actor=actor, reasons=reasons)
     return Decision(case.id, "approve", True, case.status,
                     f"{case.id} approved by {actor_name(actor)}")
@@ -141,11 +137,11 @@ def refuse(
         raise CaseError("a refusal needs a reason (the requester is told it)")
     store.lock_case(session, case)
     if case.status == CaseStatus.REFUSED:
-        by = actor_name(str(case.details.get("refused_by", "?")))
+        by = actor_name(case.refused_by or "?")
         return Decision(case.id, "refuse", False, case.status, f"{case.id} already refused by {by}")
     if not is_open(case):
         raise closed_error(case, "refuse")
-    set_detail(case, refused_by=actor, refusal_reason=reason.strip())
+    case.refused_by, case.refusal_reason = actor, reason.strip()
     _transition(session, case, CaseStatus.REFUSED, actor=actor, reasons=[reason.strip()])
     return Decision(case.id, "refuse", True, case.status,
                     f"{case.id} refused by {actor_name(actor)}")
@@ -178,7 +174,7 @@ def mark_done(
 
 
 def assign(
-    session: Session, case: Case, *, staff: str, actor: str
+    session: Session, case: Case, *, staff: str, actor: str, now: datetime
 ) -> Decision:
     """Give the case to a staff member (who then sees it as theirs)."""
     store.lock_case(session, case)
@@ -189,7 +185,7 @@ def assign(
         raise closed_error(case, "assign")
     before = case.assignee
     case.assignee = staff
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.assigned", case_id=case.id,

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlmodel import Session
 
 from handlers import deadlines
-from handlers.cases.decisions import closed_error, set_detail
+from handlers.cases.decisions import closed_error
 from handlers.cases.rules import CaseError, actor_name, is_open
 from storage import audit
 from storage import cases as store
@@ -40,7 +40,7 @@ def extend(
     *,
     reason: str,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
     tz: str = deadlines.DEFAULT_TZ,
 ) -> ExtensionNotice:
     """Extend by two months (GDPR Art. 12(3)), only while the first month runs.
@@ -54,11 +54,10 @@ def extend(
     if not is_open(case):
         raise closed_error(case, "extend")
     if case.extended and case.extended_due_date:
-        by = actor_name(str(case.details.get("extended_by", "?")))
+        by = actor_name(case.extended_by or "?")
         return _notice(case, tz, changed=False, message=(
             f"{case.id} already extended by {by} until {case.extended_due_date.isoformat()}"))
-    moment = now or datetime.now(UTC)
-    if not deadlines.extension_allowed(case.received_at, moment, tz=tz):
+    if not deadlines.extension_allowed(case.received_at, now, tz=tz):
         raise CaseError(
             f"{case.id}: the first month ended on {case.due_date.isoformat()}; an extension "
             "can only be made within it (GDPR Art. 12(3))")
@@ -66,9 +65,9 @@ def extend(
     case.extended_due_date = deadlines.due_date(case.received_at, extended=True, tz=tz)
     case.extension_reason = reason.strip()
     case.reasons = [*case.reasons, f"extended: {case.extension_reason}"]
-    case.updated_at = datetime.now(UTC)
+    case.updated_at = now
     # The notice is owed until someone sends it (see extension_notices_pending).
-    set_detail(case, extended_by=actor, extension_notice="pending")
+    case.extended_by, case.extension_notice_pending = actor, True
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.extended", case_id=case.id, details={
@@ -87,19 +86,18 @@ def extension_notices_pending(session: Session, *, tz: str = deadlines.DEFAULT_T
     same transaction, so a notice is neither lost nor sent twice.
     """
     return [_notice(c, tz, changed=True, message=f"{c.id} extension notice pending")
-            for c in store.open_cases(session)
-            if c.extended and c.details.get("extension_notice") == "pending"]
+            for c in store.extension_notices_owed(session) if c.extended]
 
 
 def mark_extension_notified(
-    session: Session, case: Case, *, actor: str = audit.BOT_ACTOR
+    session: Session, case: Case, *, now: datetime, actor: str = audit.BOT_ACTOR
 ) -> bool:
     """Record that the extension notice is in the outbox; False when it was already."""
     store.lock_case(session, case)
-    if case.details.get("extension_notice") != "pending":
+    if not case.extension_notice_pending:
         return False
-    set_detail(case, extension_notice="sent")
-    case.updated_at = datetime.now(UTC)
+    case.extension_notice_pending = False
+    case.updated_at = now
     session.add(case)
     session.flush()
     audit.record(session, actor, "case.extension_notified", case_id=case.id, details={})

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
+from mailformat import DsrbotError
 from storage.case_status import CLOSED
 from storage.models import Case, CaseStatus
 
@@ -28,7 +29,7 @@ MAX_REFERENCES = 100
 MAX_SUBJECT_IDS = 5
 
 
-class CaseError(Exception):
+class CaseError(DsrbotError):
     """A request the case's state or the rules do not allow; the message is for staff."""
 
 

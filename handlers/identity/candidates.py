@@ -13,14 +13,14 @@ import phonenumbers
 
 from handlers import lookalike
 from handlers.fields import normalise_email
+from mailformat.addresses import addresses_in
 from storage.candidates import CandidateKeys
 
 _CUSTOMER_NUMBER = re.compile(
     r"(?:asiakas(?:numero|nro|nr)|customer\s*(?:number|no\.?|nr\.?|id|#)|kund(?:nummer|nr)"
-    r"|client\s*(?:number|no\.?))\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9-]{2,31})",
+    r"|client\s*(?:number|no\.?))\s*+(?:[:#]\s*+)?([A-Za-z0-9][A-Za-z0-9-]{2,31})",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _NAME_LABELS = frozenset({"PER", "PERSON", "NAME"})
 
 
@@ -39,7 +39,7 @@ def candidate_keys(
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         if e164 not in phones:
             phones.append(e164)
-    emails = list(dict.fromkeys(normalise_email(e) for e in _EMAIL.findall(text)))
+    emails = list(dict.fromkeys(normalise_email(e) for e in addresses_in(text)))
     names: list[tuple[str, str]] = []
     for entity in entities:
         if str(getattr(entity, "label", "")).upper() not in _NAME_LABELS:

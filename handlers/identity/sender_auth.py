@@ -114,7 +114,7 @@ def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
 
 def _authserv_id(value: str) -> str:
     """The authserv-id: the first token before ``;`` (read even when the rest is malformed)."""
-    head = re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).split()
+    head = re.sub(r"\([^()]*\)", " ", value.split(";", 1)[0]).split()
     return head[0].strip().lower() if head else ""
 
 

@@ -35,6 +35,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from handlers.letters.filters import FILTERS
 from handlers.policy import DEFAULT_TIMEZONE
+from mailformat import DsrbotError
 
 LANGUAGES: tuple[str, ...] = ("fi", "en", "sv")
 DEFAULT_LANGUAGE = "fi"
@@ -74,7 +75,7 @@ _HERE = Path(__file__).parent
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class LetterError(ValueError):
+class LetterError(DsrbotError):
     """A letter could not be rendered: unknown kind, or a value its template needs is missing."""
 
 
@@ -188,16 +189,28 @@ def _defined(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def long_date(value: date, locale: str) -> str:
+    """Babel's long date, cached for the process: every letter repeats the same few dates.
+    (Module level, so the cache outlives one render; a cache on a helper made per render
+    would never be hit.)"""
+    return format_date(value, format="long", locale=locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def euros(cents: int, locale: str) -> str:
+    return format_currency(cents / 100, "EUR", locale=locale)
+
+
 def _helpers(cat: Catalogue, lang: str, zone: ZoneInfo) -> dict[str, Any]:
     locale = LOCALES[lang]
 
-    @functools.lru_cache(maxsize=1024)
     def fmt_date(value: date | datetime | None) -> str:
         if _defined(value) is None:
             return cat.get("common.no_date")
         if isinstance(value, datetime):
             value = value.astimezone(zone).date()
-        return format_date(value, format="long", locale=locale)
+        return long_date(value, locale)
 
     def fmt_datetime(value: datetime) -> str:
         local = _defined(value).astimezone(zone)
@@ -205,9 +218,8 @@ def _helpers(cat: Catalogue, lang: str, zone: ZoneInfo) -> dict[str, Any]:
                                                              locale=locale),
                        time=format_time(local.time(), format="short", locale=locale))
 
-    @functools.lru_cache(maxsize=1024)
     def fmt_money(cents: int) -> str:
-        return format_currency(_defined(cents) / 100, "EUR", locale=locale)
+        return euros(_defined(cents), locale)
 
     def t(key: str, **params: Any) -> str:
         return cat.get(key, **{k: _defined(v) for k, v in params.items()})

@@ -67,6 +67,6 @@ def html_to_text(html: str) -> str:
         parser.close()
         text = "".join(parser.parts)
     except Exception:
-        text = re.sub(r"<[^>]*>", " ", html)
+        text = re.sub(r"<[^<>]*>", " ", html)
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "").split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailformat import DsrbotError
 
-class MalformedMessage(Exception):
+
+class MalformedMessage(DsrbotError):
     """The bytes cannot be a mail at all (empty, or no header block)."""
 
     def __init__(self, reason: str) -> None:

@@ -2,7 +2,7 @@
 
 Use::
 
-    handlers = make_handlers(org_info(settings))   # bot.policy_from_settings; or HANDLERS
+    handlers = make_handlers(org_info(settings), SystemClock())   # both from bot/
     proposal = handlers[right].propose(session, case, customer, extracted)
     ...  # staff approve, or approval.auto_approve allows it (unless proposal.needs_staff)
     outcome = handlers[right].carry_out(session, case, customer, proposal, actor)
@@ -16,11 +16,12 @@ changed) when the requester is not the verified owner of the record. Closing the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 
 from sqlmodel import Session
 
+from handlers.clock import Clock
 from handlers.rights.access import AccessHandler
 from handlers.rights.base import (
     Hold,
@@ -45,18 +46,13 @@ from storage import audit
 from storage.models import Case, Customer
 
 
-def make_handlers(org: OrgInfo) -> Mapping[str, RightHandler]:
-    """One handler per request type (the names ``approval.auto_approve`` uses)."""
-    handlers: list[RightHandler] = [
-        AccessHandler(org), PortabilityHandler(org), RectificationHandler(org),
-        ErasureHandler(org), RestrictionHandler(org), ObjectionHandler(org),
-        MarketingOptOutHandler(org), PublicationBanHandler(org),
-    ]
+def make_handlers(org: OrgInfo, clock: Clock) -> Mapping[str, RightHandler]:
+    """One handler per request type (the names ``approval.auto_approve`` uses), all reading
+    the time from ``clock``."""
+    kinds = (AccessHandler, PortabilityHandler, RectificationHandler, ErasureHandler,
+             RestrictionHandler, ObjectionHandler, MarketingOptOutHandler, PublicationBanHandler)
+    handlers: list[RightHandler] = [kind(org, clock) for kind in kinds]
     return MappingProxyType({h.right: h for h in handlers})
-
-
-#: Handlers with the built-in organisation defaults (read-only).
-HANDLERS: Mapping[str, RightHandler] = make_handlers(OrgInfo())
 
 #: The order in which one case's rights are carried out. Access and portability report the
 #: register as it stood when the person asked, to the address they were verified at; changes
@@ -81,6 +77,7 @@ def refuse_request(
     org: OrgInfo,
     right: str,
     actor: str,
+    now: datetime,
     reasons: Sequence[Reason] = (),
     note: str | None = None,
 ) -> SentLetter:
@@ -89,7 +86,6 @@ def refuse_request(
     Staff's own words go in ``note`` (shown as a quotation, in whatever language staff wrote);
     ``reasons`` default to "the person responsible decided to refuse".
     """
-    now = datetime.now(UTC)
     reasons = list(reasons) or [Reason("staff_decision")]
     letter = send_refusal(session, org, case, customer, right=right, reasons=reasons,
                           actor=actor, note=note, now=now)
@@ -133,7 +129,6 @@ def send_neutral_reply(session: Session, case: Case, *, org: OrgInfo, actor: str
 
 __all__ = [
     "EXECUTION_ORDER",
-    "HANDLERS",
     "Hold",
     "OrgInfo",
     "Outcome",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -127,7 +127,7 @@ class AccessHandler(GatedHandler):
         self, session: Session, case: Case, customer: Customer, proposal: Proposal, actor: str
     ) -> Outcome:
         recipient = registered_recipient(case, customer)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         report = build_report(session, customer, self.org, now.date())
         lang = case_language(case)
         context = {"generated_at": now, "report": report, "has_pdf": report_pdf.available()}
@@ -140,7 +140,7 @@ class AccessHandler(GatedHandler):
             attachments.append(OutAttachment(
                 f"{name}-{customer.customer_number}.pdf", "application/pdf",
                 report_pdf.letter_pdf(printable.subject, printable.text,
-                                      footer=f"{self.org.name} · {case.id}")))
+                                      footer=f"{self.org.name} · {case.id}", created=now)))
         sent = send_letter(session, self.org, case, kind="access_report", recipient=recipient,
                            context=context, attachments=attachments, actor=actor)
         record_audit(session, actor, "rights.access.sent", case, customer,

@@ -22,9 +22,10 @@ from sqlmodel import Session, select
 
 from handlers import identity
 from handlers.cases import add_thread_id
+from handlers.clock import Clock
 from handlers.letters import normalise_language, render_letter
 from handlers.policy import OrgInfo
-from mailformat import OutAttachment
+from mailformat import DsrbotError, OutAttachment
 from storage import audit, outbox
 from storage.models import Case, Customer, Party, PartyKind
 from storage.register import DEFAULT_PARTIES
@@ -33,7 +34,7 @@ Action = Literal["carry_out", "partial", "refuse", "ask_staff", "await_identity"
 Result = Literal["done", "partial", "refused"]
 
 
-class RightsError(Exception):
+class RightsError(DsrbotError):
     """A right cannot be carried out as asked (not verified, no decision...). Safe for staff."""
 
 
@@ -143,8 +144,9 @@ class GatedHandler:
 
     right: str = ""
 
-    def __init__(self, org: OrgInfo) -> None:
+    def __init__(self, org: OrgInfo, clock: Clock) -> None:
         self.org = org
+        self.clock = clock
 
     def propose(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]

@@ -17,7 +17,7 @@ records that an erasure happened and which fields, never the erased values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, update
@@ -55,7 +55,7 @@ class ErasureHandler(GatedHandler):
             return Proposal(self.right, "ask_staff", (Reason("already_erased"),),
                             needs_staff=True)
         holds = relevant_holds(customer, find_holds(session, customer, self.org,
-                                                    datetime.now(UTC).date()))
+                                                    self.clock.now().date()))
         reasons = tuple(h.as_reason() for h in holds)
         if blocks_everything(holds):
             return Proposal(self.right, "refuse", reasons, tuple(holds))
@@ -70,7 +70,7 @@ class ErasureHandler(GatedHandler):
         recipient = registered_recipient(case, customer)  # read before the address goes
         if customer.anonymised_at is not None:
             raise RightsError(f"{case.id}: this customer was erased already")
-        now = datetime.now(UTC)
+        now = self.clock.now()
         holds = relevant_holds(customer, find_holds(session, customer, self.org, now.date()))
         if blocks_everything(holds):
             reasons = [h.as_reason() for h in blocking_holds(holds)]

@@ -9,7 +9,7 @@ answer is the same.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -42,7 +42,7 @@ class FlagHandler(GatedHandler):
         self, session: Session, case: Case, customer: Customer, proposal: Proposal, actor: str
     ) -> Outcome:
         recipient = registered_recipient(case, customer)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         already = bool(getattr(customer, self.flag))
         if not already:
             setattr(customer, self.flag, True)

@@ -10,7 +10,6 @@ letter gives the reasons and the way to the supervisory authority either way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -52,7 +51,7 @@ class ObjectionHandler(GatedHandler):
             raise RightsError(f"{case.id}: an objection needs a staff decision (upheld or "
                               "rejected) before it is answered")
         recipient = registered_recipient(case, customer)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         upheld = decision == "upheld"
         changed = []
         if upheld:

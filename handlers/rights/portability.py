@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -98,7 +98,7 @@ class PortabilityHandler(GatedHandler):
         self, session: Session, case: Case, customer: Customer, proposal: Proposal, actor: str
     ) -> Outcome:
         recipient = registered_recipient(case, customer)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         data = export_data(session, customer, self.org, now)
         cat = load_catalogue(case_language(case))
         number = customer.customer_number

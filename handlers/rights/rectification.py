@@ -19,7 +19,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -65,7 +65,7 @@ MAX_LENGTH: Mapping[str, int] = {
 }
 NAME_FIELDS = frozenset({"first_name", "last_name"})
 MAX_GROUNDS = 1000
-_WWW = re.compile(r"(https?://)?[\w-]+(\.[\w-]+)+(:\d+)?(/\S*)?", re.IGNORECASE)
+_WWW = re.compile(r"(?<![\w-])(https?://)?[\w-]+(\.[\w-]+)+(:\d+)?(/\S*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class RectificationHandler(GatedHandler):
         self, session: Session, case: Case, customer: Customer, proposal: Proposal, actor: str
     ) -> Outcome:
         old_address = registered_recipient(case, customer)  # before anything changes
-        now = datetime.now(UTC)
+        now = self.clock.now()
         rejected = [Reason.from_dict(r) for r in proposal.params.get("rejected") or ()]
         changes = [Change(**c) for c in proposal.params.get("changes") or ()]
         checked = check_changes(customer, changes)

@@ -18,6 +18,8 @@ import pysequoia
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 
+from mailformat import DsrbotError
+
 log = logging.getLogger(__name__)
 
 State = Literal["none", "valid", "invalid", "staff_to_check"]
@@ -28,7 +30,8 @@ SMIME_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature",
                                    "application/x-pkcs7-signature"})
 SMIME_OPAQUE_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _CLEARSIGNED = re.compile(
-    r"-----BEGIN PGP SIGNED MESSAGE-----.*?-----END PGP SIGNATURE-----", re.DOTALL)
+    r"-----BEGIN PGP SIGNED MESSAGE-----(?:(?!-----BEGIN PGP SIGNED MESSAGE-----).)*?"
+    r"-----END PGP SIGNATURE-----", re.DOTALL)
 KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
                                  match_all_key_usages=False)
 #: Larger attachments are not parsed as PDFs (staff look instead): bounds CPU per message.
@@ -64,7 +67,7 @@ class MessageView(Protocol):
     def signed_parts(self) -> Sequence[SignedPartView]: ...
 
 
-class TrustConfigError(Exception):
+class TrustConfigError(DsrbotError):
     """A trust file is missing or unreadable; the message names the file."""
 
 

@@ -8,7 +8,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +23,15 @@ class CaseStatus(enum.StrEnum):
 
 
 class Case(SQLModel, table=True):
+    """A request and where it stands. What the code branches on is a typed column (who decided,
+    whether the refusal letter or the extension notice went out, whether carrying it out
+    failed); ``details`` keeps what intake found, for staff to read."""
+
+    __table_args__ = (
+        # The execution sweep's one query: decided cases whose follow-up is still owed.
+        Index("ix_case_sweep", "status", "execution_failed", "refusal_letter_sent"),
+    )
+
     id: str = Field(primary_key=True, max_length=20)
     types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=CaseStatus.RECEIVED.value, max_length=24, index=True)
@@ -40,6 +49,16 @@ class Case(SQLModel, table=True):
     assignee: str | None = Field(default=None, max_length=100)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    approved_by: str | None = Field(default=None, max_length=100)
+    refused_by: str | None = Field(default=None, max_length=100)
+    refusal_reason: str | None = None
+    #: The refusal's letter is in the outbox (the certificate, or the neutral letter on expiry).
+    refusal_letter_sent: bool = False
+    #: Carrying the approved case out failed; staff decide, the sweep does not retry.
+    execution_failed: bool = False
+    extended_by: str | None = Field(default=None, max_length=100)
+    #: The extension notice to the requester is owed (set on extending, cleared when sent).
+    extension_notice_pending: bool = Field(default=False, index=True)
     thread_message_ids: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

@@ -10,8 +10,10 @@ from contextlib import AbstractAsyncContextManager
 from email.message import EmailMessage
 from typing import Protocol
 
+from mailformat import DsrbotError
 
-class DeliveryError(Exception):
+
+class DeliveryError(DsrbotError):
     """A delivery that did not happen.
 
     ``reason`` is short and free of personal data (it goes to the audit log and the logs);

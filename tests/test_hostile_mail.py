@@ -1,0 +1,145 @@
+"""One hostile mail cannot stop the service (issue 14, item 1).
+
+The CPU stages run in a worker process with a deadline: a message that overruns
+``pipeline.max_seconds_per_message`` is quarantined with "took too long in STAGE" while the
+SMTP receiver keeps answering, and the same mail is not stopped when the budget allows it.
+Real ``dsrbot run`` subprocesses and smtplib; nothing is timed as an assertion (the budgets
+differ by orders of magnitude from the work; figures are in benchmarks/bench_hostile.py).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlmodel import select
+
+from bot.cpu_worker import Done, Overran, WorkerProcess
+from bot.policy_from_settings import intake_policy
+from bot.settings import Settings
+from handlers.intake import Work
+from storage.db import Database
+from storage.models import Case, InboundMessage
+from tests.run_kit import (
+    dsrbot,
+    free_port,
+    send_mail,
+    start_service,
+    stop_service,
+    wait_for,
+    wait_listening,
+    write_config,
+)
+
+#: A run of newlines: the slowest of the hostile bodies for the parser (bench_hostile.py).
+HOSTILE_UNIT = "\n"
+
+
+def hostile_mail(megabytes: float, unit: str = HOSTILE_UNIT) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Hyökkääjä <hostile@example.fi>"
+    msg["To"] = "info@rusttet.fi"
+    msg["Subject"] = "Tietojen poisto"
+    msg["Message-ID"] = "<hostile-1@example.fi>"
+    msg.set_content("Hei, poistakaa tietoni.\n" + unit * int(megabytes * 1_000_000 / len(unit)))
+    return msg.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
+
+
+def _rows(db: Database) -> list[InboundMessage]:
+    with db.read_session() as s:
+        return list(s.exec(select(InboundMessage).order_by(InboundMessage.id)).all())
+
+
+def _service(tmp_path: Path, budget: float) -> tuple[Path, int, Database]:
+    port = free_port()
+    db_url = f"sqlite:///{tmp_path / 'd.db'}"
+    config = write_config(tmp_path, port=port, database_url=db_url,
+                          extra=f"\n[pipeline]\nmax_seconds_per_message = {budget}\n")
+    dsrbot(config, "init")
+    return config, port, Database(db_url)
+
+
+def test_hostile_long_run_is_quarantined_not_frozen(tmp_path: Path) -> None:
+    """1 MB of hostile text over a tiny budget is quarantined, and the service goes on: an
+    ordinary request sent after it becomes a case."""
+    config, port, db = _service(tmp_path, budget=0.3)
+    proc = start_service(config, tmp_path / "run.log")
+    try:
+        wait_listening(port, proc, tmp_path / "run.log")
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            smtp.sendmail("hostile@example.fi", ["info@rusttet.fi"], hostile_mail(1))
+        send_mail(port, sender="maija@example.fi", subject="Tietojen poisto",
+                  body="Hei, poistakaa kaikki tietoni rekisteristänne. Maija")
+        rows = wait_for(lambda: (r := _rows(db)) and len(r) == 2
+                        and all(x.state != "received" for x in r) and r,
+                        timeout=120, message="both messages processed")
+    finally:
+        assert stop_service(proc) == 0
+    hostile, ordinary = rows
+    assert hostile.state == "quarantined"
+    assert any(r.startswith("took too long in ") for r in hostile.reasons), hostile.reasons
+    assert ordinary.state == "processed", ordinary.reasons
+    with db.read_session() as s:
+        assert [c.requester for c in s.exec(select(Case)).all()] == ["maija@example.fi"]
+    db.dispose()
+
+
+def test_hostile_run_within_budget_is_not_stopped() -> None:
+    """The same 1 MB run is only quarantined when it really exceeds the budget: with time
+    enough the worker finishes it, and a tiny budget stops it in a stage."""
+    now = datetime.now(UTC)
+
+    def work() -> Work:
+        return Work(inbound_id=1, raw=hostile_mail(1), channel="smtp",
+                    envelope_from="hostile@example.fi", received_at=now)
+
+    policy = intake_policy(Settings())
+    roomy = WorkerProcess(policy, max_seconds=600)
+    try:
+        roomy.submit(work(), now)
+        assert isinstance(roomy.next_outcome(lambda: False), Done)
+    finally:
+        roomy.close()
+    tiny = WorkerProcess(policy, max_seconds=0.01)
+    try:
+        tiny.submit(work(), now)
+        outcome = tiny.next_outcome(lambda: False)
+        assert isinstance(outcome, Overran) and outcome.stage in ("parse", "triage", "classify")
+        assert tiny.replaced == 1
+        ordinary = Work(inbound_id=2, channel="smtp", envelope_from="m@example.fi",
+                        received_at=now,
+                        raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n")
+        tiny.submit(ordinary, now)  # a fresh worker takes the next message
+        assert tiny.next_outcome(lambda: False).work.inbound_id == 2
+    finally:
+        tiny.close()
+
+
+def test_smtp_greeting_answers_while_a_hostile_mail_is_processed(tmp_path: Path) -> None:
+    """While a worker spends its whole budget on a hostile mail, EHLO is answered again and
+    again; then the mail is quarantined."""
+    config, port, db = _service(tmp_path, budget=0.5)
+    proc = start_service(config, tmp_path / "run.log")
+    answered_meanwhile = 0
+    try:
+        wait_listening(port, proc, tmp_path / "run.log")
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            # 8 MB in lines of 900 "=" (few lines: the receiver stores it at once; the
+            # parser needs seconds for it).
+            smtp.sendmail("hostile@example.fi", ["info@rusttet.fi"],
+                          hostile_mail(8, "=" * 900 + "\n"))
+        while (rows := _rows(db)) and rows[0].state == "received":
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+                code, _ = smtp.ehlo()
+            if code == 250 and _rows(db)[0].state == "received":
+                answered_meanwhile += 1
+    finally:
+        assert stop_service(proc) == 0
+    row = _rows(db)[0]
+    db.dispose()
+    assert row.state == "quarantined"
+    assert any(r.startswith("took too long in ") for r in row.reasons), row.reasons
+    assert answered_meanwhile >= 1
