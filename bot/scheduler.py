@@ -52,6 +52,8 @@ class TickReport:
 
     counts: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    #: ``what: item`` per item acted on; filled in a dry run, where it is what would be done.
+    planned: list[str] = field(default_factory=list)
 
     def add(self, key: str, n: int = 1) -> None:
         if n:
@@ -61,6 +63,7 @@ class TickReport:
         for key, n in other.counts.items():
             self.add(key, n)
         self.errors += other.errors
+        self.planned += other.planned
 
     def summary(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.counts.items())]
@@ -72,8 +75,11 @@ class TickReport:
 class PeriodicJobs:
     """The jobs, synchronous (the service runs them in a worker thread)."""
 
-    def __init__(self, settings: Settings, db: Database, *, instance: str | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, *, instance: str | None = None,
+                 dry_run: bool = False) -> None:
         self.settings = settings
+        #: Run every item's transaction and roll it back: counts say what would be done.
+        self.dry_run = dry_run
         self.db = db
         self.policy = reminder_policy(settings)
         self.org = org_info(settings)
@@ -95,10 +101,19 @@ class PeriodicJobs:
     def _each(
         self, report: TickReport, what: str, item: object, fn: Callable[[Session], Any]
     ) -> Any:
-        """Run ``fn`` for one item in a transaction of its own; log and count a failure."""
+        """Run ``fn`` for one item in a transaction of its own; log and count a failure.
+
+        In a dry run the transaction is rolled back, so claims, letters in the outbox, chat
+        notices and audit entries all vanish: what is left is the report.
+        """
         try:
             with self.db.session() as session:
-                return fn(session)
+                result = fn(session)
+                if self.dry_run:
+                    session.rollback()
+                    if result:
+                        report.planned.append(f"{what}: {item}")
+                return result
         except Exception:
             report.errors += 1
             log.exception("scheduler: %s failed for %s; retried next run", what, item)
@@ -220,6 +235,8 @@ class PeriodicJobs:
         if checkpoint is None:
             return
         report.add(periodic.AUDIT_CHECKPOINT)
+        if self.dry_run:
+            return
         try:
             append_checkpoint_log(audit_settings.checkpoint_log, day, checkpoint)
         except OSError:

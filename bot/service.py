@@ -7,12 +7,10 @@ component with ``start`` and ``stop``; the service owns their order and their sh
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +21,7 @@ from bot.mail.delivery import OutboxSender
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
 from bot.pipeline import PipelineComponent
+from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from storage import migrate
@@ -82,10 +81,6 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
 #: The whole shutdown (finish the message in hand, flush the outbox) fits in this budget,
 #: under the 10 s that process supervisors (systemd, Docker) wait before SIGKILL.
 STOP_BUDGET_SECONDS = 9.0
-#: How often the run-state file is rewritten; ``dsrbot status`` calls it stale after 3 misses.
-HEARTBEAT_SECONDS = 10.0
-
-
 def check_run_config(settings: Settings) -> None:
     """Refuse, before anything starts, a configuration that a component would refuse later.
 
@@ -102,7 +97,8 @@ def check_run_config(settings: Settings) -> None:
     if imap.enabled:
         if not imap.username:
             raise ConfigError("mail.imap.username: required when mail.imap.enabled = true")
-        if read_secret("mail.imap.password", imap.password, imap.password_file) is None:
+        if imap.auth == "password" and read_secret(
+                "mail.imap.password", imap.password, imap.password_file) is None:
             raise ConfigError("mail.imap.password: required when mail.imap.enabled = true "
                               "(set DSRBOT_MAIL__IMAP__PASSWORD or mail.imap.password_file)")
     chat = settings.chat
@@ -117,58 +113,10 @@ def check_run_config(settings: Settings) -> None:
         raise ConfigError("mail.receiver.forward_other_to: must not be one of "
                           "organisation.addresses (the forward would come back: a mail loop)")
     out = settings.mail.outgoing
-    if out.backend == "smtp" and out.username and read_secret(
+    if out.backend == "smtp" and out.auth == "password" and out.username and read_secret(
             "mail.outgoing.password", out.password, out.password_file) is None:
         raise ConfigError("mail.outgoing.password: username is set but no password; set "
                           "DSRBOT_MAIL__OUTGOING__PASSWORD or mail.outgoing.password_file")
-
-
-def state_dir(settings: Settings) -> Path:
-    """Where run-time files live: next to the SQLite database, else ``./var``."""
-    prefix = "sqlite:///"
-    url = settings.database.url
-    if url.startswith(prefix) and ":memory:" not in url:
-        return Path(url[len(prefix):]).parent
-    return Path("var")
-
-
-def run_state_path(settings: Settings) -> Path:
-    return state_dir(settings) / "dsrbot.run.json"
-
-
-@dataclass
-class RunState:
-    """What ``dsrbot status`` reads to say whether this host's service runs."""
-
-    pid: int
-    host: str
-    started_at: datetime
-    heartbeat_at: datetime
-    components: list[str]
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "pid": self.pid, "host": self.host, "started_at": self.started_at.isoformat(),
-            "heartbeat_at": self.heartbeat_at.isoformat(), "components": self.components,
-        })
-
-    @classmethod
-    def read(cls, path: Path) -> RunState | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(pid=int(data["pid"]), host=str(data["host"]),
-                       started_at=datetime.fromisoformat(data["started_at"]),
-                       heartbeat_at=datetime.fromisoformat(data["heartbeat_at"]),
-                       components=[str(c) for c in data["components"]])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def write(self, path: Path) -> None:
-        """Write atomically (a reader never sees half a file)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{self.pid}")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
 
 
 async def _heartbeat(state: RunState, path: Path) -> None:

@@ -34,7 +34,8 @@ RequestTypeName = Literal[
 REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 
 #: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
-SECRET_KEYS = frozenset({"password", "token", "key", "secret_key"})
+SECRET_KEYS = frozenset({"password", "token", "key", "secret_key", "client_secret",
+                         "refresh_token"})
 #: An audit key shorter than this is refused (``openssl rand -hex 32`` gives 64 characters).
 MIN_AUDIT_KEY_CHARS = 32
 
@@ -54,6 +55,35 @@ class DatabaseSettings(_Section):
     url: str = "sqlite:///var/dsrbot.db"
 
 
+class OAuth2Settings(_Section):
+    """Where a mailbox's OAuth2 access tokens come from (``auth = "oauth2"``).
+
+    microsoft: app-only client credentials (tenant_id, client_id, and client_secret or a
+    certificate); google: a service account with domain-wide delegation, or a refresh token;
+    generic: any token endpoint (token_url) with client credentials or a refresh token.
+    """
+
+    provider: Literal["microsoft", "google", "generic"] = "generic"
+    token_url: str = ""
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    #: Microsoft: a PEM file with the certificate's private key, and the certificate's SHA-1
+    #: thumbprint (hex) as Entra shows it.
+    certificate_file: Path | None = None
+    certificate_thumbprint: str = ""
+    #: Google: the service account's JSON key file (domain-wide delegation to the mailbox).
+    service_account_file: Path | None = None
+    refresh_token: SecretStr | None = None
+    refresh_token_file: Path | None = None
+    #: Empty: the provider's own (Microsoft https://outlook.office365.com/.default, Google
+    #: https://mail.google.com/).
+    scope: str = ""
+    #: A token is renewed this long before it expires.
+    refresh_margin_seconds: int = Field(default=300, ge=0)
+
+
 class OutgoingMailSettings(_Section):
     backend: Literal["smtp", "maildir"] = "maildir"
     maildir: Path = Path("var/outbox")
@@ -64,6 +94,9 @@ class OutgoingMailSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = None
+    #: "oauth2": SASL XOAUTH2 with a token from [mail.outgoing.oauth2] (username = the mailbox).
+    auth: Literal["password", "oauth2"] = "password"
+    oauth2: OAuth2Settings = OAuth2Settings()
     max_attempts: int = Field(default=12, ge=1)
     #: A letter being sent is held this long; if the sender dies mid-delivery, another
     #: sender (or the restarted one) sends it again after that, with the same Message-ID.
@@ -79,6 +112,11 @@ class ImapSettings(_Section):
     username: str = ""
     password: SecretStr | None = None
     password_file: Path | None = None
+    #: "oauth2": SASL XOAUTH2 with a token from [mail.imap.oauth2] (username = the mailbox).
+    auth: Literal["password", "oauth2"] = "password"
+    oauth2: OAuth2Settings = OAuth2Settings()
+    #: After this many logins in a row fail, staff are told in the chat (once per outage).
+    alert_after_failures: int = Field(default=5, ge=1)
     mailbox: str = "INBOX"
     #: Where a stored request is moved after it is committed; empty means flag it instead.
     processed_folder: str = "dsrbot/processed"
@@ -357,7 +395,10 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
     outgoing = settings.mail.outgoing
     if not outgoing.maildir.is_absolute():
         outgoing.maildir = base / outgoing.maildir
+    oauth = (settings.mail.outgoing.oauth2, settings.mail.imap.oauth2)
     for section, attr in (
+        *((o, a) for o in oauth for a in ("client_secret_file", "certificate_file",
+                                          "service_account_file", "refresh_token_file")),
         (settings.mail.outgoing, "password_file"),
         (settings.mail.imap, "password_file"),
         (settings.chat, "token_file"),

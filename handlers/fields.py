@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -76,9 +77,42 @@ def parse_amount_cents(value: str) -> int:
     return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
 
 
+@cache
+def _country_codes() -> dict[str, str]:
+    """Country names (English, Finnish, Swedish) and ISO codes, case-folded, to the ISO code."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for language in ("en", "fi", "sv"):
+        for code, name in Locale.parse(language).territories.items():
+            if len(code) == 2 and code.isalpha():
+                names[name.casefold()] = code
+                names[code.casefold()] = code
+    names.update({"uk": "GB", "great britain": "GB", "england": "GB", "usa": "US"})
+    return names
+
+
+def address_country(value: str) -> str | None:
+    """The ISO code of the address's last line (or last comma part) when it names a country;
+    None when there is no country line (a domestic address)."""
+    parts = [p.strip(" .") for p in re.split(r"[\n,]", value) if p.strip(" .")]
+    if len(parts) < 2:
+        return None
+    return _country_codes().get(parts[-1].casefold())
+
+
 def validate_postal_address(value: str) -> str:
-    """A Finnish postal address carries a five-digit postal code; keep the text as written."""
+    """A Finnish postal address carries a five-digit postal code; keep the text as written.
+
+    Only Finnish addresses are held to that: one that ends in another country's name (``...,
+    London NW1 6XE, United Kingdom``) is accepted as written, since each country has its own
+    postal code rules and a customer abroad must still be reachable by post.
+    """
+    country = address_country(value)
     value = " ".join(value.split())
+    if country not in (None, "FI"):
+        return value
     if value and not POSTAL_CODE_RE.search(value):
-        raise FieldError("postal address has no five-digit postal code")
+        raise FieldError("postal address has no five-digit postal code (a foreign address "
+                         "needs its country on the last line)")
     return value

@@ -65,6 +65,29 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def schema_ready(url: str) -> bool:
+    """Whether ``dsrbot init`` has created the schema here (without creating a SQLite file).
+
+    False also when the database cannot be reached: the caller's one-line advice is the same
+    first step either way, and ``dsrbot doctor`` tells the two apart.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = normalise_url(url)
+    local_file = url.startswith("sqlite:///") and ":memory:" not in url
+    if local_file and not Path(url[len("sqlite:///"):]).is_file():
+        return False
+    engine = create_engine(url) if url.startswith("sqlite") else make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
 class Database:
     """Owns the engine; hands out sessions. Passed explicitly, never a global."""
 

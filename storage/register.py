@@ -62,6 +62,32 @@ class ImportRowError(DsrbotError):
         super().__init__(f"{where}: {message}")
 
 
+class ImportRowErrors(ImportRowError):
+    """Several bad rows (the first :data:`MAX_REPORTED` of them): an operator fixes them all
+    in one go instead of one run per mistake. Nothing is imported."""
+
+    MAX_REPORTED = 50
+
+    def __init__(self, errors: list[ImportRowError], total: int) -> None:
+        first = errors[0]
+        super().__init__(first.line, first.column, first.message)
+        self.errors, self.total = errors, total
+
+    def lines(self) -> list[str]:
+        out = [str(e) for e in self.errors]
+        if self.total > len(self.errors):
+            out.append(f"... and {self.total - len(self.errors)} more bad rows")
+        return out
+
+
+def raise_collected(errors: list[ImportRowError]) -> None:
+    """Raise nothing for no errors, the error itself for one, :class:`ImportRowErrors` else."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ImportRowErrors(errors[: ImportRowErrors.MAX_REPORTED], len(errors))
+
+
 def ensure_default_parties(session: Session) -> None:
     existing = set(session.exec(select(Party.name)).all())
     for name, kind in DEFAULT_PARTIES:
@@ -144,9 +170,8 @@ def _customer_ids(session: Session, rows: list[Row]) -> dict[str, int]:
     ids = _ids_by_number(
         session, Customer, Customer.customer_number, (r.values["customer_number"] for r in rows)
     )
-    for row in rows:
-        if row.values["customer_number"] not in ids:
-            raise ImportRowError(row.line, "customer_number", "no such customer in the register")
+    raise_collected([ImportRowError(row.line, "customer_number", "no such customer in the register")
+                     for row in rows if row.values["customer_number"] not in ids])
     return ids
 
 
@@ -180,12 +205,13 @@ def import_invoices(session: Session, rows: list[Row], *, actor: str) -> ImportR
         session, Order, Order.order_number,
         (r.values["order_number"] for r in rows if r.values["order_number"]),
     )
+    raise_collected([ImportRowError(row.line, "order_number", "no such order in the register")
+                     for row in rows
+                     if row.values["order_number"] and row.values["order_number"] not in orders])
     values = []
     for row in rows:
         v = dict(row.values)
         order_number = v.pop("order_number")
-        if order_number and order_number not in orders:
-            raise ImportRowError(row.line, "order_number", "no such order in the register")
         v["order_id"] = orders.get(order_number) if order_number else None
         v["customer_id"] = ids[v.pop("customer_number")]
         values.append(v)

@@ -540,7 +540,7 @@ def test_cli_without_a_schema_says_to_run_init(tmp_path: Path) -> None:
     result = run_cli("--config", str(cfg), "case", "DSR-2026-0001")
     assert result.exit_code == 1
     assert result.stderr == (
-        "dsrbot: database error (OperationalError); has `dsrbot init` been run?\n")
+        "dsrbot: the database has no dsrbot schema yet: run `dsrbot init` first\n")
 
 
 def test_staff_table_decides_over_the_config(db: Database, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_cases_json_lists_the_contract_fields(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'd.db'}")
     _case(db)
     db.dispose()
-    out = json.loads(run_cli("--config", str(cfg), "cases", "--json").stdout)
+    out = json.loads(run_cli("--config", str(cfg), "cases", "--all", "--json").stdout)
     assert out == [{
         "id": "DSR-2026-0001", "types": ["access"], "status": "received",
         "received_at": "2026-03-02T09:00:00+00:00", "due_date": "2026-04-02",

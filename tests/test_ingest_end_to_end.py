@@ -43,7 +43,7 @@ def test_signed_opt_out_ingested_from_a_file_is_carried_out_to_the_outbox(
     result = run_cli("--config", str(cfg), "ingest", str(eml))
     assert result.exit_code == 0, result.stderr
 
-    cases = json.loads(run_cli("--config", str(cfg), "cases", "--json").stdout)
+    cases = json.loads(run_cli("--config", str(cfg), "cases", "--all", "--json").stdout)
     assert [(c["types"], c["status"], c["customer_number"]) for c in cases] == [
         (["marketing_optout"], "done", "104233")]
     with db.read_session() as s:

@@ -63,7 +63,7 @@ def test_misquoted_from_line_does_not_split_mbox(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "2 message(s): 2 stored" in result.stdout
     assert "1 unquoted 'From ' line(s) kept inside their message" in result.stdout
-    assert json.loads(run_cli("--config", cfg, "cases", "--json").stdout) == []
+    assert json.loads(run_cli("--config", cfg, "cases", "--all", "--json").stdout) == []
     assert all(r.envelope_from == "" and b"Viesti" in r.raw for r in _rows(tmp_path))
 
 
@@ -85,7 +85,7 @@ def test_dated_from_line_that_splits_a_mime_message_holds_both_parts(tmp_path: P
                                        InboundState.PROCESSED]
     assert "second half of the message before it" in rows[1].reasons[0]
     assert "next message in the file may be its second half" in rows[0].reasons[0]
-    assert json.loads(run_cli("--config", cfg, "cases", "--json").stdout) == []
+    assert json.loads(run_cli("--config", cfg, "cases", "--all", "--json").stdout) == []
 
 
 def test_split_part_without_message_id_or_date_is_held(tmp_path: Path) -> None:

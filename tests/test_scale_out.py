@@ -76,7 +76,7 @@ def test_two_instances_on_one_database_make_one_case_and_one_receipt_per_request
     wait_for(lambda: len(_receipts(two_instances)) >= len(requesters),
              message="a receipt for every request")
     config = two_instances[0][0]
-    cases = json.loads(dsrbot(config, "cases", "--json").stdout)
+    cases = json.loads(dsrbot(config, "cases", "--all", "--json").stdout)
     assert Counter(c["requester"] for c in cases) == Counter(requesters)
     assert Counter(_receipts(two_instances)) == Counter(requesters)
     assert "audit chain intact" in dsrbot(config, "audit", "verify").stdout

@@ -241,7 +241,7 @@ def test_sigterm_during_a_batch_loses_nothing_and_the_restart_finishes_the_rest(
     finally:
         assert stop_service(proc, timeout=10) == 0
     assert sorted(receipts()) == sorted(senders)
-    cases = json.loads(dsrbot(config, "cases", "--json").stdout)
+    cases = json.loads(dsrbot(config, "cases", "--all", "--json").stdout)
     assert sorted(c["requester"] for c in cases) == sorted(senders)
     assert "audit chain intact" in dsrbot(config, "audit", "verify").stdout
 

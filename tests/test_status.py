@@ -177,5 +177,4 @@ def test_status_on_a_database_never_initialised_says_so_in_one_line(tmp_path: Pa
     result = dsrbot(config, "status", check=False)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "dsrbot: cannot read the database (OperationalError); is it reachable, and was "
-        "`dsrbot init` run?"]
+        "dsrbot: the database has no dsrbot schema yet: run `dsrbot init` first"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.context import EXIT_CONFIG, ctx_obj, fail
-from storage import audit, migrate
+from storage import audit
+from storage.case_status import CLOSED
 from storage.cases import list_cases
 from storage.register import ensure_default_parties
 
@@ -21,7 +21,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema (safe to run again)."""
+    from storage import migrate
+
     obj = ctx_obj(ctx)
+    obj.require_schema = False
     migrate.upgrade(obj.settings.database.url)
     with obj.db.session() as session:
         ensure_default_parties(session)
@@ -85,8 +88,9 @@ def audit_checkpoint(ctx: typer.Context) -> None:
 def cases(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array for scripts")] = False,
+    every: Annotated[bool, typer.Option("--all", help="Closed cases too")] = False,
 ) -> None:
-    """List cases: id, types, status, received, due, customer, requester, language."""
+    """List open cases (--all: every case)."""
     with ctx_obj(ctx).db.read_session() as session:
         rows = list_cases(session)
     records: list[dict[str, Any]] = [
@@ -97,20 +101,31 @@ def cases(
             "customer_number": number, "requester": c.requester, "language": c.language,
             "claimed_earlier": c.claimed_earlier.isoformat() if c.claimed_earlier else None,
         }
-        for c, number in rows
+        for c, number in rows if every or c.status not in CLOSED
     ]
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{len(records)} case(s)")
+    header = ("id", "types", "status", "due", "customer", "lang")
+    lines = [(r["id"], ",".join(r["types"]), r["status"].replace("_", " "), r["due_date"],
+              r["customer_number"] or "-", r["language"]) for r in records]
+    if not sys.stdout.isatty():
+        # Piped: one line per case, never wrapped or cut, columns aligned for `column`/awk.
+        sizes = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+        for row in [header, *lines]:
+            typer.echo("  ".join(v.ljust(w) for v, w in zip(row, sizes, strict=True)).rstrip())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(records)} {'' if every else 'open '}case(s)")
     # What staff act on, readable in 80 columns: nothing is cut ("dsrbot case ID" has the rest).
     widths = {"id": 13, "status": 17, "due": 10}
-    for column in ("id", "types", "status", "due", "customer", "lang"):
+    for column in header:
         table.add_column(column, no_wrap=column != "types", overflow="fold",
                          min_width=widths.get(column))
-    for r in records:
-        table.add_row(r["id"], ", ".join(r["types"]), r["status"].replace("_", " "),
-                      r["due_date"], r["customer_number"] or "-", r["language"])
+    for row in lines:
+        table.add_row(row[0], row[1].replace(",", ", "), *row[2:])
     Console().print(table)
 
 

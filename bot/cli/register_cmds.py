@@ -39,10 +39,10 @@ AsOption = Annotated[str | None, typer.Option(
     "--as", help="Staff member doing this, exactly as named (default: your login name)")]
 
 
-def _read(path: Path) -> list[str]:
+def _read(path: Path) -> csv_import.CsvText:
     try:
-        return path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    except (OSError, UnicodeDecodeError) as exc:
+        return csv_import.decode_csv(path.read_bytes())
+    except OSError as exc:
         raise fail(f"{path}: cannot read ({exc})") from exc
 
 
@@ -65,24 +65,31 @@ def _importer(obj: CliContext, session: Session, given: str | None) -> str:
 def _run_import(
     ctx: typer.Context,
     path: Path,
-    parse: Callable[[list[str]], list[csv_import.Row]],
+    parse: Callable[[list[str], str | None], list[csv_import.Row]],
     write: Callable[..., reg.ImportResult],
     given: str | None,
     **kwargs: str,
 ) -> None:
     obj = ctx_obj(ctx)
+    text = _read(path)
     try:
-        rows = parse(_read(path))
+        rows = parse(text.lines, text.delimiter)
         with obj.db.session() as session:
             actor = _importer(obj, session, given)
             result = write(session, rows, actor=actor, **kwargs)
     except ConsoleRefusal as exc:
         raise fail(str(exc), exc.code) from exc
+    except reg.ImportRowErrors as exc:
+        for line in exc.lines():
+            typer.echo(f"dsrbot: {path}: {line}", err=True)
+        raise fail(f"{path}: {exc.total} bad rows (read as {text.describe()}); "
+                   "nothing was imported") from exc
     except csv_import.CsvImportError as exc:
-        raise fail(f"{path}: {exc}; nothing was imported") from exc
+        raise fail(f"{path}: {exc} (read as {text.describe()}); nothing was imported") from exc
     except LookupError as exc:
         raise fail(f"{exc}; nothing was imported") from exc
-    typer.echo(f"{path}: {result.created} created, {result.updated} updated")
+    typer.echo(f"{path}: {result.created} created, {result.updated} updated "
+               f"(read as {text.describe()})")
 
 
 @import_app.command("customers")

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.cli.context import ctx_obj, fail
 from bot.health import report
-from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
+from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
 
 

@@ -38,6 +38,8 @@ def tick(
     job: Annotated[list[str] | None, typer.Option(
         "--job", help=f"Run only this job (repeatable): {', '.join(JOB_NAMES)}")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Counts as JSON for scripts")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print what would be done and change nothing")] = False,
 ) -> None:
     """Run every periodic job once: reminders, escalations, identity-code expiry, retention,
     digest. Nothing is done twice, whoever else runs them."""
@@ -52,14 +54,22 @@ def tick(
     unknown = [n for n in names if n not in JOB_NAMES]
     if unknown:
         raise fail(f"unknown job {unknown[0]!r}; jobs: {', '.join(JOB_NAMES)}", 2)
-    jobs = PeriodicJobs(settings, obj.db)
+    jobs = PeriodicJobs(settings, obj.db, dry_run=dry_run)
     report = TickReport()
     for name in JOB_NAMES:
         if name in names:
             report.merge(jobs.run(name, moment))
     if as_json:
-        typer.echo(json.dumps({"now": moment.isoformat(), "counts": report.counts,
-                               "errors": report.errors}, sort_keys=True))
+        out: dict[str, object] = {"now": moment.isoformat(), "counts": report.counts,
+                                  "errors": report.errors}
+        if dry_run:
+            out |= {"dry_run": True, "would_do": report.planned}
+        typer.echo(json.dumps(out, sort_keys=True))
+    elif dry_run:
+        typer.echo(f"dry run as of {moment.isoformat()} (nothing changed): "
+                   f"would do {report.summary()}")
+        for line in report.planned:
+            typer.echo(f"  {line}")
     else:
         typer.echo(f"tick as of {moment.isoformat()}: {report.summary()}")
     if report.errors:

@@ -17,6 +17,10 @@ Why it works this way:
 * **IDLE** when the server has it (polling every ``poll_seconds`` otherwise). imapclient is
   synchronous, so the watcher lives in its own thread and the event loop never waits on it.
 * **Reconnect** with exponential backoff (1 s doubling to 60 s), reset after a good sync.
+* **OAuth2** (``mail.imap.auth = "oauth2"``): XOAUTH2 with a cached token. A session ends
+  cleanly when its token expires (between syncs, so nothing is half done) and the next one
+  logs in with a fresh token; a refused login drops the cached token. After
+  ``alert_after_failures`` failed logins in a row staff are told once in the chat.
 * **One watcher** per mailbox: on PostgreSQL a session advisory lock keeps other instances on
   standby (SQLite means one machine anyway).
 """
@@ -34,10 +38,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 from sqlalchemy import Connection, text
 
+from bot.mail.oauth import TokenError, TokenProvider
 from bot.settings import Settings
-from storage import inbox
+from storage import chat_outbox, inbox
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,10 @@ log = logging.getLogger(__name__)
 PROCESSED_KEYWORD = "$DsrProcessed"
 _FETCH_CHUNK = 20
 _ADVISORY_NAMESPACE = 0x696D6170  # "imap"
+
+
+class _TokenExpired(Exception):
+    """The session's OAuth2 token has expired: end the session and log in with a fresh one."""
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -75,12 +85,23 @@ class ImapWatcher:
         connect_timeout: float = 30.0,
     ) -> None:
         cfg = settings.mail.imap
-        password = settings.secret(cfg.password, cfg.password_file)
-        if not cfg.username or password is None:
+        self._tokens: TokenProvider | None = None
+        password: str | None = None
+        if cfg.auth == "oauth2":
+            from bot.mail.oauth.sources import token_provider
+
+            self._tokens = token_provider(settings, cfg.oauth2, cfg.username)
+        else:
+            password = settings.secret(cfg.password, cfg.password_file)
+        if not cfg.username or (password is None and self._tokens is None):
             raise ValueError(
                 "mail.imap: username and a password (DSRBOT_MAIL__IMAP__PASSWORD or "
                 "mail.imap.password_file) are required when IMAP is enabled"
             )
+        self._alert_after = cfg.alert_after_failures
+        self._failures = 0
+        self._alerted = False
+        self._token_expires: float | None = None
         self._db = db
         self._host, self._port, self._ssl = cfg.host, cfg.port, cfg.ssl
         self._username, self._password = cfg.username, password
@@ -144,6 +165,13 @@ class ImapWatcher:
                 else:
                     self._stop.wait(self._poll)
                     continue
+            except _TokenExpired:
+                log.info("imap watcher: access token expired; logging in again")
+                self.connected.clear()
+                self._close(client)
+                continue
+            except (LoginError, TokenError) as exc:
+                self._login_failed(exc)
             except Exception as exc:
                 log.warning("imap watcher: %s; reconnecting in %.1fs",
                             exc.__class__.__name__, self._delay)
@@ -159,9 +187,41 @@ class ImapWatcher:
     def _connect(self) -> IMAPClient:
         client = IMAPClient(self._host, port=self._port, ssl=self._ssl, timeout=self._timeout)
         client.normalise_times = False  # timezone-aware INTERNALDATE
-        client.login(self._username, self._password)
+        try:
+            if self._tokens is None:
+                client.login(self._username, self._password)
+            else:
+                token = self._tokens.token()
+                try:
+                    client.oauth2_login(self._username, token.value)
+                except LoginError:
+                    self._tokens.invalidate()  # revoked or expired early: fetch anew next time
+                    raise
+                self._token_expires = token.expires_at
+        except BaseException:
+            self._close(client)
+            raise
+        self._failures, self._alerted = 0, False
         self._target = None
         return client
+
+    def _login_failed(self, exc: Exception) -> None:
+        """Log one clear line (never the token), back off, alert staff once after N in a row."""
+        self._failures += 1
+        what = "token" if isinstance(exc, TokenError) else "login refused"
+        detail = str(exc) if isinstance(exc, TokenError) else "the server refused the login"
+        log.warning("imap watcher: %s for %s (%s); attempt %d, retrying in %.1fs", what,
+                    self._account, detail, self._failures, self._delay)
+        if self._failures >= self._alert_after and not self._alerted:
+            self._alerted = True
+            try:
+                with self._db.session() as session:
+                    chat_outbox.notify_staff(
+                        session, f"IMAP login to {self._account} has failed "
+                        f"{self._failures} times in a row ({detail}). New mail is not read "
+                        "until this is fixed; `dsrbot doctor` checks the login.")
+            except Exception:
+                log.exception("imap watcher: could not queue the staff alert")
 
     @staticmethod
     def _close(client: IMAPClient | None) -> None:
@@ -191,12 +251,15 @@ class ImapWatcher:
             if self._stop.is_set():
                 break
             self.sync(client, uidvalidity)
+            if self._token_expires is not None and time.time() >= self._token_expires:
+                raise _TokenExpired
 
     def _idle(self, client: IMAPClient) -> None:
         """IDLE until the server reports something, a wake-up, the poll interval, or stop."""
         client.idle()
         try:
-            deadline = time.monotonic() + min(self._poll, self._idle_refresh)
+            left = (self._token_expires or float("inf")) - time.time()  # end IDLE at expiry
+            deadline = time.monotonic() + max(min(self._poll, self._idle_refresh, left), 0)
             while not self._stop.is_set() and not self._wake.is_set():
                 if client.idle_check(timeout=0.25):
                     return

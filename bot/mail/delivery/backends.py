@@ -13,6 +13,15 @@ def backend_from_settings(settings: Settings) -> DeliveryBackend:
     out = settings.mail.outgoing
     if out.backend == "maildir":
         return MaildirBackend(out.maildir)
+    if out.auth == "oauth2":
+        from bot.mail.oauth.sources import token_provider
+
+        if not out.username:
+            raise ConfigError("mail.outgoing.username: the mailbox to send as is required "
+                              "when mail.outgoing.auth = \"oauth2\"")
+        return SmtpBackend(out.host, out.port, starttls=out.starttls, use_tls=out.use_tls,
+                           username=out.username,
+                           tokens=token_provider(settings, out.oauth2, out.username))
     password: str | None = None
     if out.username:
         try:

@@ -1,10 +1,14 @@
-"""The SMTP backend (aiosmtplib): STARTTLS or implicit TLS, optional login.
+"""The SMTP backend (aiosmtplib): STARTTLS or implicit TLS, optional login (password, or
+SASL XOAUTH2 with a cached OAuth2 token: Exchange Online and Gmail submission).
 
-SMTP replies are mapped to permanent (5xx) or temporary (4xx, network) delivery errors.
+A refused XOAUTH2 login drops the cached token, so the retry (the outbox's own backoff) logs in
+with a fresh one; the letter stays pending meanwhile, and is sent once. SMTP replies are
+mapped to permanent (5xx) or temporary (4xx, network) delivery errors.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +17,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from bot.mail.delivery.base import DeliveryError, DeliverySession
+from bot.mail.oauth import TokenError, TokenProvider
 from mailformat import to_bytes
 
 
@@ -60,6 +65,10 @@ class _SmtpSession:
             client = self._backend.client()
             try:
                 await client.connect()
+                await self._backend.oauth_login(client)
+            except TokenError as exc:
+                self._broken = DeliveryError(f"oauth2 token: {exc}")
+                raise self._broken from exc
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 self._broken = _smtp_error(exc)
                 raise self._broken from exc
@@ -116,6 +125,7 @@ class SmtpBackend:
         timeout: float = 60.0,
         tls_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.starttls, self.use_tls = starttls, use_tls
@@ -123,15 +133,29 @@ class SmtpBackend:
         self.timeout = timeout
         self.tls_context = tls_context
         self.local_hostname = local_hostname
+        self.tokens = tokens
 
     def client(self) -> aiosmtplib.SMTP:
+        password_login = bool(self.username) and self.tokens is None
         return aiosmtplib.SMTP(
             hostname=self.host, port=self.port, use_tls=self.use_tls,
             start_tls=bool(self.starttls and not self.use_tls),
-            username=self.username or None, password=self.password if self.username else None,
+            username=self.username if password_login else None,
+            password=self.password if password_login else None,
             timeout=self.timeout, tls_context=self.tls_context,
             local_hostname=self.local_hostname,
         )
+
+    async def oauth_login(self, client: aiosmtplib.SMTP) -> None:
+        """AUTH XOAUTH2 after connect (and STARTTLS); a refusal forgets the cached token."""
+        if self.tokens is None or not self.username:
+            return
+        token = await asyncio.to_thread(self.tokens.token)
+        try:
+            await client.auth_xoauth2(self.username, token.value)
+        except aiosmtplib.SMTPAuthenticationError:
+            self.tokens.invalidate()
+            raise
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[DeliverySession]:

@@ -1,0 +1,77 @@
+"""CLI start-up benchmark (issue 20): how long `dsrbot --help`, `status`, `cases`, `case` take.
+
+hyperfine-like: each command runs ``--runs`` times in a fresh interpreter (after one warm-up
+run) against an initialised SQLite database with one case; wall time is reported as median and
+min, and the CPU time the child used (user + sys), which a loaded machine inflates far less
+than wall time. ``--tree PATH`` measures another checkout (e.g. main before the change).
+
+Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMANDS = (["--help"], ["status"], ["cases"], ["case", "DSR-2026-0001"])
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _prepare(folder: Path, env: dict[str, str]) -> None:
+    (folder / "config.toml").write_text('[database]\nurl = "sqlite:///var/dsrbot.db"\n',
+                                        encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "bot.cli", "init"], cwd=folder, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    seed = (
+        "from datetime import UTC, date, datetime\n"
+        "from storage.db import Database\n"
+        "from storage.models import Case, CaseStatus\n"
+        "db = Database('sqlite:///var/dsrbot.db')\n"
+        "with db.session() as s:\n"
+        "    s.add(Case(id='DSR-2026-0001', types=['access'], requester='a@example.fi',\n"
+        "               status=CaseStatus.AWAITING_APPROVAL, language='fi',\n"
+        "               received_at=datetime(2026, 12, 1, tzinfo=UTC),\n"
+        "               due_date=date(2027, 1, 1), created_at=datetime.now(UTC),\n"
+        "               updated_at=datetime.now(UTC)))\n"
+    )
+    subprocess.run([sys.executable, "-c", seed], cwd=folder, env=env, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args()
+    env = dict(os.environ, PYTHONPATH=str(args.tree.resolve()))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _prepare(folder, env)
+        print(f"tree {args.tree}, {args.runs} runs each, load avg {os.getloadavg()[0]:.1f}")
+        for cmd in COMMANDS:
+            _run(cmd, env, folder)
+            runs = [_run(cmd, env, folder) for _ in range(args.runs)]
+            walls = [w for w, _ in runs]
+            cpus = [c for _, c in runs]
+            print(f"dsrbot {' '.join(cmd):<20} wall median {statistics.median(walls):.3f} s "
+                  f"(min {min(walls):.3f})  cpu median {statistics.median(cpus):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
