@@ -92,7 +92,8 @@ def test_init_and_status_print_no_warnings_or_alembic_lines(home: Path) -> None:
     assert init.stdout.splitlines() == [init.stdout.strip()]
     assert init.stdout.startswith("database ready: revision ")
     status = _cli(home, "status")
-    assert status.returncode == 0 and status.stderr == ""
+    # Exit 1: the service is not running here (dsrbot status's monitor contract, issue 15).
+    assert status.returncode == 1 and status.stderr == ""
     assert "INFO" not in status.stdout and "Warning" not in status.stdout
 
 

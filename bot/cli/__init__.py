@@ -24,8 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("admin_cmds", "Create or upgrade the database schema (safe to run again)."),
     "run": ("admin_cmds", "Run the service on the configured channels until SIGTERM or SIGINT."),
     "doctor": ("doctor_cmds", "Check everything the configuration enables, one line per check."),
-    "status": ("status_cmds", "What runs, the queue depths, the oldest unprocessed message and "
-                              "the next deadline."),
+    "status": ("status_cmds", "What runs, the queues, the next deadline, the canary and health."),
     "cases": ("admin_cmds", "List open cases (--all: every case)."),
     "case": ("case_cmds", "Show one case: status, due date, reasons and its audit trail."),
     "approve": ("case_cmds", "Approve a case (a repeat reports who approved it and changes "
