@@ -202,7 +202,8 @@ class PeriodicJobs:
             return report
         held = self._held_count(day)
         digest = self._each(report, "digest", day, partial(
-            periodic.send_digest, now=now, day=day, held=held, instance=self.instance))
+            periodic.send_digest, now=now, day=day, held=held, instance=self.instance,
+            desk_url=self.settings.web.base_url if self.settings.web.enabled else ""))
         report.add(rules.DIGEST, 1 if digest is not None else 0)
         return report
 

@@ -244,6 +244,7 @@ def send_digest(
     day: date,
     held: int,
     instance: str = "",
+    desk_url: str = "",
 ) -> rules.Digest | None:
     """The daily digest, once per local day; None when it went already."""
     previous = done.last_done(session, kind=rules.DIGEST, before=day)
@@ -257,6 +258,8 @@ def send_digest(
     checkpoint = audit.last_recorded_checkpoint(session)
     if checkpoint is not None:
         digest = replace(digest, audit_checkpoint=str(checkpoint))
+    if desk_url:
+        digest = replace(digest, desk_url=desk_url)
     _notify_staff(session, rules.render_digest(digest), case_id=None, now=now,
                   reminder=rules.DIGEST, day=day.isoformat())
     audit.record(session, ACTOR, "scheduler.digest", details={

@@ -232,6 +232,8 @@ class Digest:
     retention_held: int = 0
     #: ``COUNT HASH`` of the audit chain recorded today: staff keep it outside the database.
     audit_checkpoint: str | None = None
+    #: The staff desk's queue (``web.base_url``), empty when the desk is off.
+    desk_url: str = ""
 
     @property
     def open_total(self) -> int:
@@ -304,6 +306,8 @@ def render_digest(digest: Digest) -> str:
                      f"org contact): {digest.retention_held}")
     if digest.audit_checkpoint:
         lines.append(f"Audit checkpoint: {digest.audit_checkpoint}")
+    if digest.desk_url:
+        lines.append(f"Queue on the desk: {digest.desk_url.rstrip('/')}/cases")
     return "\n".join(lines)
 
 

@@ -86,6 +86,15 @@ def test_message_shows_what_staff_need_at_a_glance() -> None:
     assert "• needs staff approval: access, erasure" in text
 
 
+def test_card_links_to_the_case_page_on_the_desk() -> None:
+    case = _case()
+    text = render_case(_view(case), personal_data="masked", tz=TZ, today=TODAY,
+                       desk_url="https://desk.example/").text
+    assert f"Desk: https://desk.example/cases/{case.id}" in text
+    plain = render_case(_view(case), personal_data="masked", tz=TZ, today=TODAY).text
+    assert "Desk:" not in plain  # the desk is off: no link to a page nobody serves
+
+
 def test_overdue_case_says_so() -> None:
     text = render_case(_view(_case()), personal_data="masked", tz=TZ,
                        today=date(2026, 4, 5)).text

@@ -8,6 +8,7 @@ Counted back in working days: 1 -> Wed 23 Dec, 3 -> Mon 21 Dec, 5 -> Thu 17 Dec,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from handlers import reminders as rules
@@ -225,6 +226,14 @@ def test_digest_sorts_open_cases_and_holds_no_personal_data() -> None:
     text = rules.render_digest(digest)
     assert "DSR-2026-0001" in text and "customer 10042" in text
     assert "maija" not in text and "@" not in text
+
+
+def test_digest_links_to_the_desk_queue_when_the_desk_runs() -> None:
+    digest = rules.build_digest(d("2026-12-22"), [case(status=CaseStatus.APPROVED)],
+                                anonymised=[])
+    assert "desk" not in rules.render_digest(digest)
+    linked = rules.render_digest(replace(digest, desk_url="https://desk.example"))
+    assert "Queue on the desk: https://desk.example/cases" in linked
 
 
 def test_reminder_text_names_case_dates_and_assignee_only() -> None:

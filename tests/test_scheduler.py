@@ -245,6 +245,7 @@ def test_digest_goes_once_a_working_day_after_its_time(db: Database, tmp_path: P
     text = digest.payload["text"]
     assert "Awaiting identity (1): DSR-2026-0001" in text
     assert "Due within a week (1)" in text and "maija" not in text
+    assert "Queue on the desk: http://127.0.0.1:8026/cases" in text  # web.base_url's default
 
 
 def test_tick_refuses_a_bad_moment_with_a_clear_error(db: Database, tmp_path: Path) -> None:

@@ -68,12 +68,14 @@ class Notifier:
         batch: int = 20,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] | None = None,
+        desk_url: str = "",
     ) -> None:
         self.db = db
         self.bot = bot
         self.chat_id = chat_id
         self.personal_data: PersonalData = personal_data
         self.tz = tz
+        self.desk_url = desk_url
         self.poll_interval = poll_interval
         self.batch = batch
         self.backoff = backoff or Backoff(base=timedelta(seconds=5), cap=timedelta(minutes=10))
@@ -142,7 +144,8 @@ class Notifier:
             await asyncio.to_thread(self._mark_failed, item, "case not found", None)
             return
         today = deadlines.local_date(self.clock(), self.tz)
-        rendered = render_case(view, personal_data=self.personal_data, tz=self.tz, today=today)
+        rendered = render_case(view, personal_data=self.personal_data, tz=self.tz, today=today,
+                               desk_url=self.desk_url)
         message_id = None
         if shown is not None:
             message_id = await self._edit(shown, rendered.text, rendered.keyboard)

@@ -200,10 +200,19 @@ def history_line(item: HistoryItem, tz: str) -> str:
 # --- whole messages ---------------------------------------------------------------------------
 
 
+def desk_link(desk_url: str, case_id: str) -> str:
+    """The case's page on the staff desk (``web.base_url``), where staff log in to read it all."""
+    return f"{desk_url.rstrip('/')}/cases/{case_id}"
+
+
 def render_case(
-    view: CaseView, *, personal_data: PersonalData, tz: str, today: date
+    view: CaseView, *, personal_data: PersonalData, tz: str, today: date, desk_url: str = ""
 ) -> Rendered:
-    """The case message: posted when the case arrives, edited whenever it changes."""
+    """The case message: posted when the case arrives, edited whenever it changes.
+
+    ``desk_url`` (the desk's ``web.base_url``, empty when the desk is off) adds a link to the
+    case page: the chat shows masked data, the desk shows the whole request to a logged-in
+    approver."""
     case = view.case
     lines = [f"{status_label(case.status)} · {case.id}"]
     lines.append(f"Asks: {', '.join(t.replace('_', ' ') for t in case.types) or '(unclear)'}")
@@ -219,6 +228,8 @@ def render_case(
     lines.append(f"Classifier: {confidence_phrase(case)}")
     if case.assignee:
         lines.append(f"Assigned to: {case.assignee}")
+    if desk_url:
+        lines.append(f"Desk: {desk_link(desk_url, case.id)}")
     reasons = [r for r in case.reasons if r.strip()] + view.identity.event_lines(tz)
     if reasons:
         lines.append("")

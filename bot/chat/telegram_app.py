@@ -83,6 +83,7 @@ class TelegramChat:
         self.settings = settings
         self.chat_id: int = chat.telegram_chat_id
         self.tz = settings.organisation.timezone
+        self.desk_url = settings.web.base_url if settings.web.enabled else ""
         self.actions = ChatActions(settings, db)
         builder: ApplicationBuilder = ApplicationBuilder().token(token)
         if chat.telegram_base_url:
@@ -91,7 +92,7 @@ class TelegramChat:
         self.application: Application = builder.build()
         self.notifier = Notifier(db, self.application.bot, chat_id=self.chat_id,
                                  personal_data=chat.personal_data, tz=self.tz,
-                                 poll_interval=poll_interval)
+                                 poll_interval=poll_interval, desk_url=self.desk_url)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._register_handlers()
@@ -226,7 +227,7 @@ class TelegramChat:
         if view is None:
             return
         rendered = render.render_case(view, personal_data=self.settings.chat.personal_data,
-                                      tz=self.tz, today=self._today())
+                                      tz=self.tz, today=self._today(), desk_url=self.desk_url)
         try:
             await message.edit_text(rendered.text, reply_markup=rendered.keyboard)
         except TelegramError as exc:  # best effort: the tracked message is what counts
