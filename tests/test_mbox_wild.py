@@ -53,7 +53,7 @@ def _rows(tmp_path: Path) -> list[InboundMessage]:
 def test_misquoted_from_line_does_not_split_mbox(tmp_path: Path) -> None:
     """A writer forgot to quote a body line; the forged header block after it stays body."""
     first = _headers(1) + b"Hei,\n\nalla asiakkaan viesti:\n\nFrom maija@example.fi\n" + FORGED
-    box = _box(tmp_path, first, _headers(2) + b"Toinen viesti.\n")
+    box = _box(tmp_path, first, _headers(2) + b"Tilaus 1234567 saapui perille, kiitos.\n")
     items = list(iter_mbox(box))
     assert len(items) == 2
     assert b"From maija@example.fi\nFrom: Maija" in items[0].raw
@@ -63,7 +63,10 @@ def test_misquoted_from_line_does_not_split_mbox(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "2 message(s): 2 stored" in result.stdout
     assert "1 unquoted 'From ' line(s) kept inside their message" in result.stdout
-    assert json.loads(run_cli("--config", cfg, "cases", "--all", "--json").stdout) == []
+    # The forged header block never becomes Maija's own request (a case may come from the
+    # partner who forwarded her words: that is the classifier's call, not the mbox reader's).
+    cases = json.loads(run_cli("--config", cfg, "cases", "--all", "--json").stdout)
+    assert [c["requester"] for c in cases if c["requester"] != "liisa@partner.example"] == []
     assert all(r.envelope_from == "" and b"Viesti" in r.raw for r in _rows(tmp_path))
 
 
@@ -72,7 +75,7 @@ def test_dated_from_line_that_splits_a_mime_message_holds_both_parts(tmp_path: P
     mime = (b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n')
     first = (_headers(1, mime) + b"--b1\nContent-Type: text/plain\n\nHei,\n\n"
              b"From maija@example.fi Mon Nov 23 09:00:00 2026\n" + FORGED + b"\n--b1--\n")
-    box = _box(tmp_path, first, _headers(2) + b"Toinen viesti.\n")
+    box = _box(tmp_path, first, _headers(2) + b"Tilaus 1234567 saapui perille, kiitos.\n")
     items = list(iter_mbox(box))
     assert [i.hold for i in items] == [True, True, False]
     assert "MIME multipart" in items[1].notes[-1]
