@@ -183,7 +183,8 @@ _DEADLINE_BEFORE = re.compile(
     r"tidsfrist|fram till|asti)\W{0,3}(?:\w+\W+){0,2}$"
 )
 _QUOTED_DATE_LINE = re.compile(
-    r"^\s*>?\s*(?:sent|date|lahetetty|paivamaara|skickat|datum)\s*:|\b(?:wrote|kirjoitti|skrev)"
+    r"^[ \t]*(?:>[ \t]*)?(?:sent|date|lahetetty|paivamaara|skickat|datum)[ \t]*:"
+    r"|\b(?:wrote|kirjoitti|skrev)"
     r"\s*:\s*$", re.M,
 )
 
