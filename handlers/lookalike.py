@@ -171,7 +171,7 @@ def domain_flags(domain: str, reference_domains: Iterable[str]) -> list[Flag]:
         elif _embeds(domain, ref):
             flags.append(Flag("known_domain_embedded",
                               "a known domain appears inside a different sender domain"))
-    return _unique(flags)
+    return unique_flags(flags)
 
 
 def address_flags(address: str, reference_addresses: Iterable[str]) -> list[Flag]:
@@ -203,7 +203,7 @@ def address_flags(address: str, reference_addresses: Iterable[str]) -> list[Flag
             flags.append(Flag("near_registered_address",
                               "sender address differs from a registered address only in its "
                               "domain"))
-    return _unique(flags)
+    return unique_flags(flags)
 
 
 def header_flags(
@@ -319,7 +319,8 @@ def _embeds(domain: str, ref: str) -> bool:
     )
 
 
-def _unique(flags: list[Flag]) -> list[Flag]:
+def unique_flags(flags: list[Flag]) -> list[Flag]:
+    """Each flag code once, first occurrence kept (identity's assessment uses it too)."""
     seen: set[str] = set()
     out = []
     for flag in flags:

@@ -126,7 +126,7 @@ def assess_identity(
             flags.append(Flag("signer_not_customer",
                               "valid signature, but the signer is not the registered address"))
 
-    flags = _unique(flags)
+    flags = lookalike.unique_flags(flags)
     return IdentityAssessment(
         level=level,
         customer_id=customer.id if customer is not None else None,
@@ -239,12 +239,3 @@ def _header_flags(parsed: MessageView) -> list[Flag]:
         sender_header=senders[0] if senders else None,
     )
 
-
-def _unique(flags: list[Flag]) -> list[Flag]:
-    seen: set[str] = set()
-    out = []
-    for flag in flags:
-        if flag.code not in seen:
-            seen.add(flag.code)
-            out.append(flag)
-    return out
