@@ -28,6 +28,7 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
     identity = settings.identity
     return IdentityPolicy(
         trusted_authserv_ids=tuple(identity.trusted_authserv_ids),
+        receiver_authserv_id=settings.mail.receiver.authserv_id,
         challenge_ttl_hours=identity.challenge_ttl_hours,
         challenge_max_attempts=identity.challenge_max_attempts,
         trusted_certificates=tuple(identity.trusted_certificates),

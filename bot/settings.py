@@ -88,6 +88,13 @@ class ReceiverSettings(_Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     #: 40 MiB on the wire: a 25 MB attachment grows to ~34 MB in base64.
     max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    #: The authserv-id this receiver writes in its Received line and its own DKIM verdict.
+    authserv_id: str = Field(default="dsrbot.invalid", min_length=1)
+    #: Peers (IP addresses or networks) that are our own MX: their trace headers are trusted.
+    #: Mail from anyone else reached us "straight from outside".
+    trusted_relays: list[str] = Field(default_factory=list)
+    #: Verify DKIM of mail from outside ourselves (DNS look-ups of the signer's key).
+    check_dkim: bool = True
 
 
 class MailSettings(_Section):

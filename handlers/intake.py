@@ -206,7 +206,8 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     # Authentication-Results from our own servers carry the verdict instead.
     work.assessment = assess_identity(
         msg, registered, candidates, identity, raw=work.raw, signature=work.signature,
-        protected_addresses=ctx.policy.org_addresses)
+        protected_addresses=ctx.policy.org_addresses,
+        via_receiver=work.channel in ("smtp", "lmtp"))
     work.reasons.extend(work.assessment.reasons)
     work.reasons.extend(work.signature.reasons)
     return None

@@ -58,6 +58,8 @@ class IdentityPolicy:
     """How identity is checked: trusted Authentication-Results ids, codes, trust files."""
 
     trusted_authserv_ids: Sequence[str] = ()
+    #: The authserv-id our own SMTP/LMTP receiver writes (``mail.receiver.authserv_id``).
+    receiver_authserv_id: str = ""
     challenge_ttl_hours: int = 72
     challenge_max_attempts: int = 5
     #: PEM/DER files of X.509 roots trusted for S/MIME and PDF signatures.
