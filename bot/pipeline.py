@@ -24,9 +24,10 @@ from typing import ClassVar, Protocol
 
 from sqlmodel import Session
 
-from bot.policy_from_settings import intake_policy, org_info
+from bot.policy_from_settings import identity_policy, intake_policy, org_info
 from bot.settings import Settings
 from handlers import intake
+from handlers.confirmation_letters import mail_due_confirmations
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -150,11 +151,21 @@ def process_pending(
     return counts
 
 
+def mail_held_confirmations(db: Database, settings: Settings) -> int:
+    """Confirmation letters held back by the one-per-hour limit, once their hour has passed."""
+    with db.session() as session:
+        return mail_due_confirmations(session, org_info(settings), identity_policy(settings),
+                                      datetime.now(UTC))
+
+
 def run_once(
     db: Database, settings: Settings, should_stop: Callable[[], bool] = lambda: False
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
     counts = process_pending(db, settings, should_stop=should_stop)
+    letters = mail_held_confirmations(db, settings)
+    if letters:
+        counts["confirmation_letters"] = letters
     finished = finish_decided(db, org_info(settings))
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts

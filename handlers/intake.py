@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel import Session
 
 from handlers import cases as engine
-from handlers import challenge as challenges
+from handlers import confirmation, confirmation_letters
 from handlers.execute import propose_all
 from handlers.identity import (
     CandidateKeys,
@@ -37,14 +37,10 @@ from handlers.signatures import SignatureResult, check_signatures, trust_from_se
 from handlers.triage import Triage, apply_rate_limit, triage
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
-from storage import challenges as challenge_store
 from storage import inbox
 from storage import register as reg
 from storage.candidates import find_candidates
 from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
-
-#: Confirmation mails to one customer's registered address per 24 hours (flood protection).
-MAX_CHALLENGES_PER_DAY = 3
 
 
 @dataclass(frozen=True)
@@ -140,9 +136,26 @@ def throttle_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     count = inbox.recent_count(session, work.message.from_address, since, work.received_at)
     verdict = apply_rate_limit(Triage("process"), recent=count, limit=policy.rate_limit_per_sender)
     if verdict.verdict == "held":
+        if _answers_a_waiting_confirmation(work, session):
+            # Someone flooding us in the owner's name must not hold her own reply.
+            work.reasons.append("over the sender rate limit, but answers a waiting "
+                                "confirmation: not held")
+            return None
         work.reasons.extend(verdict.reasons)
         return Stop(InboundState.HELD)
     return None
+
+
+def _answers_a_waiting_confirmation(work: Work, session: Session) -> bool:
+    """A reply in the thread of a case waiting for identity (our Message-IDs are not guessable),
+    or a valid code from its registered address."""
+    msg = work.message
+    case = engine.find_case_for_followup(
+        session, in_reply_to=msg.in_reply_to, references=msg.references, subject="",
+        sender=msg.from_address, sender_verified=False)
+    if case is None:
+        case = confirmation.case_for_code(session, msg)
+    return case is not None and case.status == CaseStatus.AWAITING_IDENTITY
 
 
 def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
@@ -155,6 +168,9 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         sender=msg.from_address, sender_verified=may_change_register(work.assessment),
     )
     if case is None:
+        # A code (or "not me") from the registered address, without our thread.
+        case = confirmation.case_for_code(session, msg)
+    if case is None:
         return None
     if not engine.is_open(case):
         # A reply to a closed case may be a new request ("now delete my data too"): it goes
@@ -166,21 +182,12 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                            inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
     work.reasons.append(f"follow-up to {case.id}")
     if case.status == CaseStatus.AWAITING_IDENTITY:
-        _try_confirmation(work, ctx, session, case)
-    return Stop(InboundState.PROCESSED)
-
-
-def _try_confirmation(work: Work, ctx: Context, session: Session, case: Case) -> None:
-    for code in challenges.find_codes(work.message.text)[:3]:
-        result = challenges.confirm_challenge(session, case.id, code, ctx.now,
-                                              sender=work.message.from_address)
-        work.reasons.append(f"confirmation code: {result.outcome}")
-        if result.ok:
-            session.refresh(case)
+        outcome = confirmation.handle_reply(session, ctx.org, case, msg, work.assessment,
+                                            ctx.now)
+        work.reasons.extend(outcome.reasons)
+        if outcome.verified:
             _advance_and_act(work, ctx, session, case)
-            return
-        if result.outcome in ("exhausted", "expired", "wrong_sender", "no_challenge"):
-            return
+    return Stop(InboundState.PROCESSED)
 
 
 def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
@@ -225,6 +232,7 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     )
     work.case_id = case.id
     case.details = {**case.details, "classification": _classification_details(c),
+                    "subject": confirmation_letters.request_subject(msg.subject),
                     "extracted": _extracted(c),
                     "identity": {"level": work.assessment.level,
                                  "candidates": len(work.assessment.candidate_ids),
@@ -251,13 +259,12 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     if case.verification_level != "verified" and work.assessment.customer_id is not None:
         customer = session.get(Customer, work.assessment.customer_id)
         if customer is not None and customer.email:
-            if _challenges_today(session, customer, ctx.now) < MAX_CHALLENGES_PER_DAY:
-                _challenge(session, ctx, case, customer)
-            else:
-                # Someone keeps writing in this customer's name: stop mailing the real
-                # owner codes; staff see the case and decide.
-                case.reasons = [*case.reasons, "confirmation not sent: too many requests in "
-                                "this customer's name today; staff to verify"]
+            # One letter per customer per hour lists every waiting request with its own code,
+            # so a flood of forgeries never locks the owner out of confirming her own.
+            why = confirmation_letters.request_confirmation(
+                session, ctx.org, ctx.policy.identity, case, customer, ctx.now)
+            work.reasons.append(why)
+            case.reasons = [*case.reasons, why]
     _advance_and_act(work, ctx, session, case)
     return None
 
@@ -298,21 +305,6 @@ def _extracted(c: Classification) -> dict[str, Any]:
                  "value": getattr(e, "value", None)} for e in c.entities]
     grounds = next((e.text for e in c.entities if e.label == "grounds"), "")
     return {"entities": entities, "grounds": grounds}
-
-
-def _challenges_today(session: Session, customer: Customer, now: datetime) -> int:
-    assert customer.id is not None
-    return challenge_store.count_since(session, customer.id, now - timedelta(hours=24))
-
-
-def _challenge(session: Session, ctx: Context, case: Case, customer: Customer) -> None:
-    """The confirmation goes to the address already in the register, never to the sender's."""
-    row, code = challenges.issue_challenge(session, case, customer, ctx.now,
-                                           settings=ctx.policy.identity)
-    send_letter(session, ctx.org, case, kind="identity_challenge",
-                recipient=challenges.challenge_recipient(customer),
-                context={"code": code, "expires_at": row.expires_at,
-                         "ttl_hours": ctx.policy.identity.challenge_ttl_hours})
 
 
 def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> None:
