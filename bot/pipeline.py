@@ -24,7 +24,7 @@ from typing import ClassVar, Protocol
 
 from sqlmodel import Session
 
-from bot.policy_from_settings import identity_policy, intake_policy, org_info
+from bot.policy_from_settings import identity_policy, intake_policy, org_info, rights_policy
 from bot.settings import Settings
 from handlers import intake
 from handlers.confirmation_letters import mail_due_confirmations
@@ -166,7 +166,7 @@ def run_once(
     letters = mail_held_confirmations(db, settings)
     if letters:
         counts["confirmation_letters"] = letters
-    finished = finish_decided(db, org_info(settings))
+    finished = finish_decided(db, org_info(settings), rights=rights_policy(settings))
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
+from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo, RightsPolicy
 from handlers.reminders import ReminderPolicy
 
 
@@ -37,6 +37,21 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
     )
 
 
+def rights_policy(settings: Settings) -> RightsPolicy:
+    return RightsPolicy(require_signature=frozenset(settings.rights.require_signature))
+
+
+def signature_warning(settings: Settings) -> str | None:
+    """The operator's warning when ``rights.require_signature`` demands signatures."""
+    types = settings.rights.require_signature
+    if not types:
+        return None
+    return (f"rights.require_signature demands a signature for {', '.join(types)}: the Finnish "
+            "Data Protection Ombudsman's sanctions board held such a demand excessive "
+            "(TSV 6097/161/21, Otavamedia Oy, 9 May 2022, EUR 85,000); a verified identity is "
+            "enough unless you have a signature to compare with")
+
+
 def intake_policy(settings: Settings) -> IntakePolicy:
     return IntakePolicy(
         org=org_info(settings),
@@ -45,6 +60,7 @@ def intake_policy(settings: Settings) -> IntakePolicy:
         rate_limit_per_sender=settings.mail.rate_limit_per_sender,
         rate_limit_window_minutes=settings.mail.rate_limit_window_minutes,
         auto_approve=tuple(settings.approval.auto_approve),
+        rights=rights_policy(settings),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import cases as engine
+from handlers.policy import RightsPolicy
 from handlers.rights import (
     OrgInfo,
     Outcome,
@@ -37,27 +38,38 @@ def _customer(session: Session, case: Case) -> Customer | None:
     return session.get(Customer, case.customer_id) if case.customer_id is not None else None
 
 
-def propose_all(session: Session, case: Case, org: OrgInfo) -> dict[str, Proposal]:
+def propose_all(
+    session: Session, case: Case, org: OrgInfo, rights: RightsPolicy | None = None
+) -> dict[str, Proposal]:
     """Every requested right's proposal (for staff to read, and to know if staff must decide)."""
     customer = _customer(session, case)
     if customer is None:
         return {}
-    handlers = make_handlers(org)
+    handlers = make_handlers(org, rights)
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     return {right: handlers[right].propose(session, case, customer, extracted)
             for right in case.types if right in handlers}
 
 
-def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str) -> list[Outcome]:
-    """Carry out every right of an approved case, then close it as done."""
+def carry_out_case(
+    session: Session, case: Case, org: OrgInfo, *, actor: str, rights: RightsPolicy | None = None
+) -> list[Outcome]:
+    """Carry out every right of an approved case, then close it as done.
+
+    A ban already applied when the case opened (``details["applied_at_once"]``) is not done
+    again: it was set and confirmed then.
+    """
     customer = _customer(session, case)
     if customer is None:
         raise RightsError(f"{case.id}: no verified customer record; nothing was done")
-    handlers = make_handlers(org)
+    handlers = make_handlers(org, rights)
+    done_at_once = set(case.details.get("applied_at_once") or ())
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     outcomes: list[Outcome] = []
     # Access before erasure: a report must be built from the data before it is erased.
     for right in in_execution_order(case.types):
+        if right in done_at_once:
+            continue
         proposal = handlers[right].propose(session, case, customer, extracted)
         if right == "objection":
             # Staff approving an objection upholds it; refusing it goes through refuse_request.
@@ -88,7 +100,8 @@ def _pending(session: Session) -> list[str]:
 
 
 def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
-                   case_id: str | None = None) -> dict[str, int]:
+                   case_id: str | None = None,
+                   rights: RightsPolicy | None = None) -> dict[str, int]:
     """Sweep: every approved case is carried out, every refusal gets its letter. Idempotent."""
     del now  # reserved: the handlers take their own clock today
     with db.read_session() as session:
@@ -115,7 +128,7 @@ def finish_decided(db: Database, org: OrgInfo, *, now: datetime | None = None,
                 actor = str(case.details.get("approved_by") or case.details.get("refused_by")
                             or "dsrbot")
                 if case.status == CaseStatus.APPROVED:
-                    carry_out_case(session, case, org, actor=actor)
+                    carry_out_case(session, case, org, actor=actor, rights=rights)
                     counts["done"] += 1
                 elif (case.status == CaseStatus.REFUSED
                       and not case.details.get("refusal_letter_sent")):

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers import bans_at_once, confirmation, confirmation_letters
 from handlers import cases as engine
-from handlers import confirmation, confirmation_letters
 from handlers.execute import propose_all
 from handlers.identity import (
     CandidateKeys,
@@ -236,6 +236,7 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                     "extracted": _extracted(c),
                     "identity": {"level": work.assessment.level,
                                  "candidates": len(work.assessment.candidate_ids),
+                                 "candidate_ids": list(work.assessment.candidate_ids),
                                  "mentions_other_customer": _mentions_other(work.assessment)},
                     "signature": {"state": work.signature.state}}
     verified = may_change_register(work.assessment)
@@ -256,15 +257,22 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     assert work.case_id is not None and work.assessment is not None
     case = session.get(Case, work.case_id)
     assert case is not None
-    if case.verification_level != "verified" and work.assessment.customer_id is not None:
-        customer = session.get(Customer, work.assessment.customer_id)
-        if customer is not None and customer.email:
-            # One letter per customer per hour lists every waiting request with its own code,
-            # so a flood of forgeries never locks the owner out of confirming her own.
-            why = confirmation_letters.request_confirmation(
-                session, ctx.org, ctx.policy.identity, case, customer, ctx.now)
-            work.reasons.append(why)
-            case.reasons = [*case.reasons, why]
+    owner_id = work.assessment.customer_id
+    customer = session.get(Customer, owner_id) if owner_id is not None else None
+    if (customer is not None and bans_at_once.bans_in(case.types)
+            and not _mentions_other(work.assessment)):
+        # Art. 21(3): a ban from the registered address applies now, before any code.
+        applied = bans_at_once.apply_from_registered_address(session, ctx.org, case, customer,
+                                                             ctx.now)
+        work.reasons.append(f"applied at once from the registered address: {', '.join(applied)}")
+    if (engine.is_open(case) and case.verification_level != "verified"
+            and customer is not None and customer.email):
+        # One letter per customer per hour lists every waiting request with its own code,
+        # so a flood of forgeries never locks the owner out of confirming her own.
+        why = confirmation_letters.request_confirmation(
+            session, ctx.org, ctx.policy.identity, case, customer, ctx.now)
+        work.reasons.append(why)
+        case.reasons = [*case.reasons, why]
     _advance_and_act(work, ctx, session, case)
     return None
 
@@ -313,17 +321,20 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     Auto-approval applies only when the classifier was sure and no right's own proposal asks
     for staff (an erasure with holds, an objection, a rectification that needs checking).
     """
-    proposals = propose_all(session, case, ctx.org)
+    proposals = propose_all(session, case, ctx.org, ctx.policy.rights)
     staff_needed = [p.right for p in proposals.values() if p.needs_staff]
     case.details = {**case.details,
                     "proposals": {r: p.staff_summary() for r, p in proposals.items()}}
     needs_review = bool(case.details.get("classification", {}).get("needs_review"))
     # A colleague asking to erase someone must never end up erasing their own record.
     third_party = bool(case.details.get("identity", {}).get("mentions_other_customer"))
+    # A ban applied when the case opened is done: it never needs staff later.
+    done = tuple(case.details.get("applied_at_once") or ())
     auto = (() if needs_review or staff_needed or third_party
-            else ctx.policy.auto_approve)
+            else (*ctx.policy.auto_approve, *done))
     why = ([f"staff to decide: {', '.join(sorted(staff_needed))}"] if staff_needed else [])
     if third_party:
         why.append("the mail names another customer in the register: staff to decide")
-    decision = engine.advance(session, case, auto_approve=auto, reasons=why)
+    decision = engine.advance(session, case, auto_approve=auto, reasons=why,
+                              require_signature=ctx.policy.rights.require_signature)
     work.reasons.extend([*why, decision.message])

@@ -71,6 +71,19 @@ class IdentityPolicy:
 
 
 @dataclass(frozen=True)
+class RightsPolicy:
+    """How much proof each right asks for beyond a verified identity.
+
+    ``require_signature``: request types that must also be signed (``rights.require_signature``,
+    default none). The privacy notice asks for signed access and rectification requests, but
+    the Ombudsman's sanctions board held such a demand excessive (TSV 6097/161/21), so a
+    verified identity is enough unless the company insists.
+    """
+
+    require_signature: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class IntakePolicy:
     """Everything the inbound pipeline's stages read besides the message itself."""
 
@@ -82,3 +95,4 @@ class IntakePolicy:
     rate_limit_window_minutes: int = 60
     #: Request types carried out without staff once identity and signature allow it.
     auto_approve: tuple[str, ...] = ("marketing_optout", "publication_ban")
+    rights: RightsPolicy = field(default_factory=RightsPolicy)

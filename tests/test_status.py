@@ -163,7 +163,7 @@ def test_dsrbot_status_json_is_one_object_for_scripts(tmp_path: Path) -> None:
     dsrbot(config, "init")
     data = json.loads(dsrbot(config, "status", "--json").stdout)
     assert set(data) == {"service", "configured", "queues", "oldest_unprocessed",
-                         "next_deadline", "open_cases"}
+                         "next_deadline", "open_cases", "warnings"}
     assert data["service"]["running"] is False
     text = dsrbot(config, "status").stdout
     assert text.startswith("service: not running")

@@ -88,7 +88,9 @@ class ChatActions:
     ) -> tuple[bool, str]:
         actor = member.actor
         if verb == render.APPROVE:
-            decision = engine.approve(session, case, actor=actor)
+            decision = engine.approve(
+                session, case, actor=actor,
+                require_signature=self.settings.rights.require_signature)
         elif verb == render.REFUSE:
             decision = engine.refuse(session, case, reason=text, actor=actor)
         elif verb == render.ASSIGN:

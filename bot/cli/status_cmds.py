@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.cli.context import ctx_obj, fail
+from bot.policy_from_settings import signature_warning
 from bot.service import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
 from storage.case_status import CLOSED
@@ -53,6 +54,8 @@ class Status:
     oldest_unprocessed: dict[str, Any] | None
     next_deadline: dict[str, Any] | None
     open_cases: dict[str, int]
+    #: Configuration the operator should know is risky (e.g. rights.require_signature).
+    warnings: list[str] = field(default_factory=list)
 
 
 def configured_components(settings: Settings) -> list[str]:
@@ -164,6 +167,7 @@ def collect_status(settings: Settings, session: Session, now: datetime | None = 
         oldest_unprocessed=oldest_unprocessed(session, now),
         next_deadline=deadline,
         open_cases=dict(sorted(by_status.items())),
+        warnings=[w for w in (signature_warning(settings),) if w],
     )
 
 
@@ -204,6 +208,7 @@ def render(status: Status) -> str:
         f"{nd['case_id']} due {nd['due_date']} ({nd['days_left']} day(s) left)" if nd else "none"))
     cases = ", ".join(f"{k} {v}" for k, v in status.open_cases.items()) or "none"
     lines.append(f"open cases: {sum(status.open_cases.values())} ({cases})")
+    lines += [f"warning: {w}" for w in status.warnings]
     return "\n".join(lines)
 
 

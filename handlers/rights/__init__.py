@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from sqlmodel import Session
 
+from handlers.policy import RightsPolicy
 from handlers.rights.access import AccessHandler
 from handlers.rights.base import (
     Hold,
@@ -45,13 +46,14 @@ from storage import audit
 from storage.models import Case, Customer
 
 
-def make_handlers(org: OrgInfo) -> Mapping[str, RightHandler]:
+def make_handlers(
+    org: OrgInfo, rights: RightsPolicy | None = None
+) -> Mapping[str, RightHandler]:
     """One handler per request type (the names ``approval.auto_approve`` uses)."""
-    handlers: list[RightHandler] = [
-        AccessHandler(org), PortabilityHandler(org), RectificationHandler(org),
-        ErasureHandler(org), RestrictionHandler(org), ObjectionHandler(org),
-        MarketingOptOutHandler(org), PublicationBanHandler(org),
-    ]
+    classes = (AccessHandler, PortabilityHandler, RectificationHandler, ErasureHandler,
+               RestrictionHandler, ObjectionHandler, MarketingOptOutHandler,
+               PublicationBanHandler)
+    handlers: list[RightHandler] = [cls(org, rights) for cls in classes]
     return MappingProxyType({h.right: h for h in handlers})
 
 

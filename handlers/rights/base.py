@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from handlers import identity
 from handlers.cases import add_thread_id
 from handlers.letters import normalise_language, render_letter
-from handlers.policy import OrgInfo
+from handlers.policy import OrgInfo, RightsPolicy
 from mailformat import OutAttachment
 from storage import audit, outbox
 from storage.models import Case, Customer, Party, PartyKind
@@ -143,8 +143,14 @@ class GatedHandler:
 
     right: str = ""
 
-    def __init__(self, org: OrgInfo) -> None:
+    def __init__(self, org: OrgInfo, rights: RightsPolicy | None = None) -> None:
         self.org = org
+        self.rights = rights or RightsPolicy()
+
+    def signature_required(self, case: Case) -> bool:
+        """The company insists on a signature for this right (``rights.require_signature``)
+        and the request carries no valid one; by default a verified identity is enough."""
+        return self.right in self.rights.require_signature and case.signature_state != "valid"
 
     def propose(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
