@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
@@ -20,7 +20,9 @@ from bot.chat import render
 from bot.chat.manual_intake import IntakeFile, build_manual_message
 from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
+from bot.policy_from_settings import org_info
 from bot.settings import Settings
+from handlers import bans_at_once
 from handlers import cases as engine
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
@@ -31,6 +33,7 @@ from storage.models import Case
 #: The case engine's name for what each button or command does (for the staff check).
 ENGINE_ACTION: dict[str, str] = {
     render.APPROVE: "approve",
+    render.BAN: "approve",
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
     render.ASSIGN: "assign",
@@ -91,6 +94,14 @@ class ChatActions:
             decision = engine.approve(
                 session, case, actor=actor,
                 require_signature=self.settings.rights.require_signature)
+        elif verb == render.BAN:
+            try:
+                who, applied = bans_at_once.apply_ban_for_case(
+                    session, org_info(self.settings), case, datetime.now(UTC), actor=actor)
+            except bans_at_once.BanError as exc:
+                raise engine.CaseError(str(exc)) from exc
+            return bool(applied), (f"{case.id}: {', '.join(applied) or 'nothing new'} applied "
+                                   f"for customer {who.customer_number}")
         elif verb == render.REFUSE:
             decision = engine.refuse(session, case, reason=text, actor=actor)
         elif verb == render.ASSIGN:
