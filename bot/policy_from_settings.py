@@ -31,6 +31,7 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
         receiver_authserv_id=settings.mail.receiver.authserv_id,
         challenge_ttl_hours=identity.challenge_ttl_hours,
         challenge_max_attempts=identity.challenge_max_attempts,
+        signature_max_age_days=identity.signature_max_age_days,
         trusted_certificates=tuple(identity.trusted_certificates),
         trusted_openpgp_keys=tuple(identity.trusted_openpgp_keys),
         base_dir=settings.base_dir,

@@ -139,6 +139,8 @@ class IdentitySettings(_Section):
     trusted_authserv_ids: list[str] = Field(default_factory=list)
     challenge_ttl_hours: int = Field(default=72, ge=1)
     challenge_max_attempts: int = Field(default=5, ge=1)
+    #: A signature verifies a request only when signed at most this many days before receipt.
+    signature_max_age_days: int = Field(default=30, ge=1)
     #: PEM/DER files of X.509 roots trusted for S/MIME and PDF signatures.
     trusted_certificates: list[Path] = Field(default_factory=list)
     #: OpenPGP certificate files (armored or binary; keyrings allowed) trusted for signatures.

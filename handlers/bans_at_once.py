@@ -54,6 +54,8 @@ def apply_from_registered_address(
                      basis="mail from the registered address (below verified: a ban only "
                            "reduces processing)")
     if applied and set(case.types) <= set(applied):
+        # The case is closed with the record it changed (its level stays what was proven).
+        case.customer_id = customer.id
         reason = "ban applied at once from the registered address"
         store.transition(session, case, CaseStatus.APPROVED, actor=audit.BOT_ACTOR,
                          reasons=[reason])

@@ -31,13 +31,13 @@ from handlers.identity import (
     may_change_register,
 )
 from handlers.parse import MalformedMessage, ParsedMessage, parse_message
-from handlers.policy import IntakePolicy, OrgInfo
+from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
-from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
+from handlers.signatures import SignatureResult, binding, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
-from storage import inbox
+from storage import inbox, used_signatures
 from storage import register as reg
 from storage.candidates import find_candidates
 from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
@@ -71,6 +71,8 @@ class Work:
     classification: Classification | None = None
     assessment: IdentityAssessment | None = None
     signature: SignatureResult | None = None
+    #: SHA-256 of the signature that binds this request (recorded when it verifies a case).
+    signature_fingerprint: str = ""
     case_id: str | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -207,8 +209,8 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     registered = list(reg.customers_by_email(session, msg.from_address))
     candidates = find_candidates(session, _keys(work))
     identity = ctx.policy.identity
-    work.signature = check_signatures(
-        msg, trust_from_settings(identity, base_dir=identity.base_dir))
+    work.signature = _bound_signature(work, session, check_signatures(
+        msg, trust_from_settings(identity, base_dir=identity.base_dir)), identity)
     # No DNS function: direct DKIM checks would reach the network; trusted
     # Authentication-Results from our own servers carry the verdict instead.
     work.assessment = assess_identity(
@@ -218,6 +220,25 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     work.reasons.extend(work.assessment.reasons)
     work.reasons.extend(work.signature.reasons)
     return None
+
+
+def _bound_signature(work: Work, session: Session, result: SignatureResult,
+                     identity: IdentityPolicy) -> SignatureResult:
+    """A valid signature counts only over this request, recently, and for one case only."""
+    if result.state != "valid":
+        return result
+    asks = any(label in REQUEST_LABELS for label in work.result.labels)
+    bound = binding.bind(result, text=work.message.text, body_is_request=asks,
+                         received_at=work.received_at,
+                         max_age_days=identity.signature_max_age_days)
+    if not bound.bound:
+        return binding.unbound(result, bound.reason or binding.NOT_OVER_REQUEST)
+    earlier = used_signatures.used_by(session, bound.fingerprint)
+    if earlier is not None:
+        return binding.unbound(result, f"{binding.NOT_OVER_REQUEST}: it already verified "
+                                       f"case {earlier}")
+    work.signature_fingerprint = bound.fingerprint
+    return result
 
 
 def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
@@ -240,6 +261,8 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                                  "mentions_other_customer": _mentions_other(work.assessment)},
                     "signature": {"state": work.signature.state}}
     verified = may_change_register(work.assessment)
+    if verified and work.signature.state == "valid" and work.signature_fingerprint:
+        used_signatures.record(session, work.signature_fingerprint, case.id, ctx.now)
     engine.record_identity(
         session, case, verification_level="verified" if verified else work.assessment.level,
         signature_state=work.signature.state,

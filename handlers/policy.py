@@ -62,6 +62,8 @@ class IdentityPolicy:
     receiver_authserv_id: str = ""
     challenge_ttl_hours: int = 72
     challenge_max_attempts: int = 5
+    #: A signature verifies only when signed this many days or fewer before receipt.
+    signature_max_age_days: int = 30
     #: PEM/DER files of X.509 roots trusted for S/MIME and PDF signatures.
     trusted_certificates: Sequence[Path] = ()
     #: OpenPGP certificate files trusted for signatures.

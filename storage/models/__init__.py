@@ -18,6 +18,7 @@ from storage.models.cases import (
     CaseThreadRef,
     IdentityChallenge,
     SentReminder,
+    UsedSignature,
 )
 from storage.models.mail import (
     ImapState,
@@ -82,5 +83,6 @@ __all__ = [
     "SentReminder",
     "Staff",
     "StaffRole",
+    "UsedSignature",
     "normalise_email",
 ]

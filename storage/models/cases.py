@@ -87,6 +87,15 @@ class IdentityChallenge(SQLModel, table=True):
     created_at: datetime
 
 
+class UsedSignature(SQLModel, table=True):
+    """A signature that verified a case: one signature verifies one case only, so an old signed
+    mail cannot be replayed to verify another request (the key is SHA-256 of its bytes)."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    used_at: datetime
+
+
 class SentReminder(SQLModel, table=True):
     """What the scheduler has done: one row per reminder, escalation, expiry, digest or
     retention action, keyed so the same thing can never be done twice.
