@@ -30,6 +30,7 @@ from handlers.identity import (
     candidate_keys,
     may_change_register,
 )
+from handlers.identity.names import named_customers
 from handlers.parse import MalformedMessage, ParsedMessage, parse_message
 from handlers.policy import IdentityPolicy, IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
@@ -207,7 +208,10 @@ def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     msg = work.message
     registered = list(reg.customers_by_email(session, msg.from_address))
-    candidates = find_candidates(session, _keys(work))
+    # Numbers, phones, addresses, and names in any inflection ("Matti Virtasen"): third parties.
+    candidates = list(find_candidates(session, _keys(work)))
+    candidates += [c for c in named_customers(session, msg.text)
+                   if all(c.id != known.id for known in candidates)]
     identity = ctx.policy.identity
     work.signature = _bound_signature(work, session, check_signatures(
         msg, trust_from_settings(identity, base_dir=identity.base_dir)), identity)
