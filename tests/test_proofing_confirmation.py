@@ -138,7 +138,9 @@ def test_autoreply_quoting_code_never_verifies(svc: Service) -> None:
     svc.send(reply(letter, f"Olen lomalla 14.12. asti.\n\n{letter.body_text}",
                    subject=f"Automaattinen vastaus: {letter.subject}"))
     assert_untouched(svc)
-    assert not svc.letters("identity_still_needed")  # robots are never answered
+    # Nothing happens at all: no confirmation, no cancellation, and robots are never answered.
+    assert svc.cases()[-1].status == CaseStatus.AWAITING_IDENTITY
+    assert not svc.letters("identity_still_needed") and not svc.letters("identity_cancelled")
 
 
 def test_leaked_code_in_mail_failing_dmarc_at_our_server_never_verifies(svc: Service) -> None:
