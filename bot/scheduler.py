@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import partial
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from bot.settings import SchedulerSettings, Settings
 from handlers import cases as engine
 from handlers import deadlines, periodic
 from handlers import reminders as rules
+from storage import audit
 from storage import reminders as done
 from storage.db import Database
 
@@ -175,13 +177,33 @@ class PeriodicJobs:
         if local.time() < time(hour, minute):
             return report
         day = local.date()
-        if settings.digest_working_days_only and not deadlines.is_working_day(day):
+        digest_day = not (settings.digest_working_days_only
+                          and not deadlines.is_working_day(day))
+        self._audit_checkpoint(report, now, day, announce=not digest_day)
+        if not digest_day:
             return report
         held = self._held_count(day)
         digest = self._each(report, "digest", day, partial(
             periodic.send_digest, now=now, day=day, held=held, instance=self.instance))
         report.add(rules.DIGEST, 1 if digest is not None else 0)
         return report
+
+    def _audit_checkpoint(self, report: TickReport, now: datetime, day: date, *,
+                          announce: bool) -> None:
+        """Every day (the digest carries it on digest days): record, mail, append to the log."""
+        audit_settings = self.settings.audit
+        checkpoint = self._each(report, "audit checkpoint", day, partial(
+            periodic.record_audit_checkpoint, now=now, day=day, org=self.org,
+            mail_to=audit_settings.checkpoint_to, announce=announce, instance=self.instance))
+        if checkpoint is None:
+            return
+        report.add(periodic.AUDIT_CHECKPOINT)
+        try:
+            append_checkpoint_log(audit_settings.checkpoint_log, day, checkpoint)
+        except OSError:
+            report.errors += 1
+            log.exception("scheduler: could not append the audit checkpoint to %s",
+                          audit_settings.checkpoint_log)
 
     def _held_count(self, day: date) -> int:
         """Customers past retention and still not anonymised (held, or failing)."""
@@ -190,6 +212,13 @@ class PeriodicJobs:
         years = self.settings.retention.years_after_relationship_end
         with self.db.read_session() as session:
             return done.retention_pending_count(session, rules.add_years(day, -years))
+
+
+def append_checkpoint_log(path: Path, day: date, checkpoint: audit.Checkpoint) -> None:
+    """``DATE COUNT HASH``, one line a day: ``dsrbot audit verify --checkpoints FILE`` reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{day.isoformat()} {checkpoint}\n")
 
 
 class Scheduler:

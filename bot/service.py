@@ -64,6 +64,11 @@ def build_components(settings: Settings, db: Database) -> list[Component]:
         from bot.chat.telegram_app import TelegramChat  # only then import PTB's stack
 
         components.append(TelegramChat(settings, db))
+    # The staff desk; a decision taken there wakes the pipeline to carry it out.
+    if settings.web.enabled:
+        from bot.web.server import WebDesk  # only then import Starlette and uvicorn
+
+        components.append(WebDesk(settings, db, on_change=pipeline.notify))
     return components
 
 
@@ -196,7 +201,7 @@ async def run_service(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.to_thread(migrate.upgrade, settings.database.url)
-    db = Database(settings.database.url)
+    db = Database(settings.database.url, audit_key=settings.audit_key())
     with db.session() as session:
         ensure_default_parties(session)
     components = build_components(settings, db)

@@ -32,7 +32,9 @@ RequestTypeName = Literal[
 REQUEST_TYPES: tuple[str, ...] = get_args(RequestTypeName)
 
 #: Keys that hold secrets. They may come from the environment or from a ``*_file`` path only.
-SECRET_KEYS = frozenset({"password", "token"})
+SECRET_KEYS = frozenset({"password", "token", "key", "secret_key"})
+#: An audit key shorter than this is refused (``openssl rand -hex 32`` gives 64 characters).
+MIN_AUDIT_KEY_CHARS = 32
 
 
 class ConfigError(Exception):
@@ -163,6 +165,34 @@ class ChatSettings(_Section):
     staff: list[StaffMember] = Field(default_factory=list)
 
 
+class StaffSettings(_Section):
+    """Who may be at the console. Staff themselves are ``chat.staff`` and the Staff table."""
+
+    #: OS login name -> staff name. When set, ``--as`` must be the name mapped to the OS user
+    #: running the command (an OS user not in the map may not act as anyone).
+    console_users: dict[str, str] = Field(default_factory=dict)
+
+
+class AuditSettings(_Section):
+    """Anchoring the hash chain (see :mod:`storage.audit`)."""
+
+    #: The HMAC key, from DSRBOT_AUDIT__KEY or ``key_file`` only (never this file).
+    key: SecretStr | None = None
+    key_file: Path | None = None
+    #: Where the daily checkpoint is appended (``DATE COUNT HASH`` per line).
+    checkpoint_log: Path = Path("var/audit-checkpoints.log")
+    #: Also mail the daily checkpoint here (someone outside the database's reach); empty: no.
+    checkpoint_to: str = ""
+
+    @field_validator("checkpoint_to")
+    @classmethod
+    def _checkpoint_to_is_mail(cls, value: str) -> str:
+        value = value.strip()
+        if value and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
 class RetentionSettings(_Section):
     years_after_relationship_end: int = Field(default=10, ge=1)
 
@@ -213,6 +243,24 @@ class SchedulerSettings(_Section):
         return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
 
+class WebSettings(_Section):
+    """The staff desk: a web view served by ``dsrbot run`` (loopback unless configured)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8026, ge=0, le=65535)
+    #: How staff reach the desk (links in chat cards and digests), e.g. https://desk.example.fi
+    base_url: str = "http://127.0.0.1:8026"
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: Signs the session cookie. From the environment or a file only; without one a random key
+    #: is made at start (sessions then end when the service restarts).
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    #: Send the session cookie only over HTTPS (set when a TLS proxy fronts the desk).
+    secure_cookies: bool = False
+
+
 class Settings(BaseSettings):
     """The whole configuration. Built only through :func:`load_settings`."""
 
@@ -227,8 +275,11 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     rights: RightsSettings = RightsSettings()
     chat: ChatSettings = ChatSettings()
+    staff: StaffSettings = StaffSettings()
+    audit: AuditSettings = AuditSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    web: WebSettings = WebSettings()
     #: Folder the relative paths were resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
@@ -251,6 +302,19 @@ class Settings(BaseSettings):
         if path is not None:
             return path.read_text(encoding="utf-8").strip()
         return None
+
+    def audit_key(self) -> bytes | None:
+        """The audit HMAC key, or None; :class:`ConfigError` when it is too short to matter."""
+        try:
+            raw = self.secret(self.audit.key, self.audit.key_file)
+        except OSError as exc:
+            raise ConfigError(f"audit.key_file: cannot read ({exc.__class__.__name__})") from exc
+        if raw is None:
+            return None
+        if len(raw) < MIN_AUDIT_KEY_CHARS:
+            raise ConfigError(f"audit.key: at least {MIN_AUDIT_KEY_CHARS} characters "
+                              "(e.g. openssl rand -hex 32)")
+        return raw.encode()
 
 
 def _find_secrets_in_file(data: dict[str, Any], prefix: str = "") -> str | None:
@@ -284,6 +348,8 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
         (settings.mail.outgoing, "password_file"),
         (settings.mail.imap, "password_file"),
         (settings.chat, "token_file"),
+        (settings.audit, "key_file"),
+        (settings.web, "secret_key_file"),
     ):
         value = getattr(section, attr)
         if value is not None and not value.is_absolute():
@@ -293,6 +359,8 @@ def _resolve_paths(settings: Settings, base: Path) -> None:
                                      for p in identity.trusted_certificates]
     identity.trusted_openpgp_keys = [p if p.is_absolute() else base / p
                                      for p in identity.trusted_openpgp_keys]
+    if not settings.audit.checkpoint_log.is_absolute():
+        settings.audit.checkpoint_log = base / settings.audit.checkpoint_log
     url = settings.database.url
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:

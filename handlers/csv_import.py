@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from handlers import fields as f
+from handlers.csv_safe import safe_cell
 from storage.models import InvoiceStatus
 from storage.register import ImportRowError, Row
 
@@ -51,7 +52,18 @@ def _rows(lines: Iterable[str], columns: tuple[str, ...]) -> Iterator[tuple[int,
             raise CsvImportError(reader.line_num, None, "more values than columns")
         if all(not (v or "").strip() for v in raw.values()):
             continue
-        yield reader.line_num, {k: (v or "").strip() for k, v in raw.items()}
+        yield reader.line_num, {k: unescape_cell((v or "").strip()).strip()
+                                for k, v in raw.items()}
+
+
+def unescape_cell(value: str) -> str:
+    """Undo :func:`handlers.csv_safe.safe_cell`: our exports prefix ``'`` to a cell that
+    starts like a formula, so one leading ``'`` before ``= + - @``, tab or CR is dropped and
+    an exported file imports as it was. (A value that itself began with ``'`` and then one of
+    those characters loses that ``'``; a lone ``'`` before anything else is kept.)"""
+    if value.startswith("'") and safe_cell(value[1:]) == value:
+        return value[1:]
+    return value
 
 
 def _field(line: int, column: str, fn: Callable[[str], T], value: str) -> T:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -38,6 +38,7 @@ from storage.models import Case, Customer, IdentityChallenge
 
 log = logging.getLogger(__name__)
 ACTOR = audit.BOT_ACTOR
+AUDIT_CHECKPOINT = "audit_checkpoint"
 
 RetentionResult = Literal["anonymised", "held", "skipped"]
 
@@ -249,6 +250,9 @@ def send_digest(
     anonymised = _anonymised_since(session, since)
     digest = rules.build_digest(day, engine.open_cases(session), anonymised=anonymised,
                                 retention_held=held)
+    checkpoint = audit.last_recorded_checkpoint(session)
+    if checkpoint is not None:
+        digest = replace(digest, audit_checkpoint=str(checkpoint))
     _notify_staff(session, rules.render_digest(digest), case_id=None, now=now,
                   reminder=rules.DIGEST, day=day.isoformat())
     audit.record(session, ACTOR, "scheduler.digest", details={
@@ -257,6 +261,42 @@ def send_digest(
         "awaiting_identity": len(digest.awaiting_identity),
         "anonymised": len(digest.anonymised), "retention_held": held})
     return digest
+
+
+def record_audit_checkpoint(
+    session: Session,
+    *,
+    now: datetime,
+    day: date,
+    org: OrgInfo,
+    mail_to: str = "",
+    announce: bool = False,
+    instance: str = "",
+) -> audit.Checkpoint | None:
+    """Once per local day: take the chain's head as a checkpoint and send copies outside the
+    database (a mail to ``mail_to``; the staff chat when ``announce``, else the digest carries
+    it; the caller appends it to the log file). None when today's was taken already.
+
+    The checkpoint is taken before this function's own entries, which the next one anchors.
+    """
+    if not done.claim(session, kind=AUDIT_CHECKPOINT, subject=done.STAFF, due_on=day, now=now,
+                      instance=instance):
+        return None
+    checkpoint = audit.head(session)
+    line = f"Audit checkpoint {day.isoformat()}: {checkpoint}"
+    if announce:
+        _notify_staff(session, f"🔒 {line}", case_id=None, now=now,
+                      reminder=AUDIT_CHECKPOINT, day=day.isoformat())
+    if mail_to:
+        outbox.enqueue(
+            session, kind=AUDIT_CHECKPOINT, recipient=mail_to,
+            subject=f"{org.name}: audit checkpoint {day.isoformat()}", domain=org.domain,
+            body_text=(f"{line}\n\nKeep this mail. Check the audit log against it with:\n"
+                       f'  dsrbot audit verify --checkpoint "{checkpoint}"\n'), now=now)
+    audit.record(session, ACTOR, audit.CHECKPOINT_ACTION, details={
+        "day": day.isoformat(), "count": checkpoint.count, "hash": checkpoint.hash,
+        "mailed": bool(mail_to)})
+    return checkpoint
 
 
 def _anonymised_since(session: Session, since: datetime) -> Sequence[str]:

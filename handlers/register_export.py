@@ -1,19 +1,22 @@
 """Register exports under the same column names the import uses.
 
 The CSV customer file adds two columns the import does not take (``processing_restricted``,
-``anonymised_at``): those states come from requests, never from a spreadsheet.
+``anonymised_at``): those states come from requests, never from a spreadsheet. Every CSV cell
+goes through :func:`handlers.csv_safe.safe_cell` (a customer named ``=HYPERLINK(...)`` is
+written ``'=HYPERLINK(...)``); the import takes that ``'`` off again.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from handlers.csv_import import CUSTOMER_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS
+from handlers.csv_safe import safe_cell
 from storage.models import Customer, Invoice, Order
 
 LABEL_COLUMNS = ("first_name", "last_name", "organisation", "postal_address")
@@ -48,6 +51,17 @@ def invoice_dict(i: Invoice, customer_number: str, order_number: str) -> dict[st
             "due_date": _iso(i.due_date), "amount": euros(i.amount_cents), "status": i.status}
 
 
+class SafeWriter:
+    """``csv.DictWriter`` whose every cell is made safe for spreadsheets first."""
+
+    def __init__(self, out: IO[str], fieldnames: Sequence[str]) -> None:
+        self._writer = csv.DictWriter(out, fieldnames=list(fieldnames))
+        self._writer.writeheader()
+
+    def writerow(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow({k: safe_cell(v) for k, v in row.items()})
+
+
 Batch = tuple[list[Customer], dict[int, list[Order]], dict[int, list[Invoice]]]
 
 
@@ -80,12 +94,9 @@ def write_csv_dir(batches: Iterator[Batch], folder: Path) -> int:
         (folder / "orders.csv").open("w", newline="", encoding="utf-8") as of,
         (folder / "invoices.csv").open("w", newline="", encoding="utf-8") as inf,
     ):
-        cw = csv.DictWriter(cf, fieldnames=[*CUSTOMER_COLUMNS, "processing_restricted",
-                                            "anonymised_at"])
-        ow = csv.DictWriter(of, fieldnames=ORDER_COLUMNS)
-        iw = csv.DictWriter(inf, fieldnames=INVOICE_COLUMNS)
-        for w in (cw, ow, iw):
-            w.writeheader()
+        cw = SafeWriter(cf, [*CUSTOMER_COLUMNS, "processing_restricted", "anonymised_at"])
+        ow = SafeWriter(of, ORDER_COLUMNS)
+        iw = SafeWriter(inf, INVOICE_COLUMNS)
         for customers, orders, invoices in batches:
             for c in customers:
                 assert c.id is not None
@@ -104,8 +115,7 @@ def write_csv_dir(batches: Iterator[Batch], folder: Path) -> int:
 
 
 def write_label_list(customers: Iterator[Customer], out: IO[str]) -> int:
-    writer = csv.DictWriter(out, fieldnames=LABEL_COLUMNS)
-    writer.writeheader()
+    writer = SafeWriter(out, LABEL_COLUMNS)
     count = 0
     for c in customers:
         writer.writerow({k: getattr(c, k) for k in LABEL_COLUMNS})

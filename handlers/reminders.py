@@ -232,6 +232,8 @@ class Digest:
     awaiting_identity: Sequence[str]
     anonymised: Sequence[str]
     retention_held: int = 0
+    #: ``COUNT HASH`` of the audit chain recorded today: staff keep it outside the database.
+    audit_checkpoint: str | None = None
 
     @property
     def open_total(self) -> int:
@@ -302,6 +304,8 @@ def render_digest(digest: Digest) -> str:
     if digest.retention_held:
         lines.append(f"Past retention but held (open invoice, collection, legal hold, "
                      f"org contact): {digest.retention_held}")
+    if digest.audit_checkpoint:
+        lines.append(f"Audit checkpoint: {digest.audit_checkpoint}")
     return "\n".join(lines)
 
 

@@ -1,31 +1,66 @@
-"""Append-only, hash-chained audit log.
+"""Append-only, hash-chained audit log, optionally keyed, anchored by checkpoints.
 
 Each entry stores the previous entry's hash and its own, computed over a canonical JSON form of
-its content, so editing, deleting or reordering any row breaks the chain at that row.
+its content. What that detects on its own: editing, deleting or reordering a row *inside* the
+chain without recomputing the hashes after it. What it does NOT detect on its own, because
+anyone with write access to the database can recompute SHA-256: deleting the last entries (or
+all of them), editing an entry and rehashing everything after it, or appending a forged entry.
+Those are found only
+
+* against a **checkpoint** (``COUNT HASH`` of the head, kept outside the database: the staff
+  digest, ``var/audit-checkpoints.log``, a mail): a chain shorter than a checkpoint, or whose
+  entry at that count has another hash, was rewritten; or
+* with the **key** (``audit.key``): each hash is then an HMAC-SHA256, stored as
+  ``hmac:<base64url>`` so the mode shows without the key, and recomputing the chain needs it.
+  Entries written before a key was configured stay plain; once keyed, every later entry must
+  be keyed, so a rewrite without the key cannot pass as plain entries.
+
+The key reaches :func:`record` through ``session.info[KEY_INFO]`` (set by
+:class:`storage.db.Database`), so every writer in a keyed process keys its entries, and a
+process without the key refuses to append plain entries after keyed ones.
 ``details`` must hold ids, counts and reasons only: never names, addresses or erased values.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
 BOT_ACTOR = "dsrbot"
+KEYED_PREFIX = "hmac:"
+#: ``session.info`` keys: the audit key (bytes) and extra attribution merged into ``details``.
+KEY_INFO = "dsrbot_audit_key"
+CONTEXT_INFO = "dsrbot_audit_context"
+_HASH = re.compile(r"[0-9a-f]{64}|hmac:[A-Za-z0-9_-]{43}")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PG_AUDIT_LOCK = 0x64737262  # "dsrb": serialises appends to the chain across processes
+
+
+class AuditKeyError(RuntimeError):
+    """The chain is keyed but this process has no key (or the reverse): nothing is written."""
 
 
 def staff_actor(name: str) -> str:
     return f"staff:{name}"
+
+
+def attribute_session(session: Session, **context: str) -> None:
+    """Record ``context`` (e.g. ``os_user``) in ``details`` of every entry this session writes:
+    who really ran a console command, beside the name they gave."""
+    session.info.setdefault(CONTEXT_INFO, {}).update(context)
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -42,8 +77,16 @@ def _canonical(entry: AuditEntry) -> bytes:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256(_canonical(entry)).hexdigest()
+def is_keyed(stored_hash: str) -> bool:
+    return stored_hash.startswith(KEYED_PREFIX)
+
+
+def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
+    """SHA-256 hex without a key; ``hmac:`` + base64url HMAC-SHA256 with one (48 chars)."""
+    if key is None:
+        return hashlib.sha256(_canonical(entry)).hexdigest()
+    mac = hmac.new(key, _canonical(entry), hashlib.sha256).digest()
+    return KEYED_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def record(
@@ -60,7 +103,12 @@ def record(
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    key: bytes | None = session.info.get(KEY_INFO)
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    if key is None and last is not None and is_keyed(last.hash):
+        raise AuditKeyError("the audit log is keyed: set DSRBOT_AUDIT__KEY or audit.key_file "
+                            "to write to it; nothing was changed")
+    extra = session.info.get(CONTEXT_INFO) or {}
     entry = AuditEntry(
         id=(last.id or 0) + 1 if last else 1,
         at=at or datetime.now(UTC),
@@ -68,14 +116,55 @@ def record(
         action=action,
         case_id=case_id,
         customer_number=customer_number,
-        details=details or {},
+        details={**(details or {}), **extra},
         prev_hash=last.hash if last else GENESIS,
         hash="",
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, key)
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The head of the chain: how many entries, and the last one's hash (``COUNT HASH``)."""
+
+    count: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.hash}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Checkpoint:
+        """``COUNT HASH`` (a log line may carry a date first: ``DATE COUNT HASH``)."""
+        parts = raw.split()
+        if len(parts) == 3 and _ISO_DAY.fullmatch(parts[0]):
+            parts = parts[1:]
+        if len(parts) != 2 or not parts[0].isdigit() or not _HASH.fullmatch(parts[1]):
+            raise ValueError(f"not a checkpoint (COUNT HASH): {raw.strip()[:80]!r}")
+        return cls(int(parts[0]), parts[1])
+
+
+def head(session: Session) -> Checkpoint:
+    count = session.exec(select(func.count()).select_from(AuditEntry)).one()
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    return Checkpoint(int(count), last.hash if last else GENESIS)
+
+
+CHECKPOINT_ACTION = "audit.checkpoint"
+
+
+def last_recorded_checkpoint(session: Session) -> Checkpoint | None:
+    """The checkpoint the service last recorded (its own ``audit.checkpoint`` entry)."""
+    entry = session.exec(
+        select(AuditEntry).where(col(AuditEntry.action) == CHECKPOINT_ACTION)
+        .order_by(col(AuditEntry.id).desc()).limit(1)
+    ).first()
+    if entry is None:
+        return None
+    return Checkpoint(int(entry.details.get("count", 0)), str(entry.details.get("hash", "")))
 
 
 @dataclass(frozen=True)
@@ -84,6 +173,9 @@ class VerifyResult:
     checked: int
     bad_entry_id: int | None = None
     problem: str | None = None
+    #: "keyed" (HMAC checked with the key) or "plain" (SHA-256 only).
+    mode: str = "plain"
+    checkpoints: int = 0
 
 
 def iter_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
@@ -99,22 +191,55 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
         last_id = rows[-1].id or last_id
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the chain in id order; report the first entry that does not match."""
-    prev = GENESIS
-    expected_id = 1
-    checked = 0
+def _entry_problem(entry: AuditEntry, key: bytes | None, seen_keyed: bool) -> str | None:
+    if is_keyed(entry.hash):
+        if key is None:
+            return ("written with the audit key, but no key was given "
+                    "(set DSRBOT_AUDIT__KEY or audit.key_file)")
+        if not hmac.compare_digest(entry_hash(entry, key), entry.hash):
+            return "content does not match its keyed hash (altered, or another key)"
+        return None
+    if seen_keyed:
+        return "not keyed although the entries before it are (rewritten without the key)"
+    if entry_hash(entry) != entry.hash:
+        return "content does not match its hash (the entry was altered)"
+    return None
+
+
+def verify(
+    session: Session, *, key: bytes | None = None, checkpoints: Sequence[Checkpoint] = ()
+) -> VerifyResult:
+    """Walk the chain in id order; report the first entry that does not match, then any
+    checkpoint the chain does not reach or disagrees with."""
+    mode = "keyed" if key is not None else "plain"
+    anchors = {cp.count: cp for cp in checkpoints}
+    prev, checked, seen_keyed = GENESIS, 0, False
+
+    def bad(entry_id: int | None, problem: str) -> VerifyResult:
+        return VerifyResult(False, checked, entry_id, problem, mode, len(checkpoints))
+
+    if 0 in anchors and anchors[0].hash != GENESIS:
+        return bad(None, f"checkpoint {anchors[0]} is not an empty chain")
     for entry in iter_entries(session):
-        if entry.id != expected_id:
-            return VerifyResult(False, checked, entry.id,
-                                f"entry {expected_id} is missing (next is {entry.id})")
+        if entry.id != checked + 1:
+            return bad(entry.id, f"entry {checked + 1} is missing (next is {entry.id})")
         if entry.prev_hash != prev:
-            return VerifyResult(False, checked, entry.id,
-                                "previous-hash link does not match the entry before it")
-        if entry_hash(entry) != entry.hash:
-            return VerifyResult(False, checked, entry.id,
-                                "content does not match its hash (the entry was altered)")
+            return bad(entry.id, "previous-hash link does not match the entry before it")
+        problem = _entry_problem(entry, key, seen_keyed)
+        if problem:
+            return bad(entry.id, problem)
+        seen_keyed = seen_keyed or is_keyed(entry.hash)
         prev = entry.hash
-        expected_id += 1
         checked += 1
-    return VerifyResult(True, checked)
+        anchor = anchors.get(checked)
+        if anchor is not None and anchor.hash != entry.hash:
+            return bad(entry.id, f"differs from checkpoint {anchor}: the chain was rewritten")
+    if key is not None and checked and not seen_keyed:
+        return bad(None, "no entry was written with the key (a key was given; the chain is "
+                         "plain, or was rewritten without the key)")
+    beyond = [cp for cp in checkpoints if cp.count > checked]
+    if beyond:
+        longest = max(beyond, key=lambda cp: cp.count)
+        return bad(None, f"the chain has {checked} entries, fewer than checkpoint {longest}: "
+                         "entries were deleted")
+    return VerifyResult(True, checked, mode=mode, checkpoints=len(checkpoints))

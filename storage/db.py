@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Importing registers the tables on SQLModel.metadata (the desk's logins live apart).
+from storage import models, staff_logins  # noqa: F401
+from storage.audit import KEY_INFO
 
 
 def normalise_url(url: str) -> str:
@@ -62,14 +64,16 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Owns the engine; hands out sessions. Passed explicitly, never a global."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
+        #: Every session carries it so :func:`storage.audit.record` keys each entry it writes.
+        self._info: dict[str, Any] = {KEY_INFO: audit_key} if audit_key else {}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on any exception."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(self.engine, expire_on_commit=False, info=dict(self._info)) as session:
             try:
                 yield session
                 session.commit()
@@ -84,12 +88,12 @@ class Database:
             conn = self.engine.connect().execution_options(sqlite_begin="DEFERRED")
             try:
                 # Closing (not rolling back) keeps loaded objects readable after the block.
-                with Session(bind=conn, expire_on_commit=False) as session:
+                with Session(bind=conn, expire_on_commit=False, info=dict(self._info)) as session:
                     yield session
             finally:
                 conn.close()
         else:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with Session(self.engine, expire_on_commit=False, info=dict(self._info)) as session:
                 yield session
 
     def dispose(self) -> None:

@@ -22,6 +22,15 @@ from storage.register import ensure_default_parties
 PG_ENV = "DSRBOT_TEST_POSTGRES_URL"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _desk_on_a_free_port() -> Iterator[None]:
+    """Services started by tests serve the staff desk on a free port, never the fixed 8026
+    (several services, and other checkouts' tests, run on one machine at once)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DSRBOT_WEB__PORT", os.environ.get("DSRBOT_TEST_WEB_PORT", "0"))
+        yield
+
+
 def require_services() -> bool:
     return os.environ.get("DSRBOT_REQUIRE_SERVICES") == "1"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import threading
 from collections.abc import Sequence
@@ -522,7 +523,8 @@ def test_viewer_cannot_approve(db: Database, tmp_path: Path) -> None:
         assert _get(s, cid).status == CaseStatus.AWAITING_APPROVAL
     denied = _audit(db, cid)[-1]
     assert (denied.actor, denied.action, denied.details) == (
-        "staff:ville", "case.denied", {"attempted": "approve", "reason": "not_approver"})
+        "staff:ville", "case.denied",
+        {"attempted": "approve", "reason": "not_approver", "os_user": getpass.getuser()})
 
 
 def test_unknown_name_cannot_decide_and_the_attempt_is_audited(

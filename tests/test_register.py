@@ -21,7 +21,9 @@ from tests.helpers import customer_row, run_cli, write_customers_csv
 @pytest.fixture
 def cfg(tmp_path: Path) -> Path:
     path = tmp_path / "c.toml"
-    path.write_text('[database]\nurl = "sqlite:///d.db"\n', encoding="utf-8")
+    # anna is staff: `--as` must name a staff member exactly.
+    path.write_text('[database]\nurl = "sqlite:///d.db"\n[[chat.staff]]\nname = "anna"\n',
+                    encoding="utf-8")
     assert run_cli("--config", str(path), "init").exit_code == 0
     return path
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from handlers import reminders as rules
+from handlers.periodic import AUDIT_CHECKPOINT
 from storage import audit
 from storage.db import Database
 from storage.models import CaseStatus
@@ -70,7 +71,7 @@ def test_two_instances_send_each_reminder_exactly_once(db: Database, tmp_path: P
         rules.DEADLINE: SOON, rules.EXTENSION_WARNING: SOON, rules.OVERDUE: LATE,
         rules.CHALLENGE_REMINDER: CODES, rules.CHALLENGE_EXPIRED: CODES,
         rules.RETENTION: PAST_RETENTION, rules.RETENTION_HELD: 1, rules.RETENTION_SWEEP: 1,
-        rules.DIGEST: 1,
+        rules.DIGEST: 1, AUDIT_CHECKPOINT: 1,
     }
     # Exactly one staff notification per (case, reminder); one digest.
     per_case = Counter((r.case_id, r.payload.get("reminder")) for r in kit.chat_rows(db))
@@ -85,5 +86,6 @@ def test_two_instances_send_each_reminder_exactly_once(db: Database, tmp_path: P
     anonymised = [a.customer_number for a in kit.audit_actions(db, "retention.anonymised")]
     assert len(anonymised) == len(set(anonymised)) == PAST_RETENTION
     assert len(kit.audit_actions(db, "retention.held")) == 1
+    assert len(kit.audit_actions(db, audit.CHECKPOINT_ACTION)) == 1  # one a day, not per instance
     with db.read_session() as s:
         assert audit.verify(s).ok

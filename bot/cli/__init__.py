@@ -13,6 +13,7 @@ from bot.cli import (
     ingest_cmds,
     nlp_cmds,
     register_cmds,
+    staff_cmds,
     status_cmds,
     tick_cmds,
 )
@@ -43,6 +44,7 @@ ingest_cmds.register(app)
 tick_cmds.register(app)
 nlp_cmds.register(app)
 status_cmds.register(app)
+staff_cmds.register(app)
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""Operating commands: init, run, audit verify, cases."""
+"""Operating commands: init, run, audit verify/checkpoint, cases."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,14 +40,52 @@ def run(ctx: typer.Context) -> None:
         raise fail(f"config error: {exc}", EXIT_CONFIG) from None
 
 
+def _read_checkpoints(raw: list[str], path: Path | None) -> list[audit.Checkpoint]:
+    lines = list(raw)
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"{path}: cannot read ({exc.__class__.__name__})", EXIT_CONFIG) from exc
+        lines += [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    try:
+        return [audit.Checkpoint.parse(line) for line in lines]
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_CONFIG) from exc
+
+
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
-    """Walk the audit chain; exit 1 naming the first entry that does not match."""
-    with ctx_obj(ctx).db.read_session() as session:
-        result = audit.verify(session)
+def audit_verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[list[str] | None, typer.Option(
+        "--checkpoint", help='"COUNT HASH" from `dsrbot audit checkpoint` (repeatable)')] = None,
+    checkpoints: Annotated[Path | None, typer.Option(
+        "--checkpoints", help="A file of checkpoints, one per line (var/audit-checkpoints.log)",
+    )] = None,
+) -> None:
+    """Walk the audit chain; exit 1 naming the first entry or checkpoint that does not match."""
+    anchors = _read_checkpoints(checkpoint or [], checkpoints)
+    obj = ctx_obj(ctx)
+    key = obj.audit_key
+    with obj.db.read_session() as session:
+        result = audit.verify(session, key=key, checkpoints=anchors)
+    mode = ("keyed: HMAC-SHA256 checked with the audit key" if key is not None
+            else "plain: SHA-256 only, no key given")
+    anchored = f"{result.checkpoints} checkpoint(s)" if anchors else "no checkpoint"
     if not result.ok:
-        raise fail(f"audit chain broken at entry {result.bad_entry_id}: {result.problem}", 1)
-    typer.echo(f"audit chain intact: {result.checked} entries")
+        where = f" at entry {result.bad_entry_id}" if result.bad_entry_id is not None else ""
+        raise fail(f"audit chain broken{where}: {result.problem} [{mode}; {anchored}]", 1)
+    typer.echo(f"audit chain intact: {result.checked} entries [{mode}; {anchored}]")
+    if not anchors and key is None:
+        typer.echo("note: without a checkpoint or the key, deleting the last entries or "
+                   "rewriting and rehashing the chain is not detected", err=True)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(ctx: typer.Context) -> None:
+    """Print `COUNT HASH` of the chain's head: keep it outside the database."""
+    with ctx_obj(ctx).db.read_session() as session:
+        typer.echo(str(audit.head(session)))
 
 
 def cases(

@@ -1,8 +1,9 @@
 """Case commands: deadline, case, approve, refuse, extend, assign.
 
 The console is a staff channel like the chat: decisions go through the same domain functions
-(:mod:`handlers.cases`), a decision needs ``--as NAME`` naming an approver, and a refused
-attempt is audited. Errors print one line and exit 1 (a bad date for ``deadline``: exit 2).
+(:mod:`handlers.cases`), a decision needs ``--as NAME`` naming an approver exactly (see
+:mod:`bot.cli.console_identity`), and a refused attempt is audited. Errors print one line and
+exit 1 (a bad date for ``deadline``, or an OS user ``staff.console_users`` does not allow: 2).
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from bot.cli.console_identity import (
+    ConsoleRefusal,
+    ConsoleUser,
+    check_exact,
+    refuse_and_audit,
+    staff_names,
+)
 from bot.cli.context import ctx_obj, fail
 from bot.policy_from_settings import org_info
 from handlers import bans_at_once, deadlines
@@ -150,27 +158,38 @@ Act = Callable[[Session, Case, str], str]
 
 
 def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) -> None:
-    """Look the case up, check the person, act; one line out, exit 1 on any refusal."""
+    """Look the case up, check the person, act; one line out, exit 1 on any refusal (exit 2
+    when ``staff.console_users`` does not let this OS user act as ``name``)."""
     obj = ctx_obj(ctx)
     staff = obj.settings.chat.staff
+    user = ConsoleUser.current()
     cid = _case_id(case_id)
-    denied: str | None = None
+    denied: ConsoleRefusal | None = None
     try:
         with obj.db.session() as session:
+            user.attribute(session)
             found = store.get_case(session, cid)
             if found is None:
                 raise engine.CaseError(f"unknown case {cid}")
-            check = engine.authorise_staff(session, name, staff, action=action, case_id=cid)
-            if check.allowed:
-                message = act(session, found, check.actor)
-            else:
-                denied = check.message  # the denial's audit entry commits with this block
+            try:
+                user.mapped_name(obj.settings.staff.console_users, name)
+                check_exact(name, staff_names(session, staff))
+            except ConsoleRefusal as refusal:
+                refuse_and_audit(session, name, refusal, action=action, case_id=cid)
+                denied = refusal
+            if denied is None:
+                check = engine.authorise_staff(session, name, staff, action=action,
+                                               case_id=cid)
+                if check.allowed:
+                    message = act(session, found, check.actor)
+                else:
+                    denied = ConsoleRefusal(check.message)  # its audit entry commits here
     except engine.CaseError as exc:
         raise fail(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if denied is not None:
-        raise fail(denied)
+        raise fail(str(denied), denied.code)
     typer.echo(message)
 
 
@@ -198,7 +217,7 @@ def extend(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: N
 def assign(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
     """Take a case: it is assigned to NAME."""
     _decide(ctx, case_id, name, "assign",
-            lambda s, c, actor: engine.assign(s, c, staff=name.strip(), actor=actor).message)
+            lambda s, c, actor: engine.assign(s, c, staff=name, actor=actor).message)
 
 
 def apply_ban(

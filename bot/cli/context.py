@@ -38,9 +38,17 @@ class CliContext:
         return self._settings
 
     @property
+    def audit_key(self) -> bytes | None:
+        try:
+            return self.settings.audit_key()
+        except ConfigError as exc:
+            typer.echo(f"dsrbot: config error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+    @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database.url)
+            self._db = Database(self.settings.database.url, audit_key=self.audit_key)
         return self._db
 
     def close(self) -> None:

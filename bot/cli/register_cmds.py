@@ -11,8 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+from sqlmodel import Session
 
-from bot.cli.context import ctx_obj, fail, operator_actor
+from bot.cli.console_identity import ConsoleRefusal, ConsoleUser, check_exact, staff_names
+from bot.cli.context import CliContext, ctx_obj, fail, operator_actor
 from handlers import csv_import
 from handlers.register_export import Batch, write_csv_dir, write_json, write_label_list
 from storage import demo_data
@@ -33,7 +35,8 @@ class ListPurpose(StrEnum):
     marketing = "marketing"
 
 
-AsOption = Annotated[str | None, typer.Option("--as", help="Who is doing this (for the audit log)")]
+AsOption = Annotated[str | None, typer.Option(
+    "--as", help="Staff member doing this, exactly as named (default: your login name)")]
 
 
 def _read(path: Path) -> list[str]:
@@ -43,18 +46,38 @@ def _read(path: Path) -> list[str]:
         raise fail(f"{path}: cannot read ({exc})") from exc
 
 
+def _importer(obj: CliContext, session: Session, given: str | None) -> str:
+    """The actor of an import: a staff member named exactly by ``--as`` (or mapped from the
+    OS user by ``staff.console_users``), else the login name; the OS user is recorded too."""
+    user = ConsoleUser.current()
+    user.attribute(session)
+    name = user.mapped_name(obj.settings.staff.console_users, given)
+    if name is None:
+        return operator_actor(None)
+    names = staff_names(session, obj.settings.chat.staff)
+    if not check_exact(name, names):
+        raise ConsoleRefusal(f"{name} is not a staff member; nothing was imported")
+    if not names[name]:
+        raise ConsoleRefusal(f"{name} is not an active staff member; nothing was imported")
+    return operator_actor(name)
+
+
 def _run_import(
     ctx: typer.Context,
     path: Path,
     parse: Callable[[list[str]], list[csv_import.Row]],
     write: Callable[..., reg.ImportResult],
+    given: str | None,
     **kwargs: str,
 ) -> None:
     obj = ctx_obj(ctx)
     try:
         rows = parse(_read(path))
         with obj.db.session() as session:
-            result = write(session, rows, **kwargs)
+            actor = _importer(obj, session, given)
+            result = write(session, rows, actor=actor, **kwargs)
+    except ConsoleRefusal as exc:
+        raise fail(str(exc), exc.code) from exc
     except csv_import.CsvImportError as exc:
         raise fail(f"{path}: {exc}; nothing was imported") from exc
     except LookupError as exc:
@@ -70,22 +93,20 @@ def import_customers(
     actor: AsOption = None,
 ) -> None:
     """Customers, with exactly the columns the notice's register holds."""
-    _run_import(ctx, path, csv_import.parse_customers, reg.import_customers,
-                source=source, actor=operator_actor(actor))
+    _run_import(ctx, path, csv_import.parse_customers, reg.import_customers, actor,
+                source=source)
 
 
 @import_app.command("orders")
 def import_orders(ctx: typer.Context, path: Path, actor: AsOption = None) -> None:
     """Orders: order_number,customer_number,ordered_at,description,amount."""
-    _run_import(ctx, path, csv_import.parse_orders, reg.import_orders,
-                actor=operator_actor(actor))
+    _run_import(ctx, path, csv_import.parse_orders, reg.import_orders, actor)
 
 
 @import_app.command("invoices")
 def import_invoices(ctx: typer.Context, path: Path, actor: AsOption = None) -> None:
     """Invoices: invoice_number,customer_number,order_number,issued_at,due_date,amount,status."""
-    _run_import(ctx, path, csv_import.parse_invoices, reg.import_invoices,
-                actor=operator_actor(actor))
+    _run_import(ctx, path, csv_import.parse_invoices, reg.import_invoices, actor)
 
 
 def _batches(db: Database) -> Iterator[Batch]:

@@ -2,7 +2,9 @@
 
 Why it goes through :func:`storage.inbox.store_inbound` like the live channels: the backlog then
 gets the same dedupe (an mbox imported twice adds nothing the second time), the same triage and
-the same pipeline, and a half-finished import can simply be run again.
+the same pipeline, and a half-finished import can simply be run again. mbox files are read
+by :mod:`bot.mail.mbox_reader` (mboxrd or mboxo quoting, Content-Length, real separators only);
+a message that a ``From `` line may have split is held for staff with the reason on its row.
 
 Each message's ``received_at`` is when it reached our mail system, because the legal deadline
 counts from receipt, not from the import: the newest ``Received:`` header, else the mbox
@@ -24,6 +26,7 @@ from typing import Literal
 
 from sqlmodel import col, select
 
+from bot.mail.mbox_reader import MboxFormat, read_mbox
 from bot.pipeline import run_once
 from bot.settings import Settings
 from handlers.triage import triage_raw
@@ -47,6 +50,11 @@ class MailItem:
     file_time: datetime | None
     #: Bytes of the source file this item accounts for (progress).
     size: int
+    #: What the mbox reader noticed; they become the inbound row's reasons when ``hold``.
+    notes: tuple[str, ...] = ()
+    #: Possibly one half of a message split at a ``From `` line: held for staff.
+    hold: bool = False
+    kept_from_lines: int = 0
 
 
 @dataclass
@@ -60,6 +68,10 @@ class IngestSummary:
     held: int = 0
     #: Stored but not yet processed (``--store-only``, or the pipeline is not available).
     pending: int = 0
+    #: mbox: parts of a message that a ``From `` line may have split (held for staff), and
+    #: body ``From `` lines without a date kept inside their message.
+    split_held: int = 0
+    from_lines_kept: int = 0
     errors: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list, repr=False)
 
@@ -68,6 +80,10 @@ class IngestSummary:
             f"{self.messages} message(s): {self.stored} stored, {self.duplicates} duplicate(s); "
             f"{self.processed} processed, {self.ignored} ignored, {self.quarantined} quarantined, "
             f"{self.held} held, {self.pending} waiting for the pipeline"
+            + (f"; mbox: {self.split_held} part(s) of a possibly split message held for staff"
+               if self.split_held else "")
+            + (f"; mbox: {self.from_lines_kept} unquoted 'From ' line(s) kept inside their "
+               "message" if self.from_lines_kept else "")
             + (f"; {len(self.errors)} error(s)" if self.errors else "")
         )
 
@@ -82,53 +98,20 @@ def _mtime(path: Path) -> datetime | None:
         return None
 
 
-def _from_line_date(line: bytes) -> datetime | None:
-    """``From sender Tue Nov 25 10:00:00 2026`` -> the date (asctime, taken as UTC)."""
-    parts = line.decode("ascii", "replace").split()
-    if len(parts) < 7:
-        return None
-    try:
-        parsed = datetime.strptime(" ".join(parts[-5:]), "%a %b %d %H:%M:%S %Y")
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC)
-
-
-def iter_mbox(path: Path) -> Iterator[MailItem]:
-    """Messages of an mbox, streamed: a ``From `` line at the start or after a blank line."""
+def iter_mbox(path: Path, fmt: MboxFormat = "mboxrd") -> Iterator[MailItem]:
+    """Messages of an mbox, streamed (see :mod:`bot.mail.mbox_reader` for what counts)."""
     file_time = _mtime(path)
-    with path.open("rb") as fh:
-        from_line: bytes | None = None
-        lines: list[bytes] = []
-        size = 0
-        previous_blank = True
-        for line in fh:
-            if line.startswith(b"From ") and previous_blank:
-                if from_line is not None:
-                    yield _mbox_item(from_line, lines, file_time, size)
-                from_line, lines, size = line, [], len(line)
-                previous_blank = False
-                continue
-            lines.append(line)
-            size += len(line)
-            previous_blank = line in (b"\n", b"\r\n")
-        if from_line is not None:
-            yield _mbox_item(from_line, lines, file_time, size)
+    for message in read_mbox(path, fmt):
+        yield MailItem(message.raw, message.delivered_at, file_time, message.size,
+                       notes=message.notes, hold=message.hold,
+                       kept_from_lines=message.kept_from_lines)
 
 
-def _mbox_item(
-    from_line: bytes, lines: list[bytes], file_time: datetime | None, size: int
-) -> MailItem:
-    if lines and lines[-1] in (b"\n", b"\r\n"):
-        lines = lines[:-1]  # the blank line that separates messages is the mbox's, not the mail's
-    return MailItem(b"".join(lines), _from_line_date(from_line), file_time, size)
-
-
-def _read_file(path: Path) -> Iterator[MailItem]:
+def _read_file(path: Path, fmt: MboxFormat) -> Iterator[MailItem]:
     with path.open("rb") as fh:
         head = fh.read(5)
     if head == b"From ":
-        yield from iter_mbox(path)
+        yield from iter_mbox(path, fmt)
         return
     raw = path.read_bytes()
     yield MailItem(raw, None, _mtime(path), len(raw))
@@ -167,10 +150,12 @@ def expand(paths: Iterable[Path], errors: list[str]) -> list[Path]:
     return found
 
 
-def iter_items(files: Iterable[Path], errors: list[str]) -> Iterator[MailItem]:
+def iter_items(
+    files: Iterable[Path], errors: list[str], fmt: MboxFormat = "mboxrd"
+) -> Iterator[MailItem]:
     for path in files:
         try:
-            yield from _read_file(path)
+            yield from _read_file(path, fmt)
         except OSError as exc:
             errors.append(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})")
 
@@ -238,6 +223,7 @@ def ingest_paths(
     mode: Mode = "pipeline",
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = _BATCH,
+    mbox_format: MboxFormat = "mboxrd",
 ) -> IngestSummary:
     """Store every message under ``paths``; then triage or run the pipeline as ``mode`` says.
 
@@ -247,7 +233,7 @@ def ingest_paths(
     files = expand(paths, summary.errors)
     done_bytes = 0
     now = datetime.now(UTC)
-    items = iter_items(files, summary.errors)
+    items = iter_items(files, summary.errors, mbox_format)
     while True:
         batch = [item for _, item in zip(range(batch_size), items, strict=False)]
         if not batch:
@@ -258,12 +244,18 @@ def ingest_paths(
             outcomes = []
             for item, (row_id, new) in zip(batch, results, strict=True):
                 summary.messages += 1
+                summary.from_lines_kept += item.kept_from_lines
+                summary.split_held += item.hold
                 if not new:
                     summary.duplicates += 1
                     continue
                 summary.stored += 1
                 summary.new_ids.append(row_id)
-                if mode == "triage" and (outcome := _triage_outcome(row_id, item.raw, settings)):
+                if item.hold:
+                    outcomes.append((row_id, InboundState.HELD, list(item.notes)))
+                elif mode == "triage" and (
+                    outcome := _triage_outcome(row_id, item.raw, settings)
+                ):
                     outcomes.append(outcome)
             inbox.mark_many(session, outcomes)
         done_bytes += sum(item.size for item in batch)

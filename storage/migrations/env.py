@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from storage import models  # noqa: F401
+from storage import models, staff_logins  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

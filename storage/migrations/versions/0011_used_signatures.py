@@ -1,7 +1,7 @@
 """used signatures: one signature verifies one case (issue 21, item 2)
 
-Revision ID: 0010_used_signatures
-Revises: 0009
+Revision ID: 0011_used_signatures
+Revises: 0010_staff_logins
 Create Date: 2026-12-07 04:15:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0010_used_signatures'
-down_revision = '0009'
+revision = '0011_used_signatures'
+down_revision = '0010_staff_logins'
 branch_labels = None
 depends_on = None
 
