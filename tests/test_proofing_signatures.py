@@ -115,3 +115,15 @@ def test_old_detached_signature_does_not_verify_a_change_of_address(svc: Service
         ("tilaus.txt.asc", "application/pgp-signature", detached(owner_key(), old))]))
     assert svc.cases()[-1].verification_level != "verified"
     assert svc.customer().postal_address == "Testikatu 1, 33100 Tampere"
+
+
+def test_replayed_signature_is_remembered_for_the_case_it_verified(sqlite_db: Database) -> None:
+    from handlers import cases as engine
+    from storage import used_signatures
+
+    with sqlite_db.session() as s:
+        case = engine.open_case(s, types=["access"], requester=OWNER, language="fi",
+                                received_at=datetime.now(UTC))
+        assert used_signatures.used_by(s, "ab" * 32) is None
+        used_signatures.record(s, "ab" * 32, case.id, datetime.now(UTC))
+        assert used_signatures.used_by(s, "ab" * 32) == case.id
