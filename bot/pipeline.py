@@ -39,9 +39,11 @@ from bot.cpu_worker import (
     WorkerProcess,
     run_stages,
 )
-from bot.policy_from_settings import intake_policy, org_info
+from bot.policy_from_settings import identity_policy, intake_policy, org_info, rights_policy
 from bot.settings import Settings
 from handlers import bounces, canary, forwarding, intake
+from handlers.clock import Clock
+from handlers.confirmation_letters import mail_due_confirmations
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
 from storage import inbox
@@ -290,13 +292,24 @@ def process_pending(
     return counts
 
 
+def mail_held_confirmations(db: Database, settings: Settings, clock: Clock) -> int:
+    """Confirmation letters held back by the one-per-hour limit, once their hour has passed."""
+    with db.session() as session:
+        return mail_due_confirmations(session, org_info(settings), identity_policy(settings),
+                                      clock.now())
+
+
 def run_once(
     db: Database, settings: Settings, should_stop: Callable[[], bool] = lambda: False,
     runner: CpuRunner | None = None,
 ) -> dict[str, int]:
     """Process what is stored, then finish what was decided (auto-approved or by staff)."""
+    clock = SystemClock()
     counts = process_pending(db, settings, should_stop=should_stop, runner=runner)
-    finished = finish_decided(db, org_info(settings), clock=SystemClock())
+    letters = mail_held_confirmations(db, settings, clock)
+    if letters:
+        counts["confirmation_letters"] = letters
+    finished = finish_decided(db, org_info(settings), clock=clock, rights=rights_policy(settings))
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
 

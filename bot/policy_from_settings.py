@@ -17,6 +17,7 @@ from handlers.policy import (
     IntakePolicy,
     OrgInfo,
     RecordRetention,
+    RightsPolicy,
 )
 from handlers.reminders import ReminderPolicy
 
@@ -43,12 +44,29 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
     identity = settings.identity
     return IdentityPolicy(
         trusted_authserv_ids=tuple(identity.trusted_authserv_ids),
+        receiver_authserv_id=settings.mail.receiver.authserv_id,
         challenge_ttl_hours=identity.challenge_ttl_hours,
         challenge_max_attempts=identity.challenge_max_attempts,
+        signature_max_age_days=identity.signature_max_age_days,
         trusted_certificates=tuple(identity.trusted_certificates),
         trusted_openpgp_keys=tuple(identity.trusted_openpgp_keys),
         base_dir=settings.base_dir,
     )
+
+
+def rights_policy(settings: Settings) -> RightsPolicy:
+    return RightsPolicy(require_signature=frozenset(settings.rights.require_signature))
+
+
+def signature_warning(settings: Settings) -> str | None:
+    """The operator's warning when ``rights.require_signature`` demands signatures."""
+    types = settings.rights.require_signature
+    if not types:
+        return None
+    return (f"rights.require_signature demands a signature for {', '.join(types)}: the Finnish "
+            "Data Protection Ombudsman's sanctions board held such a demand excessive "
+            "(TSV 6097/161/21, Otavamedia Oy, 9 May 2022, EUR 85,000); a verified identity is "
+            "enough unless you have a signature to compare with")
 
 
 def intake_policy(settings: Settings) -> IntakePolicy:
@@ -61,6 +79,7 @@ def intake_policy(settings: Settings) -> IntakePolicy:
         auto_approve=tuple(settings.approval.auto_approve),
         forward=ForwardPolicy(to=settings.mail.receiver.forward_other_to,
                               robots=settings.mail.receiver.forward_robots),
+        rights=rights_policy(settings),
     )
 
 

@@ -21,6 +21,7 @@ from bot.mail.delivery import OutboxSender
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
 from bot.pipeline import PipelineComponent
+from bot.policy_from_settings import signature_warning
 from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
@@ -152,6 +153,9 @@ async def run_service(
         from bot.logging_setup import configure_logging
 
         configure_logging()
+    warning = signature_warning(settings)
+    if warning:
+        log.warning("%s", warning)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -50,6 +50,7 @@ def _note(text: str, what: str) -> str:
 def verify_identity(
     session: Session, case: Case, customer: Customer, *, note: str, actor: str,
     now: datetime, auto_approve: Collection[str] = engine.DEFAULT_AUTO_APPROVE,
+    require_signature: Collection[str] = (),
 ) -> engine.Decision:
     """A staff member confirms who the requester is (a required note says how)."""
     reason = _note(note, "verifying an identity")
@@ -57,7 +58,8 @@ def verify_identity(
     record_staff_verification(session, case, customer, actor=actor, reason=reason,
                               now=now)
     moved = engine.advance(session, case, auto_approve=auto_approve,
-                           reasons=["identity verified by staff"], actor=actor)
+                           reasons=["identity verified by staff"], actor=actor,
+                           require_signature=require_signature)
     return engine.Decision(case.id, "verify", True, moved.status,
                            f"{case.id}: identity verified; the case is {moved.status}")
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from handlers import cases as engine
 from handlers.clock import Clock
+from handlers.policy import RightsPolicy
 from handlers.rights import (
     OrgInfo,
     Outcome,
@@ -40,29 +41,39 @@ def _customer(session: Session, case: Case) -> Customer | None:
     return session.get(Customer, case.customer_id) if case.customer_id is not None else None
 
 
-def propose_all(session: Session, case: Case, org: OrgInfo, clock: Clock
-                ) -> dict[str, Proposal]:
+def propose_all(
+    session: Session, case: Case, org: OrgInfo, clock: Clock, rights: RightsPolicy | None = None
+) -> dict[str, Proposal]:
     """Every requested right's proposal (for staff to read, and to know if staff must decide)."""
     customer = _customer(session, case)
     if customer is None:
         return {}
-    handlers = make_handlers(org, clock)
+    handlers = make_handlers(org, clock, rights)
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     return {right: handlers[right].propose(session, case, customer, extracted)
             for right in case.types if right in handlers}
 
 
-def carry_out_case(session: Session, case: Case, org: OrgInfo, *, actor: str, clock: Clock
-                   ) -> list[Outcome]:
-    """Carry out every right of an approved case, then close it as done."""
+def carry_out_case(
+    session: Session, case: Case, org: OrgInfo, *, actor: str, clock: Clock,
+    rights: RightsPolicy | None = None,
+) -> list[Outcome]:
+    """Carry out every right of an approved case, then close it as done.
+
+    A ban already applied when the case opened (``case.applied_at_once``) is not done again:
+    it was set and confirmed then.
+    """
     customer = _customer(session, case)
     if customer is None:
         raise RightsError(f"{case.id}: no verified customer record; nothing was done")
-    handlers = make_handlers(org, clock)
+    handlers = make_handlers(org, clock, rights)
+    done_at_once = set(case.applied_at_once)
     extracted: Mapping[str, Any] = case.details.get("extracted", {})
     outcomes: list[Outcome] = []
     # Access before erasure: a report must be built from the data before it is erased.
     for right in in_execution_order(case.types):
+        if right in done_at_once:
+            continue
         proposal = handlers[right].propose(session, case, customer, extracted)
         if right == "objection":
             # Staff approving an objection upholds it; refusing it goes through refuse_request.
@@ -85,7 +96,8 @@ def send_refusal_certificate(session: Session, case: Case, org: OrgInfo, *, acto
 
 
 def finish_decided(db: Database, org: OrgInfo, *, clock: Clock,
-                   case_id: str | None = None) -> dict[str, int]:
+                   case_id: str | None = None,
+                   rights: RightsPolicy | None = None) -> dict[str, int]:
     """Sweep: every approved case is carried out, every refusal gets its letter. Idempotent."""
     with db.read_session() as session:
         ids = [case_id] if case_id else case_store.cases_to_finish(session)
@@ -110,7 +122,7 @@ def finish_decided(db: Database, org: OrgInfo, *, clock: Clock,
                     continue
                 actor = case.approved_by or case.refused_by or audit.BOT_ACTOR
                 if case.status == CaseStatus.APPROVED:
-                    carry_out_case(session, case, org, actor=actor, clock=clock)
+                    carry_out_case(session, case, org, actor=actor, clock=clock, rights=rights)
                     counts["done"] += 1
                 elif (case.status == CaseStatus.REFUSED
                       and not case.refusal_letter_sent):

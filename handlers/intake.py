@@ -20,9 +20,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers import bans_at_once, confirmation, confirmation_letters, earlier_request
 from handlers import cases as engine
-from handlers import challenge as challenges
-from handlers import earlier_request
 from handlers.clock import FixedClock
 from handlers.execute import propose_all
 from handlers.identity import (
@@ -32,28 +31,25 @@ from handlers.identity import (
     candidate_keys,
     may_change_register,
 )
+from handlers.identity.names import named_customers
 from handlers.parse import MalformedMessage, ParsedMessage, parse_message
 from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
-from handlers.signatures import SignatureResult, check_signatures, trust_from_settings
+from handlers.signatures import SignatureResult, binding, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
 from mailformat.cleaning import UnsafeValue, check_recipient
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
-from storage import challenges as challenge_store
-from storage import inbox
+from storage import inbox, used_signatures
 from storage import register as reg
 from storage.candidates import find_candidates
 from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
 
-#: Confirmation mails to one customer's registered address per 24 hours (flood protection).
-MAX_CHALLENGES_PER_DAY = 3
 #: Identity looks for customer numbers, phones and addresses this far into the text (the
 #: classifier reads as far): what a requester gives to identify themselves comes first, and a
 #: bounded scan keeps a 40 MB mail from holding the transaction.
 IDENTITY_TEXT_CHARS = MAX_BODY_CHARS
-
 
 @dataclass(frozen=True)
 class Stop:
@@ -83,6 +79,8 @@ class Work:
     classification: Classification | None = None
     assessment: IdentityAssessment | None = None
     signature: SignatureResult | None = None
+    #: SHA-256 of the signature that binds this request (recorded when it verifies a case).
+    signature_fingerprint: str = ""
     case_id: str | None = None
     reasons: list[str] = field(default_factory=list)
     #: Set by the outcome steps: the id of our canary probe / of our letter this bounce returns.
@@ -153,6 +151,11 @@ def throttle_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     count = inbox.recent_count(session, work.message.from_address, since, work.received_at)
     verdict = apply_rate_limit(Triage("process"), recent=count, limit=policy.rate_limit_per_sender)
     if verdict.verdict == "held":
+        if confirmation.answers_waiting_confirmation(session, work.message):
+            # Someone flooding us in the owner's name must not hold her own reply.
+            work.reasons.append("over the sender rate limit, but answers a waiting "
+                                "confirmation: not held")
+            return None
         work.reasons.extend(verdict.reasons)
         return Stop(InboundState.HELD)
     return None
@@ -168,6 +171,9 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         sender=msg.from_address, sender_verified=may_change_register(work.assessment),
     )
     if case is None:
+        # A code (or "not me") from the registered address, without our thread.
+        case = confirmation.case_for_code(session, msg)
+    if case is None:
         return None
     if not engine.is_open(case):
         # A reply to a closed case may be a new request ("now delete my data too"): it goes
@@ -181,21 +187,12 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     if (claim := _earlier(work)) is not None:
         earlier_request.record_claim(session, case, claim)
     if case.status == CaseStatus.AWAITING_IDENTITY:
-        _try_confirmation(work, ctx, session, case)
-    return Stop(InboundState.PROCESSED)
-
-
-def _try_confirmation(work: Work, ctx: Context, session: Session, case: Case) -> None:
-    for code in challenges.find_codes(work.message.text)[:3]:
-        result = challenges.confirm_challenge(session, case.id, code, ctx.now,
-                                              sender=work.message.from_address)
-        work.reasons.append(f"confirmation code: {result.outcome}")
-        if result.ok:
-            session.refresh(case)
+        outcome = confirmation.handle_reply(session, ctx.org, case, msg, work.assessment,
+                                            ctx.now)
+        work.reasons.extend(outcome.reasons)
+        if outcome.verified:
             _advance_and_act(work, ctx, session, case)
-            return
-        if result.outcome in ("exhausted", "expired", "wrong_sender", "no_challenge"):
-            return
+    return Stop(InboundState.PROCESSED)
 
 
 def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
@@ -218,15 +215,24 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         work.reasons.append(f"text cut: identity searched its first {IDENTITY_TEXT_CHARS:,} "
                             "characters for customer numbers and addresses")
     registered = list(reg.customers_by_email(session, msg.from_address))
-    candidates = find_candidates(session, _keys(work, bounded.text))
+    # Numbers, phones, addresses, and names in any inflection ("Matti Virtasen"): third parties.
+    candidates = list(find_candidates(session, _keys(work, bounded.text)))
+    candidates += [c for c in named_customers(session, bounded.text)
+                   if all(c.id != known.id for known in candidates)]
     identity = ctx.policy.identity
-    work.signature = check_signatures(
-        msg, trust_from_settings(identity, base_dir=identity.base_dir))
+    # A valid signature counts only over this request, recently, and for one case only.
+    asks = any(label in REQUEST_LABELS for label in work.result.labels)
+    work.signature, work.signature_fingerprint = binding.for_this_request(
+        check_signatures(msg, trust_from_settings(identity, base_dir=identity.base_dir)),
+        text=msg.text, body_is_request=asks, received_at=work.received_at,
+        max_age_days=identity.signature_max_age_days,
+        used_by=lambda fingerprint: used_signatures.used_by(session, fingerprint))
     # No DNS function: direct DKIM checks would reach the network; trusted
     # Authentication-Results from our own servers carry the verdict instead.
     work.assessment = assess_identity(
         bounded, registered, candidates, identity, raw=work.raw, signature=work.signature,
-        protected_addresses=ctx.policy.org_addresses)
+        protected_addresses=ctx.policy.org_addresses,
+        via_receiver=work.channel in ("smtp", "lmtp"))
     work.reasons.extend(work.assessment.reasons)
     work.reasons.extend(work.signature.reasons)
     return None
@@ -244,14 +250,18 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     )
     work.case_id = case.id
     case.details = {**case.details, "classification": _classification_details(c),
+                    "subject": confirmation_letters.request_subject(msg.subject),
                     "extracted": _extracted(c),
                     "identity": {"level": work.assessment.level,
                                  "candidates": len(work.assessment.candidate_ids),
+                                 "candidate_ids": list(work.assessment.candidate_ids),
                                  "mentions_other_customer": _mentions_other(work.assessment)},
                     "signature": {"state": work.signature.state}}
     if (claim := _earlier(work)) is not None:
         earlier_request.record_claim(session, case, claim)
     verified = may_change_register(work.assessment)
+    if verified and work.signature.state == "valid" and work.signature_fingerprint:
+        used_signatures.record(session, work.signature_fingerprint, case.id, ctx.now)
     engine.record_identity(
         session, case, verification_level="verified" if verified else work.assessment.level,
         signature_state=work.signature.state,
@@ -274,16 +284,22 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     assert work.case_id is not None and work.assessment is not None
     case = session.get(Case, work.case_id)
     assert case is not None
-    if case.verification_level != "verified" and work.assessment.customer_id is not None:
-        customer = session.get(Customer, work.assessment.customer_id)
-        if customer is not None and customer.email:
-            if _challenges_today(session, customer, ctx.now) < MAX_CHALLENGES_PER_DAY:
-                _challenge(session, ctx, case, customer)
-            else:
-                # Someone keeps writing in this customer's name: stop mailing the real
-                # owner codes; staff see the case and decide.
-                case.reasons = [*case.reasons, "confirmation not sent: too many requests in "
-                                "this customer's name today; staff to verify"]
+    owner_id = work.assessment.customer_id
+    customer = session.get(Customer, owner_id) if owner_id is not None else None
+    if (customer is not None and bans_at_once.bans_in(case.types)
+            and not _mentions_other(work.assessment)):
+        # Art. 21(3): a ban from the registered address applies now, before any code.
+        applied = bans_at_once.apply_from_registered_address(session, ctx.org, case, customer,
+                                                             ctx.now)
+        work.reasons.append(f"applied at once from the registered address: {', '.join(applied)}")
+    if (engine.is_open(case) and case.verification_level != "verified"
+            and customer is not None and customer.email):
+        # One letter per customer per hour lists every waiting request with its own code,
+        # so a flood of forgeries never locks the owner out of confirming her own.
+        why = confirmation_letters.request_confirmation(
+            session, ctx.org, ctx.policy.identity, case, customer, ctx.now)
+        work.reasons.append(why)
+        case.reasons = [*case.reasons, why]
     _advance_and_act(work, ctx, session, case)
     return None
 
@@ -347,38 +363,26 @@ def _extracted(c: Classification) -> dict[str, Any]:
     return {"entities": entities, "grounds": grounds}
 
 
-def _challenges_today(session: Session, customer: Customer, now: datetime) -> int:
-    assert customer.id is not None
-    return challenge_store.count_since(session, customer.id, now - timedelta(hours=24))
-
-
-def _challenge(session: Session, ctx: Context, case: Case, customer: Customer) -> None:
-    """The confirmation goes to the address already in the register, never to the sender's."""
-    row, code = challenges.issue_challenge(session, case, customer, ctx.now,
-                                           settings=ctx.policy.identity)
-    send_letter(session, ctx.org, case, kind="identity_challenge",
-                recipient=challenges.challenge_recipient(customer),
-                context={"code": code, "expires_at": row.expires_at,
-                         "ttl_hours": ctx.policy.identity.challenge_ttl_hours})
-
-
 def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> None:
     """Move the case on; an approved case is carried out by ``handlers.execute`` right after.
 
     Auto-approval applies only when the classifier was sure and no right's own proposal asks
     for staff (an erasure with holds, an objection, a rectification that needs checking).
     """
-    proposals = propose_all(session, case, ctx.org, FixedClock(ctx.now))
+    proposals = propose_all(session, case, ctx.org, FixedClock(ctx.now), ctx.policy.rights)
     staff_needed = [p.right for p in proposals.values() if p.needs_staff]
     case.details = {**case.details,
                     "proposals": {r: p.staff_summary() for r, p in proposals.items()}}
     needs_review = bool(case.details.get("classification", {}).get("needs_review"))
     # A colleague asking to erase someone must never end up erasing their own record.
     third_party = bool(case.details.get("identity", {}).get("mentions_other_customer"))
+    # A ban applied when the case opened is done: it never needs staff later.
+    done = tuple(case.applied_at_once)
     auto = (() if needs_review or staff_needed or third_party
-            else ctx.policy.auto_approve)
+            else (*ctx.policy.auto_approve, *done))
     why = ([f"staff to decide: {', '.join(sorted(staff_needed))}"] if staff_needed else [])
     if third_party:
         why.append("the mail names another customer in the register: staff to decide")
-    decision = engine.advance(session, case, auto_approve=auto, reasons=why)
+    decision = engine.advance(session, case, auto_approve=auto, reasons=why,
+                              require_signature=ctx.policy.rights.require_signature)
     work.reasons.extend([*why, decision.message])

@@ -182,6 +182,8 @@ def challenge_step(
         return None
     if now >= as_utc(challenge.expires_at):
         return "expire"
+    if not challenge.code_hash:
+        return None  # not mailed yet (the hourly letter): nothing to remind of
     if challenge.attempts < challenge.max_attempts and now >= challenge_reminder_at(
             challenge, policy):
         return "remind"

@@ -250,6 +250,18 @@ def _drop_disclaimers(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if not _DISCLAIMER.search(p))
 
 
+def new_text(body: str) -> str:
+    """Only what the sender wrote now: the body above any quoted or forwarded part, without
+    ``>`` lines, and never the forwarded message (unlike :func:`clean_body`, which lets a
+    bare forward speak for the sender). For checks where old text must never count, such as a
+    confirmation code."""
+    text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
+    if looks_like_html(text):
+        text = html_to_text(text)
+    new, _old = _strip_quoted(text.split("\n"))
+    return "\n".join(line for line in new if not line.lstrip().startswith(">"))
+
+
 def clean_body(body: str) -> CleanText:
     """Reduce a body to the sender's own words (see module docstring)."""
     text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")

@@ -59,3 +59,24 @@ def find_candidates(session: Session, keys: CandidateKeys) -> Sequence[Customer]
         .order_by(col(Customer.id))
         .limit(MAX_CANDIDATES)
     ).all()
+
+
+def customers_by_name_prefix(
+    session: Session, prefixes: Sequence[tuple[str, str]]
+) -> Sequence[Customer]:
+    """Customers whose first and last names start with the given (lower-case) prefixes.
+
+    A coarse SQL filter only: names in a mail are inflected ("Matti Virtasen"), so the caller
+    compares the stems (``handlers.identity.names``)."""
+    if not prefixes:
+        return []
+    conditions = [and_(func.lower(Customer.first_name).like(f"{first}%"),
+                       func.lower(Customer.last_name).like(f"{last}%"))
+                  for first, last in prefixes]
+    return session.exec(
+        select(Customer)
+        .where(or_(*conditions))
+        .where(col(Customer.anonymised_at).is_(None))
+        .order_by(col(Customer.id))
+        .limit(MAX_CANDIDATES)
+    ).all()

@@ -112,15 +112,20 @@ def store_inbound(
     received_at: datetime,
     from_address: str | None = None,
     imap: ImapLocation | None = None,
+    trace: bytes = b"",
 ) -> tuple[InboundMessage, bool]:
     """Store ``raw`` unless it is already stored; return the row and whether it is new.
 
+    ``trace`` holds header lines our receiver writes on top (its ``Received:`` line and its own
+    Authentication-Results); they are stored above ``raw`` but left out of the dedupe key, so a
+    retried delivery, which gets a new trace line, is still recognised.
     The caller commits (``with db.session()``) and only then acknowledges the sender.
     ``envelope_from`` is ``"<>"`` for a null reverse path and ``""`` when unknown (IMAP, files).
     ``from_address`` may be passed when the caller already parsed the mail; otherwise the From
     header is read with a cheap header-only parse.
     """
     values = _values(raw, channel, envelope_from, envelope_to, received_at, from_address)
+    values["raw"] = trace + raw
     sha = values["sha256"]
     if imap is not None:
         values.update(imap_mailbox=imap.mailbox, imap_uidvalidity=imap.uidvalidity,

@@ -34,13 +34,14 @@ from storage.models import (
     OutboundAttachment,
     OutboundMessage,
     OutboundState,
+    UsedSignature,
 )
 
 #: Inbound states that still wait for someone (the pipeline, or staff): never purged.
 WAITING_STATES = (InboundState.RECEIVED.value, InboundState.HELD.value)
 _CLOSED = tuple(s.value for s in CLOSED)
-#: Case details that copy what the person wrote (entities found in the mail).
-_TEXT_DETAILS = ("extracted", "entities")
+#: Case details that copy what the person wrote (entities found in the mail, its subject).
+_TEXT_DETAILS = ("extracted", "entities", "subject")
 
 
 # --- stored inbound mail ---------------------------------------------------------------------
@@ -305,6 +306,9 @@ def delete_case_file(session: Session, case: Case, now: datetime) -> CaseFileCou
                     .execution_options(synchronize_session=False))
     challenges = delete_challenges(session, case_ids=ids)
     session.execute(delete(CaseThreadRef).where(col(CaseThreadRef.case_id) == case.id)
+                    .execution_options(synchronize_session=False))
+    # Years past identity.signature_max_age_days: the signature could verify nothing again.
+    session.execute(delete(UsedSignature).where(col(UsedSignature.case_id) == case.id)
                     .execution_options(synchronize_session=False))
     session.execute(update(FieldChange).where(col(FieldChange.case_id) == case.id)
                     .values(case_id=None).execution_options(synchronize_session=False))

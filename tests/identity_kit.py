@@ -28,8 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bot.settings import IdentitySettings
+from bot.policy_from_settings import identity_policy
+from bot.settings import IdentitySettings, Settings
 from handlers.parse import ParsedMessage, parse_message
+from handlers.policy import IdentityPolicy
 from handlers.signatures import TrustConfig
 from storage.models import Customer
 from tests import factories
@@ -39,10 +41,11 @@ OUR_ADDRESS = "info@rusttet.fi"
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
-def settings(**overrides: object) -> IdentitySettings:
+def settings(**overrides: object) -> IdentityPolicy:
+    """The identity policy the pipeline would build from ``[identity]`` with ``overrides``."""
     values: dict[str, object] = {"trusted_authserv_ids": [OUR_AUTHSERV_ID]}
     values.update(overrides)
-    return IdentitySettings.model_validate(values)
+    return identity_policy(Settings(identity=IdentitySettings.model_validate(values)))
 
 
 # -- register ------------------------------------------------------------------------------

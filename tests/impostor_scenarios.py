@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from handlers.identity import Level
 from handlers.signatures import TrustConfig
+from tests import impostor_replies as r21
 from tests.identity_kit import (
     OUR_ADDRESS,
     clearsign,
@@ -29,6 +30,7 @@ from tests.identity_kit import (
     trust,
     trusted_pki,
 )
+from tests.impostor_replies import Answer
 
 VICTIM = "maija.meikalainen@example.fi"
 VICTIM_NUMBER = "100001"
@@ -69,6 +71,9 @@ class Scenario:
     followups: tuple[bytes, ...] = ()
     #: Confirmation codes the attacker tries (guessing or replaying).
     guessed_codes: tuple[str, ...] = ()
+    #: Replies to our code letter, built from the letter the given address received (issue 21:
+    #: the owner's "not me", a forward, an out-of-office echo, a leaked code).
+    answers: tuple[Answer, ...] = ()
 
 
 def scenario_trust() -> TrustConfig:
@@ -298,4 +303,46 @@ def scenarios() -> tuple[Scenario, ...]:
                             f"<{ATTACKER}>", f"To: {OUR_ADDRESS}", "Subject: Tietopyyntö",
                             "Message-ID: <ew@evil.test>"], ACCESS_FI)),
             VICTIM_NUMBER, ("access",), "none", frozenset({"display_name_other_address"})),
+        *issue_21_scenarios(),
+    )
+
+
+def issue_21_scenarios() -> tuple[Scenario, ...]:
+    """The eight attacks of issue 21 (tests/impostor_replies.py builds the mails)."""
+    signed = r21.signed_attack_mails()
+    return (
+        Scenario("owner_says_not_me_quoting_the_code",
+                 "the owner answers 'NOT me, do nothing' quoting our letter with the code",
+                 r21.forged_erasure("notme-req"), VICTIM_NUMBER, ("erasure",), "claimed",
+                 matched=VICTIM_NUMBER, answers=((VICTIM, r21.not_me),)),
+        Scenario("owner_forwards_the_code_letter",
+                 "the owner forwards our code letter asking 'what is this?'",
+                 r21.forged_erasure("fwd-req"), VICTIM_NUMBER, ("erasure",), "claimed",
+                 matched=VICTIM_NUMBER, answers=((VICTIM, r21.forward),)),
+        Scenario("out_of_office_echoes_the_code",
+                 "the owner's server sends an out-of-office (no RFC 3834) echoing our letter",
+                 r21.forged_erasure("ooo-req"), VICTIM_NUMBER, ("erasure",), "claimed",
+                 matched=VICTIM_NUMBER, answers=((VICTIM, r21.out_of_office),)),
+        Scenario("leaked_code_with_forged_from_failing_dmarc",
+                 "a leaked code sent with a forged From that fails DMARC at our server",
+                 r21.forged_erasure("leak-req"), VICTIM_NUMBER, ("erasure",), "claimed",
+                 matched=VICTIM_NUMBER, answers=((VICTIM, r21.leaked_code),)),
+        Scenario("pasted_old_clearsigned_block",
+                 "a forged erasure with an old clearsigned mail of the victim pasted in",
+                 signed["pasted_clearsigned_erasure"], VICTIM_NUMBER, ("erasure",), "claimed",
+                 matched=VICTIM_NUMBER),
+        Scenario("detached_signature_over_another_attachment",
+                 "a forged erasure with the victim's real signature over an old attachment",
+                 signed["detached_over_other_attachment_erasure"], VICTIM_NUMBER,
+                 ("erasure",), "claimed", matched=VICTIM_NUMBER),
+        Scenario("detached_signature_for_a_change_of_address",
+                 "a forged change of postal address with the victim's signature over "
+                 "something else",
+                 signed["detached_over_other_attachment_address_change"], VICTIM_NUMBER,
+                 ("rectification",), "claimed", matched=VICTIM_NUMBER),
+        Scenario("verified_colleague_names_the_victim_by_name_only",
+                 "a verified colleague asks to erase the victim, named by first and last name",
+                 r21.colleague_erasing_by_name(), VICTIM_NUMBER, ("erasure",), "authenticated",
+                 matched="100002", forbidden_recipients=(r21.COLLEAGUE,),
+                 answers=((r21.COLLEAGUE, r21.colleague_confirms),)),
     )

@@ -257,16 +257,29 @@ def test_verified_access_request_waits_for_staff(db: Database) -> None:
         assert _get(s, cid).status == CaseStatus.AWAITING_APPROVAL
 
 
-def test_bot_never_approves_access_with_a_scan_for_staff_to_check(db: Database) -> None:
+def test_bot_never_approves_access_with_a_scan_when_signatures_are_required(
+    db: Database
+) -> None:
+    signed = engine.SIGNED_TYPES  # rights.require_signature = ["access", "rectification"]
     with db.session() as s:
         case = _open(s, types=["access"])
         engine.record_identity(s, case, verification_level="verified",
                                signature_state="staff_to_check", customer_id=_customer(s),
                                now=RECEIVED)
-        engine.advance(s, case, auto_approve=["access"])
+        engine.advance(s, case, auto_approve=["access"], require_signature=signed)
         assert case.status == CaseStatus.AWAITING_APPROVAL
         with pytest.raises(CaseError, match="must be signed"):
-            engine.approve(s, case, actor="dsrbot")
+            engine.approve(s, case, actor="dsrbot", require_signature=signed)
+
+
+def test_verified_unsigned_access_request_is_approved_by_default(db: Database) -> None:
+    # TSV 6097/161/21: a verified identity is enough; no signature is demanded.
+    with db.session() as s:
+        case = _open(s, types=["access"])
+        engine.record_identity(s, case, verification_level="verified", signature_state="none",
+                               customer_id=_customer(s), now=RECEIVED)
+        engine.advance(s, case, auto_approve=["access"])
+        assert case.status == CaseStatus.APPROVED
 
 
 # --- decisions -----------------------------------------------------------------------------------
@@ -311,16 +324,19 @@ def test_unverified_case_cannot_be_approved_even_by_staff(db: Database) -> None:
         assert _get(s, case.id).status == CaseStatus.RECEIVED
 
 
-def test_unsigned_access_request_cannot_be_approved(db: Database) -> None:
+def test_unsigned_access_request_cannot_be_approved_when_signatures_are_required(
+    db: Database
+) -> None:
     cid = _verified(db, signature="none")
     with pytest.raises(CaseError, match="must be signed"), db.session() as s:
-        engine.approve(s, _get(s, cid), actor=ANNA)
+        engine.approve(s, _get(s, cid), actor=ANNA, require_signature=engine.SIGNED_TYPES)
 
 
 def test_staff_approval_of_a_scanned_signature_records_the_check(db: Database) -> None:
     cid = _verified(db, signature="staff_to_check")
     with db.session() as s:
-        assert engine.approve(s, _get(s, cid), actor=ANNA).changed
+        assert engine.approve(s, _get(s, cid), actor=ANNA,
+                              require_signature=engine.SIGNED_TYPES).changed
     assert _audit(db, cid)[-1].details["reasons"] == ["signature checked by staff"]
 
 

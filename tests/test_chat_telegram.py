@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import select
 
 from bot.chat.telegram_app import TelegramChat
 from handlers import cases as engine
 from storage import chat_outbox
 from storage.db import Database
-from storage.models import Case
+from storage.models import Case, Customer
 from tests.fixtures import chat_env
 from tests.fixtures.chat_env import (
     APPROVER_ID,
@@ -237,3 +238,26 @@ def test_the_service_runs_the_chat_when_the_backend_is_telegram(
     settings.chat.token = None
     with pytest.raises(ConfigError, match=r"chat\.token"):
         build_components(settings, db)
+
+
+async def test_apply_ban_tap_sets_the_ban_on_the_customer_the_mail_names(
+    fake: FakeTelegram, db: Database, running_chat: TelegramChat
+) -> None:
+    # A ban asked from an address not in the register, naming one customer: one tap applies it.
+    case_id = make_case(db, types=("marketing_optout",), verified=False)
+    with db.session() as s:
+        case = s.get(Case, case_id)
+        named = s.exec(select(Customer)).one()
+        assert case is not None and named.id is not None
+        case.details = {**case.details, "identity": {"candidate_ids": [named.id]}}
+        s.add(case)
+    running_chat.notifier.wake()
+    sent = (await fake.wait_for("sendMessage"))[0]
+    assert f"ban:{case_id}" in [data for row in _buttons(sent) for _, data in row]
+    message_id, _ = case_message(fake, case_id)
+    fake.push_callback(APPROVER_ID, STAFF_CHAT_ID, message_id, f"ban:{case_id}")
+    answer = (await fake.wait_for("answerCallbackQuery"))[0]
+    assert "marketing_optout applied for customer" in answer["text"]
+    with db.read_session() as s:
+        assert s.exec(select(Customer)).one().marketing_ban is True
+    assert get_case(db, case_id).status == "done"

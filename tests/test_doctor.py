@@ -165,6 +165,20 @@ def test_policy_warnings_are_printed_but_do_not_fail(tmp_path: Path) -> None:
     assert "warn policy: approval.auto_approve includes erasure" in result.stdout
 
 
+def test_require_signature_is_a_doctor_policy_warning_naming_the_ombudsman_decision(
+    tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "sqlite:///var/dsrbot.db"\n'
+                      '[rights]\nrequire_signature = ["access", "rectification"]\n',
+                      encoding="utf-8")
+    _init(config)
+    result = run_cli("--config", str(config), "doctor", "--skip-model")
+    assert result.exit_code == 0
+    [line] = [ln for ln in result.stdout.splitlines() if "rights.require_signature" in ln]
+    assert line.startswith("warn policy:") and "TSV 6097/161/21" in line
+
+
 def test_a_config_error_is_a_failed_check_not_a_crash(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[database]\nurl = 5\n', encoding="utf-8")

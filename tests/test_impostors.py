@@ -10,7 +10,7 @@ scenarios are meant to be replayed end to end through the pipeline and outbox.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -26,7 +26,7 @@ from handlers.identity import (
     may_send_personal_data,
 )
 from handlers.parse import ParsedMessage
-from handlers.signatures import check_signatures
+from handlers.signatures import binding, check_signatures
 from storage.candidates import find_candidates
 from storage.cases import create_case
 from storage.db import Database
@@ -52,6 +52,11 @@ def _assess(raw: bytes) -> tuple[ParsedMessage, IdentityAssessment]:
     customers = register()
     parsed = parse(raw)
     signature = check_signatures(parsed, scenario_trust())
+    # As the pipeline does: a valid signature counts only over this request (issue 21).
+    bound = binding.bind(signature, text=parsed.text, body_is_request=True,
+                         received_at=datetime.now(UTC), max_age_days=30)
+    if signature.state == "valid" and not bound.bound:
+        signature = binding.unbound(signature, bound.reason)
     assessment = assess_identity(
         parsed, by_email(customers, parsed.from_address),
         candidates_in_memory(customers, parsed.text, parsed.from_address), settings(),

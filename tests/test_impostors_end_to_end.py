@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.pipeline import run_once
 from bot.settings import REQUEST_TYPES, Settings, load_settings
@@ -88,6 +88,14 @@ def test_impostor_changes_nothing_and_no_personal_data_leaves_the_register(
     registered = {normalise_email(str(c["email"])) for c in before}
     for raw in (scenario.raw, *scenario.followups):
         deliver(db, settings, raw)
+    for who, answer in scenario.answers:
+        with db.read_session() as s:
+            letter = s.exec(select(OutboundMessage)
+                            .where(OutboundMessage.kind == "identity_challenge")
+                            .where(OutboundMessage.recipient == who)
+                            .order_by(col(OutboundMessage.id).desc())).first()
+        assert letter is not None, f"{scenario.name}: no code letter to {who}"
+        deliver(db, settings, answer(letter.subject, letter.body_text, letter.message_id))
     assert snapshot(db) == before, f"{scenario.name}: {scenario.story}"
     tokens = personal_tokens(before)
     victim_tokens = personal_tokens(

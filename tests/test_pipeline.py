@@ -151,27 +151,27 @@ def test_request_gets_one_receipt_in_its_language_with_case_id_and_due_date(
 def test_claimed_sender_is_challenged_at_the_registered_address_before_anything_changes(
     db: Database, settings: Settings, customer: int
 ) -> None:
-    deliver(db, settings, mail("Suoramarkkinointikielto",
-                               "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
+    deliver(db, settings, mail("Poistakaa tietoni", "Poistakaa kaikki tietoni rekisteristänne."))
     case = only_case(db)
     assert case.status == CaseStatus.AWAITING_IDENTITY
     challenges = [r for r in outbox_rows(db) if r.kind == "identity_challenge"]
     assert [r.recipient for r in challenges] == ["Maija.Virtanen@example.fi"]
-    assert customer_row(db, customer).marketing_ban is False
+    assert customer_row(db, customer).anonymised_at is None
 
 
-def test_marketing_optout_is_honoured_once_the_code_comes_back_from_the_registered_address(
+def test_marketing_optout_from_the_registered_address_is_applied_without_a_code(
     db: Database, settings: Settings, customer: int
 ) -> None:
     deliver(db, settings, mail("Suoramarkkinointikielto",
                                "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
-    confirm_by_reply(db, settings)
     case = only_case(db)
     assert case.status == CaseStatus.DONE
     assert customer_row(db, customer).marketing_ban is True
+    assert not [r for r in outbox_rows(db) if r.kind == "identity_challenge"]
     confirmations = [r for r in outbox_rows(db) if r.kind == "marketing_optout"]
     assert [r.recipient for r in confirmations] == ["Maija.Virtanen@example.fi"]
     assert "Tietosuojavaltuutetun toimisto" in confirmations[0].body_text
+    assert "vastaa tähän viestiin" in confirmations[0].body_text  # how to undo it
     with db.read_session() as s:
         assert audit.verify(s).ok
 
@@ -281,15 +281,15 @@ def test_requests_in_a_customers_name_do_not_flood_their_mailbox_with_codes(
     db: Database, settings: Settings, customer: int
 ) -> None:
     for n in range(5):
-        deliver(db, settings, mail(f"Markkinointikielto {n}",
-                                   f"En halua mainoksia enää, kiitos. ({n})"))
+        deliver(db, settings, mail(f"Poistakaa tietoni {n}",
+                                   f"Poistakaa kaikki tietoni rekisteristänne. ({n})"))
     challenges = [r for r in outbox_rows(db) if r.kind == "identity_challenge"]
-    assert len(challenges) == 3
+    assert len(challenges) == 1  # one letter per customer per hour
     with db.read_session() as s:
         cases = s.exec(select(Case).order_by(Case.id)).all()
     assert len(cases) == 5
-    assert any("too many requests" in r for r in cases[-1].reasons)
-    assert customer_row(db, customer).marketing_ban is False
+    assert any("at most one per hour" in r for r in cases[-1].reasons)
+    assert customer_row(db, customer).anonymised_at is None
 
 
 def test_reply_to_a_closed_case_with_a_new_request_opens_a_new_case(
@@ -297,7 +297,6 @@ def test_reply_to_a_closed_case_with_a_new_request_opens_a_new_case(
 ) -> None:
     deliver(db, settings, mail("Suoramarkkinointikielto",
                                "Hei, en halua enää mainoksia enkä puhelinmyyntiä. Maija"))
-    confirm_by_reply(db, settings)
     first = only_case(db)
     assert first.status == CaseStatus.DONE
     done_letter = next(r for r in outbox_rows(db) if r.kind == "marketing_optout")

@@ -65,6 +65,7 @@ def test_erasure_purges_the_customers_earlier_mails_and_reports(db: Database) ->
         not_hers = store_mail(s, mail_bytes(other.email, "Where is my order?"),
                               received_at=days_ago(10), state="processed")
         case = open_case(s, c, ["erasure"])
+        case.details = {**case.details, "subject": f"Erase me, {PHONE}"}  # the letter shows it
         request = store_mail(s, mail_bytes(address, f"Erase me. {PHONE}", subject="Erase"),
                              received_at=days_ago(1), state="processed", case_id=case.id)
         receipt = add_letter(s, case_id=case.id, recipient=address, kind="receipt",
@@ -90,6 +91,7 @@ def test_erasure_purges_the_customers_earlier_mails_and_reports(db: Database) ->
     assert old is not None and old.requester == "" and old.types == ["access"]
     # The erasure case keeps its proof: types, dates, decision, the letters' text.
     assert erasure is not None and erasure.requester == "" and erasure.types == ["erasure"]
+    assert "subject" not in erasure.details  # what she wrote, like the extracted entities
     kinds = {m.kind: m for m in letters}
     assert kinds["receipt"].body_text == "We received your request"
     assert kinds["receipt"].recipient == "" and kinds["receipt"].id == receipt

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from bot.purge_job import PurgeJob
 from handlers.policy import RecordRetention
-from storage import inbox
+from storage import inbox, used_signatures
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import (
@@ -22,6 +22,7 @@ from storage.models import (
     IdentityChallenge,
     InboundMessage,
     OutboundMessage,
+    UsedSignature,
 )
 from tests.helpers import run_cli
 from tests.retention_kit import (
@@ -129,6 +130,21 @@ def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) ->
         (["access", "erasure"], "sv", "done", days_ago(3 * 365 + 40).date())]
     assert [a.case_id for a in audit] == [old_id]
     assert "maija" not in json.dumps([a.details for a in audit])
+
+
+def test_case_file_deleted_with_the_signature_it_used(db: Database) -> None:
+    """A signature that verified a case goes with the case file: years later it is far older
+    than identity.signature_max_age_days, so it could not verify anything again anyway."""
+    with db.session() as s:
+        old = create_case(s, types=["access"], requester="maija@example.fi", language="fi",
+                          received_at=days_ago(3 * 365 + 40), due_date=date(2023, 11, 30))
+        used_signatures.record(s, "ab" * 32, old.id, days_ago(3 * 365 + 40))
+        close_case(s, old, at=days_ago(3 * 365 + 2))
+        old_id = old.id
+    assert _purge(db)["cases"] == 1
+    with db.read_session() as s:
+        assert s.get(Case, old_id) is None
+        assert s.exec(select(UsedSignature)).all() == []
 
 
 def test_dry_run_changes_nothing(db: Database) -> None:

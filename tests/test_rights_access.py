@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.clock import SystemClock
 from handlers.clock import FixedClock
+from handlers.policy import OrgInfo, RightsPolicy
 from handlers.rights import RightsError, make_handlers
 from storage.db import Database
 from storage.models import Case, Customer
@@ -155,12 +157,29 @@ def test_access_report_goes_to_the_registered_address_not_the_sender(db: Databas
     assert [m.recipient for m in outbox(db)] == ["maija.100001@example.fi"]
 
 
-def test_access_request_without_signature_needs_staff(db: Database) -> None:
+def test_access_request_without_signature_needs_staff_when_signatures_are_required(
+    db: Database
+) -> None:
+    strict = make_handlers(OrgInfo(), SystemClock(),
+                           RightsPolicy(require_signature=frozenset({"access"})))
     with db.session() as s:
         c = add_customer(s)
         case = open_case(s, c, ["access"], signature="none")
-        proposal = HANDLERS["access"].propose(s, case, c, {})
+        proposal = strict["access"].propose(s, case, c, {})
     assert proposal.needs_staff and [r.code for r in proposal.reasons] == ["signature_missing"]
+
+
+def test_verified_unsigned_access_request_is_answered(db: Database) -> None:
+    # By default (TSV 6097/161/21) a verified identity is enough: no signature is demanded.
+    with db.session() as s:
+        c = add_customer(s)
+        case = open_case(s, c, ["access"], signature="none")
+        case_id, customer_id = case.id, c.id
+        proposal = HANDLERS["access"].propose(s, case, c, {})
+    assert not proposal.needs_staff and proposal.action == "carry_out"
+    assert customer_id is not None
+    run_right(db, "access", case_id, customer_id)
+    assert [m.kind for m in outbox(db)] == ["access_report"]
 
 
 def test_access_report_escapes_register_values_in_html(db: Database) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import select
 
+from bot.clock import SystemClock
+from handlers.policy import OrgInfo, RightsPolicy
 from handlers.rights import RightsError
 from storage.db import Database
 from storage.models import Case, Customer, FieldChange, FieldProvenance
@@ -19,6 +21,7 @@ from tests.rights_support import (
     add_party,
     add_provenance,
     audit_entries,
+    make_handlers,
     open_case,
     outbox,
     run_right,
@@ -247,11 +250,13 @@ def test_rectification_without_a_field_goes_to_staff(db: Database) -> None:
     assert [r.code for r in proposal.reasons] == ["no_changes"]
 
 
-def test_unsigned_rectification_needs_staff(db: Database) -> None:
+def test_unsigned_rectification_needs_staff_when_signatures_are_required(db: Database) -> None:
     case_id, customer_id = _case(db, signature="staff_to_check")
+    strict = make_handlers(OrgInfo(), SystemClock(),
+                           RightsPolicy(require_signature=frozenset({"rectification"})))
     with db.session() as s:
         case, customer = s.get(Case, case_id), s.get(Customer, customer_id)
         assert case is not None and customer is not None
-        proposal = HANDLERS["rectification"].propose(s, case, customer,
+        proposal = strict["rectification"].propose(s, case, customer,
                                                      _change("phone", "0507654321"))
     assert proposal.needs_staff and "signature_missing" in [r.code for r in proposal.reasons]

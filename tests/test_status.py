@@ -166,7 +166,7 @@ def test_dsrbot_status_json_is_one_object_for_scripts(tmp_path: Path) -> None:
     assert result.exit_code == 1  # not running
     data = json.loads(result.stdout)
     assert set(data) == {"service", "configured", "queues", "oldest_unprocessed",
-                         "next_deadline", "open_cases", "health", "canary"}
+                         "next_deadline", "open_cases", "health", "canary", "warnings"}
     assert data["service"]["running"] is False and data["health"]["state"] == "not running"
     text = dsrbot(config, "status", check=False).stdout
     assert text.startswith("service: not running")

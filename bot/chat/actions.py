@@ -21,9 +21,10 @@ from bot.chat.manual_intake import IntakeFile, build_manual_message
 from bot.chat.staff import Gate, Member, check
 from bot.chat.views import CaseView, load_case_view
 from bot.clock import SystemClock
+from bot.policy_from_settings import org_info
 from bot.settings import Settings
+from handlers import bans_at_once, desk_actions, identity
 from handlers import cases as engine
-from handlers import desk_actions, identity
 from handlers.clock import Clock
 from mailformat import domain_of
 from storage import audit, chat_outbox, inbox
@@ -36,6 +37,7 @@ RECEIVED = "received"
 #: The case engine's name for what each button or command does (for the staff check).
 ENGINE_ACTION: dict[str, str] = {
     render.APPROVE: "approve",
+    render.BAN: "approve",
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
     RECEIVED: "set_received_date",
@@ -95,7 +97,17 @@ class ChatActions:
     ) -> tuple[bool, str]:
         actor = member.actor
         if verb == render.APPROVE:
-            decision = engine.approve(session, case, actor=actor)
+            decision = engine.approve(
+                session, case, actor=actor,
+                require_signature=self.settings.rights.require_signature)
+        elif verb == render.BAN:
+            try:
+                who, applied = bans_at_once.apply_ban_for_case(
+                    session, org_info(self.settings), case, self.clock.now(), actor=actor)
+            except bans_at_once.BanError as exc:
+                raise engine.CaseError(str(exc)) from exc
+            return bool(applied), (f"{case.id}: {', '.join(applied) or 'nothing new'} applied "
+                                   f"for customer {who.customer_number}")
         elif verb == render.REFUSE:
             decision = engine.refuse(session, case, reason=text, actor=actor)
         elif verb == render.ASSIGN:

@@ -38,10 +38,13 @@ MAX_REASONS = 8
 MAX_REASON_CHARS = 200
 
 #: Button verbs, in callback data.
-APPROVE, REFUSE, ASK, EXTEND, ASSIGN, DETAILS = (
-    "approve", "refuse", "ask", "extend", "assign", "details")
-VERBS = (APPROVE, REFUSE, ASK, EXTEND, ASSIGN, DETAILS)
-CALLBACK_PATTERN = re.compile(r"^(approve|refuse|ask|extend|assign|details):(DSR-\d{4}-\d{4,6})$")
+APPROVE, REFUSE, ASK, EXTEND, ASSIGN, DETAILS, BAN = (
+    "approve", "refuse", "ask", "extend", "assign", "details", "ban")
+VERBS = (APPROVE, REFUSE, ASK, EXTEND, ASSIGN, DETAILS, BAN)
+CALLBACK_PATTERN = re.compile(
+    r"^(approve|refuse|ask|extend|assign|details|ban):(DSR-\d{4}-\d{4,6})$")
+#: Request types staff may apply with one tap ("apply ban"), whoever asked.
+BAN_TYPES = frozenset({"marketing_optout", "publication_ban"})
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     CaseStatus.RECEIVED: ("🆕", "received"),
@@ -263,6 +266,11 @@ def keyboard_for(case: Case) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
     if case.status != CaseStatus.APPROVED:
         rows.append([button("✅ Approve", APPROVE), button("⛔ Refuse", REFUSE)])
+    pending_bans = BAN_TYPES & set(case.types) - set(case.applied_at_once)
+    if pending_bans and case.status == CaseStatus.AWAITING_IDENTITY:
+        # A ban asked from an address not in the register: one tap sets it on the customer
+        # the mail names (it only reduces processing; the confirmation goes to the register).
+        rows.append([button("🚫 Apply ban", BAN)])
     second = [button("✉️ Ask for information", ASK)]
     if not case.extended:
         second.append(button("⏳ Extend", EXTEND))

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extend": ("case_cmds", "Extend by two months (only within the first month); the requester "
                             "is sent a notice."),
     "assign": ("case_cmds", "Take a case: it is assigned to NAME."),
+    "apply-ban": ("case_cmds", "Apply the marketing or publication ban a case asks for (one "
+                               "tap for staff)."),
     "deadline": ("case_cmds", "Print `RECEIVED DUE` per date: one month (three when extended), "
                               "rolled to a working day."),
     "tick": ("tick_cmds", "Run every periodic job once: reminders, escalations, identity-code "

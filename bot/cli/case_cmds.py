@@ -237,8 +237,10 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
 
 def approve(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
     """Approve a case (a repeat reports who approved it and changes nothing)."""
+    signed = ctx_obj(ctx).settings.rights.require_signature
     _decide(ctx, case_id, name, "approve",
-            lambda s, c, actor: engine.approve(s, c, actor=actor).message)
+            lambda s, c, actor: engine.approve(s, c, actor=actor,
+                                               require_signature=signed).message)
 
 
 def refuse(ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOption, name: NameOption) -> None:
@@ -262,6 +264,34 @@ def assign(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
                                         now=datetime.now(UTC)).message)
 
 
+def apply_ban(
+    ctx: typer.Context, case_id: CaseIdArg, name: NameOption,
+    customer: Annotated[str | None, typer.Option(
+        "--customer", help="Customer number, when the mail names more than one")] = None,
+) -> None:
+    """Apply the marketing or publication ban a case asks for (one tap for staff).
+
+    For a ban asked from an address not in the register that names a customer: the ban is set
+    on that customer and confirmed to the customer's registered address."""
+    # Imported here: the letters it sends pull in the PDF and signature libraries, which
+    # `dsrbot case` and the other quick commands of this module must not load.
+    from bot.policy_from_settings import org_info
+    from handlers import bans_at_once
+
+    org = org_info(ctx_obj(ctx).settings)
+
+    def act(session: Session, case: Case, actor: str) -> str:
+        try:
+            who, applied = bans_at_once.apply_ban_for_case(
+                session, org, case, datetime.now(UTC), actor=actor, customer_number=customer)
+        except bans_at_once.BanError as exc:
+            raise engine.CaseError(str(exc)) from exc
+        return (f"{case.id}: {', '.join(applied) or 'nothing new'} applied for customer "
+                f"{who.customer_number} by {actor.removeprefix('staff:')}")
+
+    _decide(ctx, case_id, name, "approve", act)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(deadline)
     app.command()(case)
@@ -269,3 +299,4 @@ def register(app: typer.Typer) -> None:
     app.command()(refuse)
     app.command()(extend)
     app.command()(assign)
+    app.command("apply-ban")(apply_ban)

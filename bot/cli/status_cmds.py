@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bot.cli.context import ctx_obj, fail
 from bot.health import report
+from bot.policy_from_settings import signature_warning
 from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.settings import Settings
 
@@ -46,6 +47,8 @@ class Status:
     #: ``ok``, ``degraded`` or ``not running``, and why (the exit code says the same).
     health: dict[str, Any] = field(default_factory=dict)
     canary: dict[str, Any] = field(default_factory=dict)
+    #: Configuration the operator should know is risky (e.g. rights.require_signature).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -128,6 +131,7 @@ def collect_status(settings: Settings, session: Session, now: datetime | None = 
                 "overdue_cases": report.overdue_count(open_cases, now,
                                                       settings.organisation.timezone)},
         canary=report.canary_state(settings, session),
+        warnings=[w for w in (signature_warning(settings),) if w],
     )
 
 
@@ -173,6 +177,7 @@ def render(status: Status) -> str:
     health = status.health
     lines.append(f"health: {health['state']}" + (
         ": " + "; ".join(health["problems"]) if health["problems"] else ""))
+    lines += [f"warning: {w}" for w in status.warnings]
     return "\n".join(lines)
 
 

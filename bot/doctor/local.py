@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.doctor import Check, check_policy, fail, ok, warn
+from bot.policy_from_settings import signature_warning
 from bot.settings import Settings
 
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -83,6 +84,9 @@ def policy_warnings(settings: Settings) -> list[str]:
     if unreviewed:
         warnings.append(f"approval.auto_approve includes {', '.join(unreviewed)}: carried out "
                         "without a person looking")
+    signature = signature_warning(settings)
+    if signature:
+        warnings.append(signature)
     return warnings
 
 

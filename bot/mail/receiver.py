@@ -24,7 +24,8 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.settings import Settings
+from bot.mail.receiver_trace import DnsTxt, trace_headers
+from bot.settings import ReceiverSettings, Settings
 from storage.db import Database
 from storage.inbox import store_inbound
 
@@ -45,11 +46,16 @@ class InboxHandler:
         accepted: list[str],
         channel: str,
         on_stored: Callable[[], None] | None = None,
+        *,
+        trace: ReceiverSettings | None = None,
+        dns: DnsTxt | None = None,
     ) -> None:
         self._db = db
         self._accepted = frozenset(a.strip().lower() for a in accepted)
         self._channel = channel
         self._on_stored = on_stored
+        self._trace = trace or ReceiverSettings()
+        self._dns = dns
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -66,8 +72,10 @@ class InboxHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
+            peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
             row_id, new = await asyncio.to_thread(
-                self._store, bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos)
+                self._store, bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos),
+                str(peer or ""), session.host_name or "",
             )
         except Exception as exc:
             # Class name only: database errors carry the message bytes in their parameters.
@@ -86,11 +94,18 @@ class InboxHandler:
         log.error("receiver error (%s); answered 451", error.__class__.__name__)
         return TEMPORARY_FAILURE
 
-    def _store(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> tuple[int, bool]:
+    def _store(self, raw: bytes, mail_from: str, rcpt_tos: list[str], peer: str = "",
+               helo: str = "") -> tuple[int, bool]:
+        now = datetime.now(UTC)
+        cfg = self._trace
+        # Our trace on top: where the mail came from and, from outside, our own DKIM verdict.
+        trace = trace_headers(raw, peer=peer, helo=helo, authserv_id=cfg.authserv_id,
+                              protocol=self._channel, trusted_relays=cfg.trusted_relays,
+                              now=now, dns=self._dns, check_dkim=cfg.check_dkim)
         with self._db.session() as session:
             row, new = store_inbound(
                 session, raw, channel=self._channel, envelope_from=mail_from,
-                envelope_to=rcpt_tos, received_at=datetime.now(UTC),
+                envelope_to=rcpt_tos, received_at=now, trace=trace,
             )
             row_id = row.id
         # The with-block has committed here: only now may the client hear 250.
@@ -149,13 +164,15 @@ class MailReceiver:
         settings: Settings,
         db: Database,
         on_stored: Callable[[], None] | None = None,
+        *,
+        dns: DnsTxt | None = None,
     ) -> None:
         cfg = settings.mail.receiver
         self._cfg = cfg
         self.name = f"{cfg.protocol}-receiver"
         self.port = cfg.port
         self._handler = InboxHandler(db, list(settings.organisation.addresses), cfg.protocol,
-                                     on_stored)
+                                     on_stored, trace=cfg, dns=dns)
         self._server: asyncio.AbstractServer | None = None
 
     def _protocol(self) -> SMTP:

@@ -76,7 +76,8 @@ def _verify(s: Session, c: Case, actor: str, f: Form, settings: Settings) -> eng
         raise engine.CaseError("choose the customer this requester is (a customer number)")
     return desk_actions.verify_identity(s, c, customer, note=_field(f, "note"), actor=actor,
                                         auto_approve=settings.approval.auto_approve,
-                                        now=datetime.now(UTC))
+                                        now=datetime.now(UTC),
+                                        require_signature=settings.rights.require_signature)
 
 
 def _received(s: Session, c: Case, actor: str, f: Form, tz: str) -> engine.Decision:
@@ -98,7 +99,8 @@ class DeskActions:
     def _call(self, s: Session, verb: str, case: Case, actor: str, name: str,
               form: Form) -> engine.Decision:
         if verb == "approve":
-            return engine.approve(s, case, actor=actor)
+            return engine.approve(s, case, actor=actor,
+                                  require_signature=self.settings.rights.require_signature)
         if verb == "refuse":
             return engine.refuse(s, case, reason=_field(form, "reason"), actor=actor)
         if verb == "extend":

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.policy_from_settings import identity_policy
 from bot.web import present
 from bot.web.auth import Member
 from handlers import cases as engine
@@ -107,7 +108,9 @@ def _mail(row: InboundMessage, parsed: ParsedMessage | None, settings: Any, tz: 
         return MailView(row.id or 0, present.local(row.received_at, tz), row.channel, "", "",
                         "(this message could not be read as a mail)", False, [], [], [])
     domain = parsed.from_address.rpartition("@")[2]
-    auth = authenticate_sender(parsed, domain, settings.identity, raw=None) if domain else None
+    # The pipeline's own reading of the headers (RFC 8601: our servers' verdict only).
+    auth = authenticate_sender(parsed, domain, identity_policy(settings), raw=None,
+                               via_receiver=row.channel in ("smtp", "lmtp")) if domain else None
     return MailView(
         inbound_id=row.id or 0, received_at=present.local(row.received_at, tz),
         channel=row.channel, sender=parsed.from_address, subject=parsed.subject,

@@ -13,7 +13,6 @@ from sqlmodel import Session
 
 from handlers.cases.rules import (
     DEFAULT_AUTO_APPROVE,
-    SIGNED_TYPES,
     CaseError,
     Decision,
     actor_name,
@@ -68,17 +67,19 @@ def advance(
     auto_approve: Collection[str] = DEFAULT_AUTO_APPROVE,
     reasons: Sequence[str] = (),
     actor: str = audit.BOT_ACTOR,
+    require_signature: Collection[str] = (),
 ) -> Decision:
     """Move an open case to where :func:`next_status` says (approving only auto-approve types)."""
     store.lock_case(session, case)
     if not is_open(case) or case.status == CaseStatus.APPROVED:
         return Decision(case.id, "advance", False, case.status, f"{case.id} is {case.status}")
-    target = next_status(case, auto_approve)
+    target = next_status(case, auto_approve, require_signature)
     if target.value == case.status:
         return Decision(case.id, "advance", False, case.status, f"{case.id} is {case.status}")
     if target is CaseStatus.APPROVED:
         return _approve_locked(session, case, actor=actor,
-                               reasons=[*reasons, "auto-approved type"], by_staff=False)
+                               reasons=[*reasons, "auto-approved type"], by_staff=False,
+                               require_signature=require_signature)
     _transition(session, case, target, actor=actor, reasons=list(reasons))
     return Decision(case.id, "advance", True, case.status, f"{case.id} is now {case.status}")
 
@@ -101,16 +102,19 @@ def closed_error(case: Case, action: str) -> CaseError:
 
 
 def approve(
-    session: Session, case: Case, *, actor: str, reasons: Sequence[str] = ()
+    session: Session, case: Case, *, actor: str, reasons: Sequence[str] = (),
+    require_signature: Collection[str] = (),
 ) -> Decision:
     """Approve once. A repeat reports who approved; a blocked case raises :class:`CaseError`."""
     store.lock_case(session, case)
     return _approve_locked(session, case, actor=actor, reasons=list(reasons),
-                           by_staff=actor != audit.BOT_ACTOR)
+                           by_staff=actor != audit.BOT_ACTOR,
+                           require_signature=require_signature)
 
 
 def _approve_locked(
-    session: Session, case: Case, *, actor: str, reasons: list[str], by_staff: bool
+    session: Session, case: Case, *, actor: str, reasons: list[str], by_staff: bool,
+    require_signature: Collection[str] = (),
 ) -> Decision:
     if case.status in (CaseStatus.APPROVED, CaseStatus.DONE):
         by = actor_name(case.approved_by or "?")
@@ -118,10 +122,11 @@ def _approve_locked(
                         f"{case.id} already approved by {by}")
     if not is_open(case):
         raise closed_error(case, "approve")
-    blockers = approval_blockers(case, by_staff=by_staff)
+    blockers = approval_blockers(case, by_staff=by_staff, require_signature=require_signature)
     if blockers:
         raise CaseError(f"{case.id} cannot be approved: {'; '.join(blockers)}")
-    if by_staff and case.signature_state == "staff_to_check" and SIGNED_TYPES & set(case.types):
+    if (by_staff and case.signature_state == "staff_to_check"
+            and set(require_signature) & set(case.types)):
         reasons = [*reasons, "signature checked by staff"]
     case.approved_by = actor
     _transition(session, case, CaseStatus.APPROVED, actor=actor, reasons=reasons)

@@ -31,6 +31,8 @@ EVENT_TEXT: dict[str, str] = {
     "identity.challenge_expired": "code expired unanswered",
     "identity.challenge_wrong_sender": "right code from another address: confirmation revoked",
     "identity.verified_by_staff": "verified by staff",
+    "identity.challenge_cancelled_by_owner": "the registered address said it was not them: "
+                                             "code cancelled",
 }
 
 

@@ -17,6 +17,8 @@ from storage.models import Case, CaseStatus
 #: Identity level that lets personal data go out or the register change (issue 5, rule 5).
 VERIFIED = "verified"
 #: Request types the privacy notice says must be signed.
+#: The types the privacy notice literally asks to be signed (``rights.require_signature`` may
+#: restore that rule; the default follows TSV 6097/161/21 and asks for none).
 SIGNED_TYPES = frozenset({"access", "rectification"})
 #: Signature states that satisfy that rule; "staff_to_check" only when a person approves.
 SIGNATURE_OK = frozenset({"valid"})
@@ -52,24 +54,34 @@ def needs_staff(types: Collection[str], auto_approve: Collection[str]) -> bool:
     return not types or not set(types) <= set(auto_approve)
 
 
-def approval_blockers(case: Case, *, by_staff: bool) -> list[str]:
-    """Why this case may not be approved yet (empty when it may)."""
+def approval_blockers(
+    case: Case, *, by_staff: bool, require_signature: Collection[str] = ()
+) -> list[str]:
+    """Why this case may not be approved yet (empty when it may).
+
+    A verified identity is enough for every right; a signature is demanded only for the types
+    in ``require_signature`` (``rights.require_signature``, see ``handlers.policy.RightsPolicy``).
+    """
     blockers = []
     if case.verification_level != VERIFIED or case.customer_id is None:
         blockers.append(f"identity not verified (level: {case.verification_level})")
-    if SIGNED_TYPES & set(case.types):
+    signed = set(require_signature) & set(case.types)
+    if signed:
         accepted = SIGNATURE_FOR_STAFF if by_staff else SIGNATURE_OK
         if case.signature_state not in accepted:
-            blockers.append(f"access and rectification requests must be signed "
-                            f"(signature: {case.signature_state})")
+            blockers.append(f"{', '.join(sorted(signed))} must be signed here "
+                            f"(rights.require_signature; signature: {case.signature_state})")
     return blockers
 
 
-def next_status(case: Case, auto_approve: Collection[str]) -> CaseStatus:
+def next_status(
+    case: Case, auto_approve: Collection[str], require_signature: Collection[str] = ()
+) -> CaseStatus:
     """Where a case goes once its identity and signature are known."""
     if case.verification_level != VERIFIED or case.customer_id is None:
         return CaseStatus.AWAITING_IDENTITY
-    if needs_staff(case.types, auto_approve) or approval_blockers(case, by_staff=False):
+    if needs_staff(case.types, auto_approve) or approval_blockers(
+            case, by_staff=False, require_signature=require_signature):
         return CaseStatus.AWAITING_APPROVAL
     return CaseStatus.APPROVED
 

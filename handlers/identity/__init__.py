@@ -1,5 +1,11 @@
 """Who is asking: register match, sender authentication, look-alikes, and the one rule above all.
 
+The rule: personal data and register changes only for a verified requester. The only register
+changes below "verified" are a marketing ban and a publication ban asked from exactly one
+customer's registered address (``handlers.bans_at_once``): GDPR Art. 21(3) makes the marketing
+objection unconditional, and both bans only reduce processing and reveal nothing, so the worst a
+forger achieves is a ban the owner is told about at once and can undo.
+
 One job per module: ``assessment`` (the levels and what an assessment holds), ``levels`` (the
 assessment itself and the rule above all; read its docstring first), ``sender_auth`` (DKIM,
 SPF, DMARC from trusted sources only) and ``candidates`` (register pointers in a mail's text,

@@ -53,6 +53,9 @@ class SenderAuth:
     direct_dkim_aligned: bool = False
     flags: list[Flag] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    #: Our server reports a DMARC or DKIM failure (and no aligned pass): a code in such a mail
+    #: never verifies.
+    failed: bool = False
 
     @property
     def passed(self) -> bool:
@@ -71,3 +74,5 @@ class IdentityAssessment:
     reasons: list[str] = field(default_factory=list)
     #: The From domain passed aligned DKIM/DMARC from a trusted source (with or without match).
     sender_authenticated: bool = False
+    #: Our server reports that the mail failed DMARC or DKIM (see ``SenderAuth.failed``).
+    sender_auth_failed: bool = False

@@ -60,6 +60,7 @@ def assess_identity(
     dns: DnsTxt | None = None,
     signature: SignatureView | None = None,
     protected_addresses: Sequence[str] = (),
+    via_receiver: bool = False,
 ) -> IdentityAssessment:
     """Assess one inbound message.
 
@@ -68,6 +69,7 @@ def assess_identity(
     (``storage.candidates.find_candidates``), for staff only. ``raw`` and ``dns`` enable direct
     DKIM verification. ``signature`` is the result of ``handlers.signatures.check_signatures``.
     ``protected_addresses`` are our own addresses (look-alikes of our domain are flagged).
+    ``via_receiver``: stored by our own SMTP/LMTP receiver (see ``trusted_headers``).
     """
     sender = normalise_email(parsed.from_address or "")
     flags: list[Flag] = list(_header_flags(parsed))
@@ -106,7 +108,8 @@ def assess_identity(
                                                         for a in own])
     flags += lookalike.text_flags(parsed.text, [sender, *known, *own])
 
-    auth = authenticate_sender(parsed, sender_domain, settings, raw=raw, dns=dns)
+    auth = authenticate_sender(parsed, sender_domain, settings, raw=raw, dns=dns,
+                               via_receiver=via_receiver)
     flags += auth.flags
     reasons += auth.reasons
     sender_ok = auth.passed and not from_ambiguous
@@ -134,6 +137,7 @@ def assess_identity(
         flags=[f.code for f in flags],
         reasons=reasons + [f.reason for f in flags],
         sender_authenticated=sender_ok,
+        sender_auth_failed=auth.failed,
     )
 
 

@@ -1,6 +1,8 @@
 """Sender authentication of the From domain: aligned DKIM, SPF and DMARC from trusted sources.
 
-Authentication-Results count only from our own servers (``identity.trusted_authserv_ids``);
+Authentication-Results count only from our own servers (``identity.trusted_authserv_ids``, our
+receiver's ``mail.receiver.authserv_id``) and only where RFC 8601 section 5 puts them
+(``trusted_headers``);
 DKIM can be verified here with an injected DNS function, so nothing here opens a socket.
 It proves the *domain* sent a mail, never the person: see ``levels``.
 """
@@ -8,13 +10,13 @@ It proves the *domain* sent a mail, never the person: see ``levels``.
 from __future__ import annotations
 
 import logging
-import re
 
 import authres
 import dkim
 
 from handlers import lookalike
 from handlers.identity.assessment import DnsTxt, MessageView, SenderAuth
+from handlers.identity.trusted_headers import trusted_verdict
 from handlers.lookalike import Flag
 from handlers.policy import IdentityPolicy
 
@@ -28,54 +30,41 @@ def authenticate_sender(
     *,
     raw: bytes | None = None,
     dns: DnsTxt | None = None,
+    via_receiver: bool = False,
 ) -> SenderAuth:
     """Aligned DKIM / SPF / DMARC results for the From domain, from trusted sources only.
 
-    Authentication-Results: only the TOPMOST header whose authserv-id is in
-    ``identity.trusted_authserv_ids`` counts. Our border server prepends its header, so anything
-    below it with the same id was in the message before it reached us, i.e. written by the
-    sender (RFC 8601 section 5). Headers from any other authserv-id are ignored.
+    Which Authentication-Results header is our server's verdict is decided by
+    :func:`handlers.identity.trusted_headers.trusted_verdict` (RFC 8601 section 5); every other
+    one is what the sender claims. ``via_receiver``: stored by our own SMTP/LMTP receiver.
     """
-    flags: list[Flag] = []
-    reasons: list[str] = []
-    trusted = {t.strip().lower() for t in settings.trusted_authserv_ids if t.strip()}
-    used: authres.AuthenticationResultsHeader | None = None
-    used_id: str | None = None
-    untrusted = below = 0
-    for name, value in parsed.headers:
-        if name.lower() != "authentication-results":
-            continue
-        serv_id = _authserv_id(value)
-        if serv_id not in trusted:
-            untrusted += 1
-        elif used_id is not None:
-            below += 1
-        else:
-            used_id = serv_id
-            used = _parse_authres(value)
-            if used is None:
-                reasons.append("Authentication-Results from our server could not be read")
-    if untrusted:
-        flags.append(Flag("untrusted_authres",
-                          "Authentication-Results not added by our servers were ignored"))
-    if below:
-        flags.append(Flag("forged_authres",
-                          "an Authentication-Results header claiming our server appeared "
-                          "inside the message as sent (ignored)"))
-    dkim_aligned = spf_aligned = dmarc_pass = False
+    verdict = trusted_verdict(parsed.headers, settings.trusted_authserv_ids,
+                              receiver_id=settings.receiver_authserv_id,
+                              via_receiver=via_receiver)
+    flags: list[Flag] = list(verdict.flags)
+    reasons: list[str] = list(verdict.reasons)
+    used = _parse_authres(verdict.value) if verdict.value is not None else None
+    if verdict.value is not None and used is None:
+        reasons.append("Authentication-Results from our server could not be read")
+    if any(f.code in ("untrusted_authres", "forged_authres") for f in flags):
+        reasons.append("sender authentication results in the mail are claimed by the sender")
+    dkim_aligned = spf_aligned = dmarc_pass = failed = False
     if used is not None and from_domain:
-        dkim_aligned, spf_aligned, dmarc_pass = _read_results(used, from_domain)
+        dkim_aligned, spf_aligned, dmarc_pass, failed = _read_results(used, from_domain)
         summary = ", ".join(n for n, ok in (("DKIM aligned", dkim_aligned),
                                             ("SPF aligned", spf_aligned),
                                             ("DMARC", dmarc_pass)) if ok)
         reasons.append(f"our mail server reports: {summary or 'no aligned pass'}")
-    elif not trusted:
+        if failed:
+            flags.append(Flag("auth_failed", "our mail server reports a DMARC or DKIM failure"))
+    elif not settings.trusted_authserv_ids and not settings.receiver_authserv_id:
         reasons.append("no trusted mail server configured (identity.trusted_authserv_ids)")
     direct = False
     if raw is not None and dns is not None and from_domain:
         direct, why = verify_dkim(raw, from_domain, dns)
         reasons.append(why)
-    return SenderAuth(dkim_aligned, spf_aligned, dmarc_pass, direct, flags, reasons)
+    return SenderAuth(dkim_aligned, spf_aligned, dmarc_pass, direct, flags, reasons,
+                      failed=failed and not (dkim_aligned or direct))
 
 
 def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
@@ -112,12 +101,6 @@ def verify_dkim(raw: bytes, from_domain: str, dns: DnsTxt) -> tuple[bool, str]:
     return False, outcome
 
 
-def _authserv_id(value: str) -> str:
-    """The authserv-id: the first token before ``;`` (read even when the rest is malformed)."""
-    head = re.sub(r"\([^()]*\)", " ", value.split(";", 1)[0]).split()
-    return head[0].strip().lower() if head else ""
-
-
 def _parse_authres(value: str) -> authres.AuthenticationResultsHeader | None:
     try:
         return authres.AuthenticationResultsHeader.parse(
@@ -134,13 +117,16 @@ def _prop(result: object, ptype: str, name: str) -> str:
 
 
 def _read_results(header: authres.AuthenticationResultsHeader, from_domain: str) -> tuple[
-    bool, bool, bool
+    bool, bool, bool, bool
 ]:
+    """(aligned DKIM pass, aligned SPF pass, DMARC pass, a DMARC or DKIM failure)."""
     wanted = lookalike.org_domain(from_domain)
-    dkim_ok = spf_ok = dmarc_ok = False
+    dkim_ok = spf_ok = dmarc_ok = failed = False
     for result in header.results:
         method = (result.method or "").lower()
         outcome = (result.result or "").lower()
+        if method in ("dkim", "dmarc") and outcome in ("fail", "permerror"):
+            failed = True
         if outcome != "pass":
             continue
         if method == "dkim":
@@ -152,4 +138,4 @@ def _read_results(header: authres.AuthenticationResultsHeader, from_domain: str)
         elif method == "dmarc":
             header_from = _prop(result, "header", "from")
             dmarc_ok = dmarc_ok or header_from == from_domain.lower()
-    return dkim_ok, spf_ok, dmarc_ok
+    return dkim_ok, spf_ok, dmarc_ok, failed and not dmarc_ok

@@ -50,6 +50,8 @@ LETTER_KINDS: tuple[str, ...] = (
     "receipt",
     "identity_challenge",
     "identity_reminder",
+    "identity_cancelled",
+    "identity_still_needed",
     "extension",
     "access_report",
     "portability",

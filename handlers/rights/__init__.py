@@ -22,6 +22,7 @@ from types import MappingProxyType
 from sqlmodel import Session
 
 from handlers.clock import Clock
+from handlers.policy import RightsPolicy
 from handlers.rights.access import AccessHandler
 from handlers.rights.base import (
     Hold,
@@ -46,12 +47,14 @@ from storage import audit
 from storage.models import Case, Customer
 
 
-def make_handlers(org: OrgInfo, clock: Clock) -> Mapping[str, RightHandler]:
+def make_handlers(
+    org: OrgInfo, clock: Clock, rights: RightsPolicy | None = None
+) -> Mapping[str, RightHandler]:
     """One handler per request type (the names ``approval.auto_approve`` uses), all reading
-    the time from ``clock``."""
+    the time from ``clock``; ``rights`` says which types must also be signed."""
     kinds = (AccessHandler, PortabilityHandler, RectificationHandler, ErasureHandler,
              RestrictionHandler, ObjectionHandler, MarketingOptOutHandler, PublicationBanHandler)
-    handlers: list[RightHandler] = [kind(org, clock) for kind in kinds]
+    handlers: list[RightHandler] = [kind(org, clock, rights) for kind in kinds]
     return MappingProxyType({h.right: h for h in handlers})
 
 #: The order in which one case's rights are carried out. Access and portability report the

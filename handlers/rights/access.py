@@ -126,8 +126,8 @@ class AccessHandler(GatedHandler):
     def propose_verified(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]
     ) -> Proposal:
-        if case.signature_state != "valid":
-            # The notice: "Tarkastuspyyntö on allekirjoitettava." Staff check what came.
+        if self.signature_required(case):
+            # rights.require_signature keeps the notice's "Tarkastuspyyntö on allekirjoitettava."
             return Proposal(self.right, "carry_out", (Reason("signature_missing"),),
                             needs_staff=True)
         return Proposal(self.right, "carry_out")

@@ -24,7 +24,7 @@ from handlers import identity
 from handlers.cases import add_thread_id
 from handlers.clock import Clock
 from handlers.letters import normalise_language, render_letter
-from handlers.policy import OrgInfo
+from handlers.policy import OrgInfo, RightsPolicy
 from mailformat import DsrbotError, OutAttachment
 from storage import audit, outbox
 from storage.models import Case, Customer, Party, PartyKind
@@ -144,9 +144,15 @@ class GatedHandler:
 
     right: str = ""
 
-    def __init__(self, org: OrgInfo, clock: Clock) -> None:
+    def __init__(self, org: OrgInfo, clock: Clock, rights: RightsPolicy | None = None) -> None:
         self.org = org
         self.clock = clock
+        self.rights = rights or RightsPolicy()
+
+    def signature_required(self, case: Case) -> bool:
+        """The company insists on a signature for this right (``rights.require_signature``)
+        and the request carries no valid one; by default a verified identity is enough."""
+        return self.right in self.rights.require_signature and case.signature_state != "valid"
 
     def propose(
         self, session: Session, case: Case, customer: Customer, extracted: Mapping[str, Any]

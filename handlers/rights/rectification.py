@@ -202,7 +202,7 @@ class RectificationHandler(GatedHandler):
                             params=params)
         reasons = list(checked.rejected)
         needs_staff = False
-        if case.signature_state != "valid":
+        if self.signature_required(case):
             reasons.append(Reason("signature_missing"))
             needs_staff = True
         if any(c.field == "email" for c in checked.accepted):

@@ -25,10 +25,22 @@ pyHanko is asynchronous; :func:`check_signatures` runs its coroutines on a priva
 
 from __future__ import annotations
 
+import email
+import hashlib
 import logging
+from dataclasses import replace
+from datetime import datetime
+from email import policy
 
 from handlers.fields import normalise_email
-from handlers.signatures.openpgp import crlf, pgp_clearsigned, pgp_detached, text_variants
+from handlers.signatures.openpgp import (
+    clearsigned_text,
+    crlf,
+    pgp_clearsigned,
+    pgp_detached,
+    pgp_signed_at,
+    text_variants,
+)
 from handlers.signatures.pades import pdf_check
 from handlers.signatures.results import (
     _CLEARSIGNED,
@@ -36,6 +48,7 @@ from handlers.signatures.results import (
     SMIME_OPAQUE_TYPES,
     SMIME_SIGNATURE_TYPES,
     AttachmentView,
+    Covers,
     MessageView,
     SignatureCheck,
     SignatureResult,
@@ -80,11 +93,15 @@ def check_signatures(parsed: MessageView, trust: TrustConfig) -> SignatureResult
     for part in getattr(parsed, "signed_parts", None) or ():
         signature_blobs.add(part.signature)
         protocol = (part.protocol or "").lower()
+        covered = _part_text(part.content)
         if protocol in PGP_SIGNATURE_TYPES:
-            checks.append(pgp_detached([crlf(part.content), part.content], part.signature,
-                                        trust, "PGP/MIME signature"))
+            checks.append(_mark(pgp_detached(
+                [crlf(part.content), part.content], part.signature, trust,
+                "PGP/MIME signature"), "mime_part", part.signature, covered_text=covered,
+                signed_at=pgp_signed_at(part.signature)))
         elif protocol in SMIME_SIGNATURE_TYPES:
-            checks.append(smime_detached(part.content, part.signature, trust))
+            checks.append(_mark(smime_detached(part.content, part.signature, trust),
+                                "mime_part", part.signature, covered_text=covered))
     attachments = list(parsed.attachments or ())
     by_name = {a.filename.lower(): a for a in attachments if a.filename}
     for att in attachments:
@@ -92,7 +109,10 @@ def check_signatures(parsed: MessageView, trust: TrustConfig) -> SignatureResult
             continue
         checks.extend(_check_attachment(att, by_name, parsed.text or "", trust))
     for block in _CLEARSIGNED.findall(parsed.text or ""):
-        checks.append(pgp_clearsigned(block, trust, "clearsigned text"))
+        data = block.encode("utf-8", "replace")
+        checks.append(_mark(pgp_clearsigned(block, trust, "clearsigned text"), "clearsigned",
+                            data, covered_text=clearsigned_text(block),
+                            signed_at=pgp_signed_at(data)))
     return _summarise(checks, trust)
 
 
@@ -107,30 +127,35 @@ def signer_matches(result: SignatureResult, customer: Customer) -> bool:
 def _check_attachment(
     att: AttachmentView, by_name: dict[str, AttachmentView], text: str, trust: TrustConfig
 ) -> list[SignatureCheck]:
+    """The checks for one attachment, each marked with what it covers (see ``binding``)."""
     ctype = (att.content_type or "").lower()
     name = (att.filename or "").lower()
     if ctype in PGP_SIGNATURE_TYPES or name.endswith((".asc", ".sig", ".gpg")):
         if b"-----BEGIN PGP SIGNED MESSAGE-----" in att.data:
-            return [pgp_clearsigned(att.data.decode("utf-8", "replace"), trust,
-                                     "clearsigned attachment")]
+            return [_mark(pgp_clearsigned(att.data.decode("utf-8", "replace"), trust,
+                                          "clearsigned attachment"), "attachment", att.data,
+                          signed_at=pgp_signed_at(att.data))]
         if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" in att.data:
             return []
+        when = pgp_signed_at(att.data)
         target = by_name.get(name.rsplit(".", 1)[0]) if "." in name else None
         if target is not None:
-            return [pgp_detached([target.data], att.data, trust,
-                                  "detached OpenPGP signature over an attachment")]
-        return [pgp_detached(text_variants(text), att.data, trust,
-                              "detached OpenPGP signature over the text")]
+            return [_mark(pgp_detached([target.data], att.data, trust,
+                                       "detached OpenPGP signature over an attachment"),
+                          "attachment", att.data, signed_at=when)]
+        return [_mark(pgp_detached(text_variants(text), att.data, trust,
+                                   "detached OpenPGP signature over the text"),
+                      "text", att.data, covered_text=text, signed_at=when)]
     if ctype in SMIME_OPAQUE_TYPES or name.endswith(".p7m"):
-        return [smime_opaque(att.data, trust)]
+        return [_mark(smime_opaque(att.data, trust), "attachment", att.data)]
     if ctype in SMIME_SIGNATURE_TYPES or name.endswith(".p7s"):
         target = by_name.get(name.rsplit(".", 1)[0])
         if target is not None:
-            return [smime_detached(target.data, att.data, trust)]
+            return [_mark(smime_detached(target.data, att.data, trust), "attachment", att.data)]
         return [SignatureCheck("smime", "staff_to_check",
                                "S/MIME signature attached without the part it signs")]
     if ctype == "application/pdf" or name.endswith(".pdf"):
-        return [pdf_check(att.data, trust)]
+        return [_mark(pdf_check(att.data, trust), "attachment", att.data)]
     if ctype.startswith("image/"):
         return [SignatureCheck("image", "staff_to_check",
                                "image attached (a photo or scan of a signed letter?): "
@@ -156,3 +181,27 @@ def _summarise(checks: list[SignatureCheck], trust: TrustConfig) -> SignatureRes
     emails = list(dict.fromkeys(e for c in valid for e in c.signer_emails))
     signer = valid[0].signer if valid and state == "valid" else None
     return SignatureResult(state, signer, reasons, emails if state == "valid" else [], checks)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _mark(check: SignatureCheck, covers: Covers, signature: bytes, *, covered_text: str = "",
+          signed_at: datetime | None = None) -> SignatureCheck:
+    """``check`` with what it covers and the fingerprint of its bytes (see ``binding``)."""
+    return replace(check, covers=covers, covered_text=covered_text,
+                   fingerprint=sha256(signature), signed_at=signed_at or check.signed_at)
+
+
+def _part_text(content: bytes) -> str:
+    """The text of a signed MIME entity (its text/plain parts), to compare with the body."""
+    try:
+        entity = email.message_from_bytes(content, policy=policy.default)
+        texts = []
+        for part in entity.walk():
+            if part.get_content_type() == "text/plain" and not part.get_filename():
+                texts.append(str(part.get_content()))
+        return "\n".join(texts)
+    except Exception:
+        return ""

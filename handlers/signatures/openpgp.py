@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -136,3 +137,28 @@ def text_variants(text: str) -> list[bytes]:
 def crlf(data: bytes) -> bytes:
     """RFC 3156 / 5751 canonical form: every line ends in CRLF."""
     return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+
+_SIGNATURE_ARMOUR = re.compile(
+    rb"-----BEGIN PGP SIGNATURE-----.*?-----END PGP SIGNATURE-----", re.DOTALL)
+
+
+def pgp_signed_at(data: bytes) -> datetime | None:
+    """The creation time of the (first) OpenPGP signature in ``data`` (armoured or binary)."""
+    match = _SIGNATURE_ARMOUR.search(data)
+    try:
+        sig = pysequoia.Sig.from_bytes(match.group(0) if match else data)
+    except (RuntimeError, ValueError):
+        return None
+    created = sig.created
+    return created if isinstance(created, datetime) else None
+
+
+def clearsigned_text(block: str) -> str:
+    """The text a clearsigned block signs (without its armour headers and dash-escapes)."""
+    body = block.split("-----BEGIN PGP SIGNATURE-----", 1)[0]
+    lines = body.replace("\r\n", "\n").split("\n")
+    start = 1
+    while start < len(lines) and lines[start].strip():  # "Hash: SHA256" armour headers
+        start += 1
+    return "\n".join(line[2:] if line.startswith("- ") else line for line in lines[start + 1:])

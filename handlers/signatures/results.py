@@ -23,6 +23,7 @@ from mailformat import DsrbotError
 log = logging.getLogger(__name__)
 
 State = Literal["none", "valid", "invalid", "staff_to_check"]
+Covers = Literal["", "mime_part", "clearsigned", "text", "attachment"]
 T = TypeVar("T")
 
 PGP_SIGNATURE_TYPES = frozenset({"application/pgp-signature"})
@@ -92,6 +93,15 @@ class SignatureCheck:
     reason: str
     signer_emails: tuple[str, ...] = ()
     signer: str | None = None
+    #: When the signer says it signed (OpenPGP creation time, CMS signing time), if known.
+    signed_at: datetime | None = None
+    #: What it signs: the signed MIME part, a clearsigned block or the body text, or an
+    #: attachment (``handlers.signatures.binding`` decides whether that is this request).
+    covers: Covers = ""
+    #: The signed text, for ``mime_part`` and ``clearsigned``.
+    covered_text: str = ""
+    #: SHA-256 of the signature's bytes: one signature verifies one case only.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def cms_check(kind: Literal["smime", "pdf"], what: str, status: Any) -> Signatur
                               "for signing")
     cert = status.signing_cert
     return SignatureCheck(kind, "valid", f"{what}: valid, certificate from a trusted root",
-                          tuple(certificate_emails(cert)), _subject(cert))
+                          tuple(certificate_emails(cert)), _subject(cert),
+                          signed_at=getattr(status, "signer_reported_dt", None))
 
 
 def certificate_emails(cert: asn1_x509.Certificate) -> list[str]:

@@ -19,6 +19,7 @@ from storage.models.cases import (
     CaseThreadRef,
     IdentityChallenge,
     SentReminder,
+    UsedSignature,
 )
 from storage.models.health import CanaryProbe, HealthIncident
 from storage.models.mail import (
@@ -88,5 +89,6 @@ __all__ = [
     "SentReminder",
     "Staff",
     "StaffRole",
+    "UsedSignature",
     "normalise_email",
 ]

@@ -64,6 +64,11 @@ class Case(SQLModel, table=True):
     extended_by: str | None = Field(default=None, max_length=100)
     #: The extension notice to the requester is owed (set on extending, cleared when sent).
     extension_notice_pending: bool = Field(default=False, index=True)
+    #: Bans set when the case opened, below "verified" (handlers.bans_at_once): carrying the
+    #: case out later does not set or confirm them again.
+    applied_at_once: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     thread_message_ids: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -109,6 +114,15 @@ class IdentityChallenge(SQLModel, table=True):
     max_attempts: int = 5
     consumed_at: datetime | None = None
     created_at: datetime
+
+
+class UsedSignature(SQLModel, table=True):
+    """A signature that verified a case: one signature verifies one case only, so an old signed
+    mail cannot be replayed to verify another request (the key is SHA-256 of its bytes)."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(foreign_key="case.id", index=True, max_length=20)
+    used_at: datetime
 
 
 class SentReminder(SQLModel, table=True):
