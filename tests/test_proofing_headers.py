@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.mail.receiver_trace import MAX_DKIM_SIGNATURES, dkim_result
 from handlers.identity import assess_identity
 from storage.db import Database
 from tests.identity_kit import by_email, dkim_world, mail, parse, register, settings
@@ -118,3 +119,20 @@ def test_receiver_reports_a_dkim_signature_of_another_key_as_failed(outside: Ser
     case = outside.cases()[-1]
     assert case.verification_level == "claimed"
     assert any("DMARC or DKIM failure" in r for r in case.reasons)
+
+
+def test_receiver_checks_only_the_first_few_dkim_signatures_of_a_mail() -> None:
+    """The receiver checks DKIM before it answers 250: a mail stacking forged signatures must
+    not make it look up keys (each a DNS round trip) without end."""
+    world = dkim_world()
+    original = mail(from_=OWNER)
+    signature = world.sign(original, "example.fi", key_of="evil.test")[: -len(original)]
+    raw = signature * 40 + original
+    asked: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        asked.append(name)
+        return world.dns(name, timeout)
+
+    assert dkim_result(raw, dns) == "dkim=fail"
+    assert 0 < len(asked) <= MAX_DKIM_SIGNATURES
