@@ -63,14 +63,15 @@ def _service(tmp_path: Path, budget: float) -> tuple[Path, int, Database]:
 
 
 def test_hostile_long_run_is_quarantined_not_frozen(tmp_path: Path) -> None:
-    """1 MB of hostile text over a tiny budget is quarantined, and the service goes on: an
-    ordinary request sent after it becomes a case."""
+    """6 MB of newlines (seconds of parsing, ten times the budget on a fast machine) is
+    quarantined, and the service goes on: an ordinary request sent after it becomes a case.
+    (1 MB needs about 0.3 s once the email parser is linear: too close to the budget.)"""
     config, port, db = _service(tmp_path, budget=0.3)
     proc = start_service(config, tmp_path / "run.log")
     try:
         wait_listening(port, proc, tmp_path / "run.log")
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-            smtp.sendmail("hostile@example.fi", ["info@rusttet.fi"], hostile_mail(1))
+            smtp.sendmail("hostile@example.fi", ["info@rusttet.fi"], hostile_mail(6))
         send_mail(port, sender="maija@example.fi", subject="Tietojen poisto",
                   body="Hei, poistakaa kaikki tietoni rekisteristänne. Maija")
         rows = wait_for(lambda: (r := _rows(db)) and len(r) == 2
