@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, update
 from sqlmodel import Session, col, select
 
+from storage import mail_copies
 from storage.case_status import CLOSED
 from storage.models import (
     Case,
@@ -169,24 +170,28 @@ class CaseFileCounts:
 
 
 def redact_letters(session: Session, case_ids: Sequence[str]) -> int:
-    """Letters of these cases that left the outbox lose their text and address; the kind,
-    subject line (a case reference) and dates stay. A pending letter is still to be sent."""
+    """Letters of these cases that left the outbox lose their text and address (and a
+    bounce's diagnostic, which quotes it); the kind, subject line (a case reference), the
+    bounce status and dates stay. A pending letter is still to be sent."""
     if not case_ids:
         return 0
     result = session.execute(
         update(OutboundMessage)
         .where(col(OutboundMessage.case_id).in_(list(case_ids)),
                col(OutboundMessage.state) != OutboundState.PENDING.value,
-               or_(col(OutboundMessage.recipient) != "", col(OutboundMessage.body_text) != ""))
-        .values(recipient="", body_text="", body_html=None, last_error=None)
+               or_(col(OutboundMessage.recipient) != "", col(OutboundMessage.body_text) != "",
+                   col(OutboundMessage.bounce_diagnostic).is_not(None)))
+        .values(recipient="", body_text="", body_html=None, last_error=None,
+                bounce_diagnostic=None)
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def forget_letter_addresses(session: Session, case_ids: Sequence[str],
                             data_kinds: Sequence[str]) -> int:
-    """Letters of these cases that left the outbox lose their address; those of
-    ``data_kinds`` (which copy register data) lose their text too. The rest keep their text."""
+    """Letters of these cases that left the outbox lose their address (and a bounce's
+    diagnostic, which quotes it); those of ``data_kinds`` (which copy register data) lose
+    their text too. The rest keep their text."""
     if not case_ids:
         return 0
     done = (col(OutboundMessage.case_id).in_(list(case_ids)),
@@ -195,11 +200,12 @@ def forget_letter_addresses(session: Session, case_ids: Sequence[str],
         update(OutboundMessage)
         .where(*done, col(OutboundMessage.kind).in_(list(data_kinds)),
                col(OutboundMessage.body_text) != "")
-        .values(recipient="", body_text="", body_html=None)
+        .values(recipient="", body_text="", body_html=None, bounce_diagnostic=None)
         .execution_options(synchronize_session=False))
     rest = session.execute(
-        update(OutboundMessage).where(*done, col(OutboundMessage.recipient) != "")
-        .values(recipient="").execution_options(synchronize_session=False))
+        update(OutboundMessage).where(*done, or_(col(OutboundMessage.recipient) != "",
+                                                 col(OutboundMessage.bounce_diagnostic).is_not(None)))
+        .values(recipient="", bounce_diagnostic=None).execution_options(synchronize_session=False))
     return int(getattr(data, "rowcount", 0) or 0) + int(getattr(rest, "rowcount", 0) or 0)
 
 
@@ -296,6 +302,9 @@ def delete_case_file(session: Session, case: Case, now: datetime) -> CaseFileCou
     session.execute(update(InboundMessage).where(col(InboundMessage.case_id) == case.id)
                     .values(case_id=None).execution_options(synchronize_session=False))
     letters = select(OutboundMessage.id).where(col(OutboundMessage.case_id) == case.id)
+    returned = mail_copies.letters_of_cases(session, ids)
+    emptied += purge_inbound(session, mail_copies.bounces_of(session, returned), now)
+    mail_copies.unlink_bounces(session, returned)
     files = session.execute(delete(OutboundAttachment)
                             .where(col(OutboundAttachment.outbound_id).in_(letters))
                             .execution_options(synchronize_session=False))

@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from bot.purge_job import PurgeJob
 from handlers.policy import RecordRetention
-from storage import inbox, used_signatures
+from mailformat import OutAttachment
+from storage import inbox, outbox, used_signatures
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import (
@@ -37,6 +38,7 @@ from tests.retention_kit import (
 )
 
 POLICY = RecordRetention()  # the defaults: 30 days, 30 days, 3 years
+PHONE = "040 765 4321"
 
 
 def _purge(db: Database, *, dry_run: bool = False) -> dict[str, int]:
@@ -97,6 +99,45 @@ def test_report_attachments_purged_after_delivery(db: Database) -> None:
     assert [(f.filename, f.data) for f in files] == [("report.pdf", b"")]
     assert letter(db, fresh)[1][0].data == b"%PDF Maija 2"
     assert letter(db, pending)[1][0].data == b"%PDF Maija 3"
+
+
+def _forward(s: object, inbound_id: int, *, written: int, state: str) -> int:
+    """A forward to customer service as the pipeline writes it: her mail attached whole."""
+    row = outbox.enqueue(s, kind="forward", recipient="asiakaspalvelu@rusttet.fi",  # type: ignore[arg-type]
+                         subject=f"Fwd: Tilaus 4411, soita {PHONE}", domain="rusttet.fi",
+                         body_text="dsrbot forwards it because it is not a request",
+                         attachments=[OutAttachment("original.eml", "message/rfc822",
+                                                    mail_bytes("liisa@example.fi", PHONE))],
+                         dedupe_key=f"forward:{inbound_id}", inbound_id=inbound_id,
+                         now=days_ago(written))
+    row.state = state
+    s.add(row)  # type: ignore[attr-defined]
+    assert row.id is not None
+    return row.id
+
+
+def test_forward_that_never_went_out_is_purged_after_other_mail_days(db: Database) -> None:
+    """A forward copies other mail whole: it keeps it no longer than the mail itself, whether
+    customer service got it or the relay never took it."""
+    with db.session() as s:
+        old = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4411? {PHONE}"),
+                         received_at=days_ago(31), state="processed")
+        failed = _forward(s, old, written=31, state="failed")
+        waiting_mail = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4412? {PHONE}"),
+                                  received_at=days_ago(31), state="processed")
+        waiting = _forward(s, waiting_mail, written=31, state="pending")
+        recent_mail = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4413? {PHONE}"),
+                                 received_at=days_ago(29), state="processed")
+        recent = _forward(s, recent_mail, written=29, state="failed")
+    assert _purge(db, dry_run=True)["forwards"] == 2
+    assert _purge(db)["forwards"] == 2
+    for forward_id in (failed, waiting):
+        row, files = letter(db, forward_id)
+        assert row is not None and PHONE not in row.subject and row.body_text == ""
+        assert [(f.filename, f.data) for f in files] == [("original.eml", b"")]
+        assert row.state == "failed"  # the waiting one never goes out empty
+    row, files = letter(db, recent)
+    assert row is not None and PHONE in row.subject and files[0].data != b""
 
 
 def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) -> None:
