@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, update
@@ -279,24 +279,29 @@ def count_cases_due(session: Session, cutoff: datetime) -> int:
     return int(session.exec(stmt).one())
 
 
-def record_statistic(session: Session, case: Case, now: datetime) -> CaseStatistic:
+def record_statistic(session: Session, case: Case, now: datetime,
+                     days: tuple[date, date | None] | None = None) -> CaseStatistic:
+    """The anonymous row the desk's report reads once the case is gone. ``days``: the dates
+    of receipt and close in the organisation's timezone (the report's days); else UTC's."""
+    received_on, closed_on = days or (
+        case.received_at.date(), case.closed_at.date() if case.closed_at else None)
     row = CaseStatistic(types=list(case.types), language=case.language, channel=case.channel,
-                        outcome=case.status, received_on=case.received_at.date(),
-                        due_on=case.extended_due_date or case.due_date,
-                        closed_on=case.closed_at.date() if case.closed_at else None,
+                        outcome=case.status, received_on=received_on,
+                        due_on=case.extended_due_date or case.due_date, closed_on=closed_on,
                         extended=case.extended, deleted_at=now)
     session.add(row)
     return row
 
 
-def delete_case_file(session: Session, case: Case, now: datetime) -> CaseFileCounts:
+def delete_case_file(session: Session, case: Case, now: datetime,
+                     days: tuple[date, date | None] | None = None) -> CaseFileCounts:
     """Delete the case and everything filed under it; its mails keep only their dedupe key.
 
     The anonymous statistic is written first, in the same transaction. Audit entries and the
     scheduler's claims name the case id only and stay.
     """
     ids = [case.id]
-    record_statistic(session, case, now)
+    record_statistic(session, case, now, days)
     mails = inbound_of_cases(session, ids)
     emptied = purge_inbound(session, mails, now)
     session.execute(update(InboundMessage).where(col(InboundMessage.case_id) == case.id)

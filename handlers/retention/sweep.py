@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from handlers import deadlines
 from handlers.policy import RecordRetention
 from storage import audit
 from storage import cases as case_store
@@ -117,7 +118,9 @@ def delete_expired_cases(session: Session, now: datetime, policy: RecordRetentio
                 or case.closed_at >= cutoff):
             continue
         closed_on = case.closed_at.date().isoformat()
-        counts = store.delete_case_file(session, case, now)
+        counts = store.delete_case_file(session, case, now, days=(
+            deadlines.local_date(case.received_at, policy.timezone),
+            deadlines.local_date(case.closed_at, policy.timezone)))
         audit.record(session, actor, "retention.case_deleted", case_id=case_id, details={
             "closed_on": closed_on, "case_years": policy.case_years, "mails": counts.mails,
             "letters": counts.letters, "attachments": counts.attachments,
