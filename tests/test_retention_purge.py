@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import col, select
 
@@ -171,6 +172,40 @@ def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) ->
         (["access", "erasure"], "sv", "done", days_ago(3 * 365 + 40).date())]
     assert [a.case_id for a in audit] == [old_id]
     assert "maija" not in json.dumps([a.details for a in audit])
+
+
+def test_a_report_month_survives_the_purge_of_its_cases(db: Database, tmp_path: Path) -> None:
+    """The desk's report (issue 16) keeps a month's figures after ``case_years`` deleted its
+    case files: it reads the anonymous statistic each one left."""
+    from bot.policy_from_settings import record_retention
+    from tests import web_kit as kit
+
+    cfg, settings = kit.write_settings(tmp_path, db)
+    kit.add_staff(cfg, "ville", "viewer")
+    # Received late on 31 January 2023 in UTC: 1 February in Helsinki, the report's day.
+    received = datetime(2023, 1, 31, 22, 30, tzinfo=UTC)
+    for types, took in ((("access",), 10), (("erasure",), 40)):
+        old = kit.make_case(db, types=types, received_at=received)
+        with db.session() as s:
+            case = s.get(Case, old)
+            assert case is not None
+            close_case(s, case, at=received + timedelta(days=took))
+    kit.make_case(db, types=("access",))  # this year's, still open
+    with kit.client(settings, db) as web:
+        kit.login(web, "ville")
+        before = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
+        # Three years after they closed, the purge deletes both case files.
+        purged = PurgeJob(db, record_retention(settings)).run(datetime.now(UTC))
+        assert purged.counts["cases"] == 2
+        with db.read_session() as s:
+            assert len(s.exec(select(Case)).all()) == 1
+        after = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
+        page = web.get("/reports").text
+    assert after == before
+    february = [line for line in after if line.startswith("2023-02,")]
+    assert february and february[0].startswith("2023-02,2,1,1,")
+    assert after[-1].startswith("total,3,")
+    assert ">2023-02<" in page
 
 
 def test_case_file_deleted_with_the_signature_it_used(db: Database) -> None:

@@ -426,36 +426,6 @@ def test_report_page_has_a_server_drawn_chart_and_the_csv_neutralises_formulas(
     assert lines[-1].startswith("total,2,1,1,2")
 
 
-def test_a_report_month_survives_the_purge_of_its_cases(
-        web: TestClient, desk: tuple[Path, Settings], db: Database) -> None:
-    from bot.policy_from_settings import record_retention
-    from bot.purge_job import PurgeJob
-
-    # Received late on 31 January 2023 in UTC: 1 February in Helsinki, the report's day.
-    received = datetime(2023, 1, 31, 22, 30, tzinfo=UTC)
-    for types, took in ((("access",), 10), (("erasure",), 40)):
-        old = kit.make_case(db, types=types, received_at=received)
-        with db.session() as s:
-            case = s.get(Case, old)
-            assert case is not None
-            case.status, case.closed_at = "done", received + timedelta(days=took)
-            s.add(case)
-    kit.make_case(db, types=("access",))  # this year's, still open
-    kit.login(web, "ville")
-    before = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
-    # Three years after they closed, the purge deletes both case files.
-    purged = PurgeJob(db, record_retention(desk[1])).run(datetime.now(UTC))
-    assert purged.counts["cases"] == 2
-    with db.read_session() as s:
-        assert len(s.exec(select(Case)).all()) == 1
-    after = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
-    assert after == before
-    february = [line for line in after if line.startswith("2023-02,")]
-    assert february and february[0].startswith("2023-02,2,1,1,")
-    assert after[-1].startswith("total,3,")
-    assert ">2023-02<" in web.get("/reports").text
-
-
 def test_case_page_shows_what_holds_an_erasure(
         web: TestClient, db: Database) -> None:
     from datetime import date
