@@ -3,11 +3,12 @@ chat rows and identity evidence go at once; the erasure case keeps only its proo
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.health import report as health
 from bot.purge_job import PurgeJob
 from bot.settings import Settings, load_settings
 from handlers.policy import RecordRetention
@@ -216,8 +217,12 @@ def test_erasure_removes_her_mail_forwarded_to_customer_service(db: Database,
         assert [(f.filename, f.data) for f in files] == [("original.eml", b"")]
         assert row.recipient == CS  # what was sent where stays; what she wrote goes
     states = {i: letter(db, i)[0].state for i in (sent, failed, waiting)}  # type: ignore[union-attr]
-    # The one still waiting never goes out empty.
+    # The one still waiting never goes out empty, and stopping it is no delivery failure.
     assert states == {sent: "sent", failed: "failed", waiting: "failed"}
+    with db.read_session() as s:
+        verdict = health.problems(settings, s, datetime.now(UTC))
+    assert [p for p in verdict.problems if p.startswith("outbox failing")] == [
+        "outbox failing: 1 letter(s) failed or retrying"]  # the relay's refusal only
     assert all(inbound(db, i).raw == b"" for i in questions)
     copies = audit_entries(db, "rights.erasure.done")[0].details["own_copies"]
     assert copies["forwards"] == 3
