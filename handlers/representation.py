@@ -17,17 +17,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from handlers import cases as engine
-from handlers.parse.parsed import Attachment
-from handlers.policy import OrgInfo
-from handlers.rights.base import send_letter
 from storage import audit
 from storage import cases as store
 from storage.models import Case
+
+if TYPE_CHECKING:  # the case views import this module: they must stay light
+    from handlers.parse.parsed import Attachment
+    from handlers.policy import OrgInfo
 
 TO_CHECK = "to_check"
 CHECKED = "checked"
@@ -151,6 +152,8 @@ def record_authority(
     session.flush()
     details: dict[str, Any] = {"outcome": outcome, "document": doc or None, "reasons": [why]}
     if outcome == REFUSED:
+        from handlers.rights.base import send_letter  # letters load Jinja and Babel
+
         sent = send_letter(session, org, case, kind=REFUSED_LETTER,
                            recipient=case.on_behalf_of, context={}, actor=actor)
         details["outbound_id"] = sent.outbound_id
