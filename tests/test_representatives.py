@@ -141,3 +141,4 @@ def test_refused_authority_sends_the_representative_a_neutral_letter(
         assert personal not in letter.body_text and personal not in letter.subject
     assert _audit(db, "case.authority_refused")[0].actor == "staff:aino"
     assert only_case(db).authority == "refused"
+    assert "authority refused by aino" in web.get(f"/cases/{case.id}").text
