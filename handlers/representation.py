@@ -41,10 +41,14 @@ SUBJECT = "subject"
 REFUSED_LETTER = "authority_refused"
 
 
+#: The case's reason (reasons reach the chat unmasked, so it names no one; the case views
+#: show the person's name through :func:`status_line`, masked where the channel masks).
+REASON = "acting for another person: authority to be checked"
+
+
 def staff_note(person: str | None) -> str:
-    """What staff are told on the case (card, console, desk)."""
-    who = person or "another person (name not found in the mail)"
-    return f"acting for {who}: authority to be checked"
+    """What staff are told on the case views (console, desk, chat with its masking)."""
+    return f"acting for {person or 'another person'}: authority to be checked"
 
 
 def flag(session: Session, case: Case, *, representative: str, person: str | None,
@@ -52,7 +56,7 @@ def flag(session: Session, case: Case, *, representative: str, person: str | Non
     """Mark a new case as made on behalf of someone; audited (counts only, no names)."""
     case.on_behalf_of = representative.strip()
     case.authority = TO_CHECK
-    case.reasons = [*case.reasons, staff_note(person)]
+    case.reasons = [*case.reasons, REASON]
     case.details = {**case.details, "representation": {
         "person": person, "words": words[:200],
         "documents": [_document(d) for d in documents]}}
@@ -97,22 +101,27 @@ def may_answer_representative(case: Case) -> bool:
                 and case.answer_to_representative)
 
 
-def status_line(case: Case, tz_format: str = "%Y-%m-%d %H:%M") -> str | None:
-    """One line for every case view; None when the requester acts for themselves."""
+def status_line(case: Case, *, person: str | None = None,
+                representative: str | None = None) -> str | None:
+    """One line for every case view; None when the requester acts for themselves.
+
+    ``person`` and ``representative`` replace the name and the address (a channel that
+    masks personal data passes masked ones)."""
     if not case.on_behalf_of:
         return None
-    person = represented_person(case) or "another person"
-    head = f"acting for {person} (representative {case.on_behalf_of}): "
-    when = case.authority_at.strftime(tz_format) if case.authority_at else "?"
+    who = person if person is not None else represented_person(case)
+    rep = representative if representative is not None else case.on_behalf_of
+    if case.authority not in (CHECKED, REFUSED):
+        return f"{staff_note(who)} (representative {rep})"
+    head = f"acting for {who or 'another person'} (representative {rep}): "
+    when = case.authority_at.strftime("%Y-%m-%d %H:%M UTC") if case.authority_at else "?"
     by = (case.authority_by or "?").removeprefix("staff:")
     if case.authority == CHECKED:
         to = ("the representative" if case.answer_to_representative
               else "the data subject's registered address")
-        return (f"{head}authority checked by {by} at {when} UTC "
+        return (f"{head}authority checked by {by} at {when} "
                 f"(document: {case.authority_document}); answers go to {to}")
-    if case.authority == REFUSED:
-        return f"{head}authority refused by {by} at {when} UTC"
-    return f"{head}authority to be checked"
+    return f"{head}authority refused by {by} at {when}"
 
 
 def record_authority(
@@ -145,12 +154,15 @@ def record_authority(
     case.authority_document = doc or None
     if outcome == REFUSED:
         case.answer_to_representative = False
-    case.reasons = [*case.reasons, f"authority {outcome}"
-                    + (f" on document {doc}" if outcome == CHECKED else "") + f": {why}"]
+    case.reasons = [*case.reasons, f"authority {outcome}: {why}"]
     case.updated_at = now
     session.add(case)
     session.flush()
-    details: dict[str, Any] = {"outcome": outcome, "document": doc or None, "reasons": [why]}
+    # The audit names the document by its hash when it came with the mail (a file name may
+    # carry the person's name); the case row keeps the name for staff.
+    known = {d.get("name"): d.get("sha256") for d in documents(case)}
+    details: dict[str, Any] = {"outcome": outcome, "document_sha256": known.get(doc),
+                               "document_with_mail": doc in known, "reasons": [why]}
     if outcome == REFUSED:
         from handlers.rights.base import send_letter  # letters load Jinja and Babel
 

@@ -7,6 +7,7 @@ client's registered address. The outbox is the witness of who got what.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,9 +80,11 @@ def test_representative_gets_nothing_until_authority_checked(
     cfg, settings = desk
     case = _lawyer_writes(db, settings)
     assert case.on_behalf_of == LAWYER and case.authority == "to_check"
-    assert "acting for Maija Virtanen: authority to be checked" in case.reasons
+    assert "acting for another person: authority to be checked" in case.reasons
     assert case.customer_id is None and case.verification_level != "verified"
     # the authority document stays with the case, and staff see it
+    assert ("acting for Maija Virtanen: authority to be checked (representative "
+            f"{LAWYER})") in kit.dsrbot(cfg, "case", case.id).stdout
     shown = json.loads(kit.dsrbot(cfg, "case", case.id, "--json").stdout)
     assert shown["on_behalf_of"] == LAWYER
     assert shown["authority"]["documents"] == ["valtakirja.pdf"]
@@ -109,7 +112,8 @@ def test_after_the_check_the_representative_gets_the_answer_only_when_staff_choo
                          "--as", "aino")
     assert checked.exit_code == 0, checked.output
     [entry] = _audit(db, "case.authority_checked")
-    assert entry.actor == "staff:aino" and entry.details["document"] == "valtakirja.pdf"
+    assert entry.actor == "staff:aino"
+    assert entry.details["document_sha256"] == hashlib.sha256(AUTHORITY[0]).hexdigest()
     line = json.loads(kit.dsrbot(cfg, "case", case.id, "--json").stdout)["authority"]["line"]
     assert "authority checked by aino" in line and "valtakirja.pdf" in line
     assert line.endswith("answers go to the data subject's registered address")
@@ -124,7 +128,7 @@ def test_after_the_check_the_representative_gets_the_answer_only_when_staff_choo
 def test_refused_authority_sends_the_representative_a_neutral_letter(
     db: Database, desk: tuple[Path, Settings], web: TestClient, customer: int  # noqa: F811
 ) -> None:
-    cfg, settings = desk
+    settings = desk[1]
     case = _lawyer_writes(db, settings, EN_REQUEST)
     token = kit.login(web, "aino")
     page = web.get(f"/cases/{case.id}").text

@@ -81,7 +81,7 @@ class CasePage:
     identity_events: list[str] = field(default_factory=list)
     #: Acting for someone: the represented person (as the mail names them) and the
     #: authority documents that came with the request.
-    represented: str | None = None
+    representation: str | None = None
     authority_documents: list[str] = field(default_factory=list)
 
 
@@ -176,7 +176,10 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
             challenges=_challenges(session, case, tz),
             letters=desk_queries.case_letters(session, case.id),
             trail=trail, identity=identity, identity_events=identity.event_lines(tz),
-            represented=representation.represented_person(case),
+            representation=representation.status_line(
+                case, person=present.person(representation.represented_person(case)
+                                            or "another person", member.role),
+                representative=present.requester(case.on_behalf_of or "", member.role)),
             authority_documents=[str(d.get("name")) for d in representation.documents(case)],
         )
         if personal:
