@@ -43,7 +43,7 @@ from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, binding, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
-from mailformat.cleaning import UnsafeValue, check_recipient
+from mailformat.cleaning import reachable_address, writable_address
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
@@ -179,6 +179,12 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     if case is None:
         # A code (or "not me") from the registered address, without our thread.
         case = confirmation.case_for_code(session, msg)
+    claim, named_only = _earlier(work), False
+    if case is None and claim is not None:
+        # A reminder naming its case: joined to be recorded, never to confirm anything.
+        case = engine.case_named_by_reminder(session, subject=msg.subject, text=msg.text,
+                                             sender=msg.from_address)
+        named_only = case is not None
     if case is None:
         return None
     if not engine.is_open(case):
@@ -188,13 +194,15 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         return None
     work.case_id = case.id
     engine.attach_followup(session, case, message_id=msg.message_id,
-                           inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
-    work.reasons.append(f"follow-up to {case.id}")
-    if (claim := _earlier(work)) is not None:
+                           inbound_message_id=work.inbound_id,
+                           reasons=["reminder naming the case" if named_only
+                                    else "follow-up by mail"])
+    work.reasons.append(f"{'reminder naming' if named_only else 'follow-up to'} {case.id}")
+    if claim is not None:
         earlier_request.record_claim(session, case, claim)
     representation.add_documents(session, case, sender=msg.from_address,
                                  documents=msg.attachments)
-    if case.status == CaseStatus.AWAITING_IDENTITY:
+    if case.status == CaseStatus.AWAITING_IDENTITY and not named_only:
         outcome = confirmation.handle_reply(session, ctx.org, case, msg, work.assessment,
                                             ctx.now)
         work.reasons.extend(outcome.reasons)
@@ -281,12 +289,12 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         signature_state=work.signature.state,
         customer_id=work.assessment.customer_id if verified else None, now=ctx.now,
     )
-    if _reachable(msg.from_address) and not _writable(msg.from_address):
+    if reachable_address(msg.from_address) and not writable_address(msg.from_address):
         # RFC 6531: a non-ASCII local part needs SMTPUTF8, which our outgoing mail does not
         # rely on. The case stands (the register cannot hold such an address); staff answer.
         work.reasons.append("no receipt by mail: the sender's address is internationalised "
                             "(non-ASCII), which outgoing mail cannot address; staff to reply")
-    elif _reachable(msg.from_address):
+    elif reachable_address(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
                     context={"received_at": work.received_at, "due_date": case.due_date,
@@ -343,21 +351,6 @@ def _reminder_rights(work: Work) -> list[str]:
     """The rights a reminder names by article, when the classifier saw no request in it."""
     claim = _earlier(work)
     return list(claim.rights) if claim is not None else []
-
-
-def _reachable(address: str) -> bool:
-    """Whether to mail the sender at all: a letter entered by staff without an email address
-    carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
-    return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
-
-
-def _writable(address: str) -> bool:
-    """Whether outgoing mail can be addressed to ``address`` (ASCII, or an IDN domain)."""
-    try:
-        check_recipient(address)
-    except UnsafeValue:
-        return False
-    return True
 
 
 def _mentions_other(assessment: IdentityAssessment) -> bool:
