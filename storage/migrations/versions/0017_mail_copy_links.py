@@ -8,8 +8,8 @@ Filled for existing forwards from their unique key ``forward:<inbound id>``.
 address), so an erasure that redacts the letter reaches the notice too. Filled for existing
 bounces from the reason the pipeline wrote ("bounce of our letter (outbox #N, ...)").
 
-Revision ID: 0016_mail_copy_links
-Revises: 0015_used_signatures
+Revision ID: 0017_mail_copy_links
+Revises: 0016_on_behalf_of
 Create Date: 2026-12-07 13:00:00
 """
 import re
@@ -18,8 +18,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016_mail_copy_links'
-down_revision = '0015_used_signatures'
+revision = '0017_mail_copy_links'
+down_revision = '0016_on_behalf_of'
 branch_labels = None
 depends_on = None
 
