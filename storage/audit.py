@@ -103,7 +103,7 @@ def _chain_head(session: Session) -> tuple[int, str] | None:
     """
     known = txmemo.memo(session, "audit")
     if "head" in known:
-        return known["head"]  # type: ignore[no-any-return]
+        return known["head"]
     if session.get_bind().dialect.name == "postgresql":
         # Held until the transaction ends: no other process appends while the head is cached.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
@@ -112,7 +112,7 @@ def _chain_head(session: Session) -> tuple[int, str] | None:
         .limit(1)
     ).first()
     known["head"] = (int(last[0]), str(last[1])) if last is not None else None
-    return known["head"]  # type: ignore[no-any-return]
+    return known["head"]
 
 
 def record(
