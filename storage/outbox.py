@@ -155,7 +155,8 @@ def enqueue(
             outbound_id=row.id, position=position, filename=clean_filename(attachment.filename),
             content_type=f"{maintype}/{subtype}", data=bytes(attachment.data),
         ))
-    session.flush()
+    if attachments:
+        session.flush()
     audit.record(session, actor, "outbox.enqueued", case_id=case_id, details={
         "outbound_id": row.id, "kind": kind, "attachments": len(attachments or ()),
     })

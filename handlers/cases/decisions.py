@@ -52,7 +52,6 @@ def record_identity(
     case.reasons = [*case.reasons, *reasons]
     case.updated_at = now
     session.add(case)
-    session.flush()
     audit.record(session, actor, "case.identity", case_id=case.id, details={
         "from": before,
         "to": {"verification_level": verification_level, "signature_state": signature_state,
