@@ -70,6 +70,16 @@ def latest_for_case(session: Session, case_id: str) -> IdentityChallenge | None:
     ).first()
 
 
+def newest_for_case(session: Session, case_id: str) -> IdentityChallenge | None:
+    """The case's newest challenge, mailed or held, without a lock (for views)."""
+    return session.exec(
+        select(IdentityChallenge)
+        .where(col(IdentityChallenge.case_id) == case_id)
+        .order_by(col(IdentityChallenge.id).desc())
+        .limit(1)
+    ).first()
+
+
 def count_since(session: Session, customer_id: int, since: datetime) -> int:
     """Challenges issued for one customer since ``since``: lets the caller stop a flood of
     confirmation mails to a victim's mailbox when someone keeps sending requests in their name."""
