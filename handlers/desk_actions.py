@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from handlers import bans_at_once, deadlines
 from handlers import cases as engine
+from handlers import deadlines
 from handlers.challenge import record_staff_verification
 from handlers.policy import OrgInfo
 from storage import audit
@@ -76,6 +76,10 @@ def apply_ban(
     right = BANS.get(ban)
     if right is None:
         raise engine.CaseError(f"unknown ban {ban!r} (marketing or publication)")
+    # Imported here: the letter it sends pulls in the PDF and signature libraries, which
+    # `dsrbot case` (importing this module for the receipt date) must not load.
+    from handlers import bans_at_once
+
     reason = _note(note, "a ban")
     _open_locked(session, case, "apply a ban on")
     try:
