@@ -384,45 +384,6 @@ def test_staff_verification_needs_a_note_and_moves_the_case_on(
     assert entry.actor == "staff:aino"
 
 
-def test_ban_sets_the_customer_flag_and_confirms_to_the_registered_address(
-        web: TestClient, case_id: str, db: Database) -> None:
-    token = kit.login(web, "aino")
-    web.post(f"/cases/{case_id}/ban", data={"csrf_token": token, "ban": "marketing",
-                                           "note": "asked on the phone"})
-    with db.read_session() as s:
-        customer = s.exec(select(Customer)).one()
-        [letter] = s.exec(select(OutboundMessage)).all()
-    assert customer.marketing_ban and not customer.publication_ban
-    assert (letter.kind, letter.recipient) == ("marketing_optout", kit.REGISTERED)
-    [entry] = audit_actions(db, "rights.marketing_optout.set_at_once")
-    assert entry.actor == "staff:aino" and "asked on the phone" in entry.details["basis"]
-    again = web.post(f"/cases/{case_id}/ban", data={"csrf_token": token, "ban": "marketing",
-                                                   "note": "asked again"})
-    assert "already applied" in web.get(again.headers["location"]).text
-
-
-def test_ban_needs_a_matched_customer(web: TestClient, db: Database) -> None:
-    first, second = kit.add_customer(db), kit.add_customer(db, "104234")
-    nobody = kit.make_case(db, verified=False, types=("marketing_optout",),
-                           requester="asiamies@example.net", names=[])
-    two = kit.make_case(db, verified=False, types=("marketing_optout",),
-                        requester="asiamies@example.net", names=[first, second])
-    token = kit.login(web, "aino")
-    for cid, refusal in ((nobody, "names 0 register customers"),
-                         (two, "names 2 register customers: say which one")):
-        answer = web.post(f"/cases/{cid}/ban", data={"csrf_token": token, "ban": "marketing",
-                                                    "note": "the mail asks"})
-        assert refusal in web.get(answer.headers["location"]).text
-    web.post(f"/cases/{two}/ban", data={"csrf_token": token, "ban": "marketing",
-                                       "customer_number": "104234", "note": "the mail asks"})
-    with db.read_session() as s:
-        flags = {c.customer_number: c.marketing_ban for c in s.exec(select(Customer)).all()}
-        letters = s.exec(select(OutboundMessage)).all()
-    assert flags == {"104233": False, "104234": True}
-    assert [m.kind for m in letters] == ["marketing_optout"]
-    assert case_row(db, two).status == "done" and case_row(db, nobody).status != "done"
-
-
 def test_receipt_date_can_only_be_set_back_and_moves_the_due_date(
         web: TestClient, case_id: str, db: Database) -> None:
     token = kit.login(web, "aino")
