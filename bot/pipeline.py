@@ -44,9 +44,10 @@ from bot.policy_from_settings import identity_policy, intake_policy, org_info, r
 from bot.settings import Settings
 from handlers import bounces, canary, forwarding, intake
 from handlers.clock import Clock
-from handlers.confirmation_letters import mail_due_confirmations
+from handlers.confirmation_letters import mail_held_letter
 from handlers.execute import finish_decided
 from handlers.intake import Stop, Work
+from storage import challenges as challenge_store
 from storage import inbox
 from storage.db import Database
 from storage.models import InboundMessage, InboundState
@@ -317,10 +318,25 @@ def process_pending(
 
 
 def mail_held_confirmations(db: Database, settings: Settings, clock: Clock) -> int:
-    """Confirmation letters held back by the one-per-hour limit, once their hour has passed."""
-    with db.session() as session:
-        return mail_due_confirmations(session, org_info(settings), identity_policy(settings),
-                                      clock.now())
+    """Confirmation letters held back by the one-per-hour limit, once their hour has passed.
+
+    Each customer's letter in a transaction of its own that claims the held challenges first,
+    so two instances on one PostgreSQL database send it once (the second skips the claimed or
+    superseded rows); one customer's failure is logged (customer id only) and tried next pass.
+    """
+    now = clock.now()
+    org, identity = org_info(settings), identity_policy(settings)
+    with db.read_session() as session:
+        customer_ids = challenge_store.held_customer_ids(session, now)
+    letters = 0
+    for customer_id in customer_ids:
+        try:
+            with db.session() as session:
+                letters += mail_held_letter(session, org, identity, customer_id, now)
+        except Exception:
+            log.exception("held confirmation letter failed for customer id %s; retried on the "
+                          "next pass", customer_id)
+    return letters
 
 
 def run_once(

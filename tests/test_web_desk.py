@@ -384,16 +384,6 @@ def test_staff_verification_needs_a_note_and_moves_the_case_on(
     assert entry.actor == "staff:aino"
 
 
-def test_ban_sets_the_customer_flag(web: TestClient, case_id: str, db: Database) -> None:
-    token = kit.login(web, "aino")
-    web.post(f"/cases/{case_id}/ban", data={"csrf_token": token, "ban": "marketing",
-                                           "note": "asked on the phone"})
-    with db.read_session() as s:
-        customer = s.exec(select(Customer)).one()
-    assert customer.marketing_ban and not customer.publication_ban
-    assert audit_actions(db, "register.ban_applied")[0].actor == "staff:aino"
-
-
 def test_receipt_date_can_only_be_set_back_and_moves_the_due_date(
         web: TestClient, case_id: str, db: Database) -> None:
     token = kit.login(web, "aino")

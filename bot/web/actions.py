@@ -115,9 +115,11 @@ class DeskActions:
         if verb == "verify":
             return _verify(s, case, actor, form, self.settings)
         if verb == "ban":
-            return desk_actions.apply_ban(s, case, ban=_field(form, "ban"),
-                                          note=_field(form, "note"), actor=actor,
-                                          now=datetime.now(UTC))
+            return desk_actions.apply_ban(s, case, org_info(self.settings),
+                                          ban=_field(form, "ban"), note=_field(form, "note"),
+                                          actor=actor, now=datetime.now(UTC),
+                                          customer_number=_field(form, "customer_number")
+                                          or None)
         if verb == "received":
             return _received(s, case, actor, form, self.tz)
         if verb == "authority":
