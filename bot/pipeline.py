@@ -12,34 +12,25 @@ its audit entries and the inbound row's new state commit together or not at all
 (transactional outbox).
 A crash anywhere leaves the row ``received`` and it is processed again (at-least-once; the
 case and receipt are only ever committed once, so in effect exactly-once).
+
+How a batch's transaction is handled (savepoints, quarantine, the one-by-one fallback) is
+:mod:`bot.pipeline_batch`; the service component that runs this is
+:mod:`bot.pipeline_component`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
-from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from bot.clock import SystemClock
-from bot.cpu_worker import (
-    CpuRunner,
-    CpuStages,
-    Done,
-    Failed,
-    InProcessRunner,
-    Interrupted,
-    Outcome,
-    Overran,
-    WorkerProcess,
-    run_stages,
-)
+from bot.cpu_worker import CpuRunner, CpuStages, Done, InProcessRunner, Interrupted, run_stages
+from bot.pipeline_batch import settle
 from bot.policy_from_settings import identity_policy, intake_policy, org_info, rights_policy
 from bot.settings import Settings
 from handlers import bounces, canary, forwarding, intake
@@ -166,98 +157,6 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
         return _db_stages(session, outcome.work, ctx, outcome.stop)
 
 
-def quarantine_after_error(db: Database, inbound_id: int, stage_error: str) -> None:
-    quarantine(db, inbound_id, f"internal error while processing: {stage_error}")
-
-
-def quarantine(db: Database, inbound_id: int, reason: str) -> None:
-    with db.session() as session:
-        row = session.get(InboundMessage, inbound_id)
-        if row is not None and row.state == InboundState.RECEIVED:
-            inbox.mark(session, row, InboundState.QUARANTINED, [*row.reasons, reason])
-
-
-def _lock_batch(session: Session, ctx: intake.Context, done: list[Done]
-                ) -> dict[int, InboundMessage]:
-    """What every message of the batch needs from the database, read in two queries instead
-    of two per message: its inbound row under lock (the raw bytes left unread: the stages
-    have them), and when its sender's recent mail arrived (the rate limit's count)."""
-    ids = [item.work.inbound_id for item in done]
-    rows = session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(ids))
-                        .options(defer(InboundMessage.raw))  # type: ignore[arg-type]
-                        .with_for_update()).all()
-    senders = [item.work.message.from_address for item in done
-               if item.stop is None and item.work.parsed is not None]
-    if senders:
-        window = timedelta(minutes=ctx.policy.rate_limit_window_minutes)
-        since = min(item.work.received_at for item in done) - window
-        inbox.remember_recent(session, senders, since)
-    return {row.id: row for row in rows if row.id is not None}
-
-
-def _commit_batch(db: Database, ctx: intake.Context, done: list[Done]) -> list[str]:
-    """Every message's DB stages in ONE transaction, each in its own savepoint: a stage that
-    raises rolls back only its message, which is quarantined in the same transaction. The
-    commit (one fsync for the batch) is what made one transaction per message slow."""
-    states: list[str] = []
-    with db.session() as session:
-        locked = _lock_batch(session, ctx, done)
-        for item in done:
-            # A copy per attempt: a rolled-back attempt leaves no reasons behind.
-            work = replace(item.work, reasons=list(item.work.reasons))
-            try:
-                with session.begin_nested():
-                    states.append(_db_stages(session, work, ctx, item.stop, locked))
-            except Exception as exc:
-                log.exception("pipeline failed inbound_id=%s", work.inbound_id)
-                row = session.get(InboundMessage, work.inbound_id)
-                if row is not None and row.state == InboundState.RECEIVED:
-                    inbox.mark(session, row, InboundState.QUARANTINED, [
-                        *item.work.reasons,
-                        f"internal error while processing: {exc.__class__.__name__}"])
-                states.append(InboundState.QUARANTINED)
-    return states
-
-
-def _commit_one_by_one(db: Database, ctx: intake.Context, done: list[Done]) -> list[str]:
-    """The batch's fallback when its transaction failed as a whole: each message alone."""
-    states: list[str] = []
-    for item in done:
-        work = replace(item.work, reasons=list(item.work.reasons))
-        try:
-            with db.session() as session:
-                states.append(_db_stages(session, work, ctx, item.stop))
-        except Exception as exc:
-            log.exception("pipeline failed inbound_id=%s", work.inbound_id)
-            quarantine_after_error(db, work.inbound_id, exc.__class__.__name__)
-            states.append(InboundState.QUARANTINED)
-    return states
-
-
-def _settle(db: Database, ctx: intake.Context, outcomes: list[Outcome]) -> list[str]:
-    """Commit what the CPU stages decided: overruns and failures quarantined, the rest in one
-    transaction (or one by one if that transaction fails)."""
-    states: list[str] = []
-    done = [o for o in outcomes if isinstance(o, Done)]
-    for outcome in outcomes:
-        if isinstance(outcome, Overran):
-            quarantine(db, outcome.work.inbound_id, f"took too long in {outcome.stage}")
-            states.append(InboundState.QUARANTINED)
-        elif isinstance(outcome, Failed):
-            log.warning("stage %s failed inbound_id=%s: %s", outcome.stage,
-                        outcome.work.inbound_id, outcome.error)
-            quarantine_after_error(db, outcome.work.inbound_id, outcome.error)
-            states.append(InboundState.QUARANTINED)
-    if done:
-        try:
-            states += _commit_batch(db, ctx, done)
-        except Exception:
-            log.exception("batch transaction failed; committing its %d messages one by one",
-                          len(done))
-            states += _commit_one_by_one(db, ctx, done)
-    return states
-
-
 def _load(db: Database, ids: list[int]) -> list[Work]:
     with db.read_session() as session:
         rows = session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(ids))
@@ -303,7 +202,7 @@ def process_pending(
                     sent = _load(db, batches[index + 1])
                     for work in sent:  # the worker starts on these while this batch commits
                         runner.submit(work, ctx.now)
-                for state in _settle(db, ctx, outcomes):
+                for state in settle(db, ctx, outcomes, _db_stages):
                     counts[state] = counts.get(state, 0) + 1
                 if should_stop():
                     return counts
@@ -352,63 +251,3 @@ def run_once(
     finished = finish_decided(db, org_info(settings), clock=clock, rights=rights_policy(settings))
     counts.update({f"cases_{k}": v for k, v in finished.items() if v})
     return counts
-
-
-class PipelineComponent:
-    """Runs the pipeline in a thread whenever mail is stored, and on a timer as a net.
-
-    The CPU stages run in a worker process with a deadline (see :mod:`bot.cpu_worker`), so
-    neither a slow stage nor the interpreter lock it holds can stop the event loop: the SMTP
-    greeting, the heartbeat and SIGTERM keep answering while a message is classified.
-    """
-
-    name = "pipeline"
-
-    def __init__(self, db: Database, settings: Settings, poll_seconds: float = 5.0) -> None:
-        self._db, self._settings, self._poll = db, settings, poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
-        self._worker = WorkerProcess(intake_policy(settings),
-                                     settings.pipeline.max_seconds_per_message)
-        self.after_batch: list[Callable[[], None]] = []
-
-    def notify(self) -> None:
-        """Thread-safe wake-up: receivers call this after committing a message."""
-        if self._loop is not None:  # before start, the first pass picks everything up
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def start(self) -> None:
-        """Start the worker (its model loaded) before the receivers open: once the port
-        answers, mail is processed at full speed."""
-        self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._worker.start, lambda: self._stopping)
-        self._task = asyncio.create_task(self._run(), name="pipeline")
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                counts = await asyncio.to_thread(
-                    run_once, self._db, self._settings, lambda: self._stopping, self._worker
-                )
-                if counts:
-                    log.info("pipeline batch %s", counts)
-                    for callback in self.after_batch:
-                        callback()
-            except Exception:
-                log.exception("pipeline batch failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            self._wake.clear()
-
-    async def stop(self) -> None:
-        """Commit the batch in hand if its stages are done, leave the rest ``received`` for
-        the next run, and stop the worker process."""
-        self._stopping = True
-        self._wake.set()
-        try:
-            if self._task:
-                await self._task
-        finally:
-            await asyncio.to_thread(self._worker.close)

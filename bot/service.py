@@ -20,7 +20,7 @@ from bot.health.monitor import HealthMonitor
 from bot.mail.delivery import OutboxSender
 from bot.mail.imap_watcher import ImapWatcher
 from bot.mail.receiver import MailReceiver
-from bot.pipeline import PipelineComponent
+from bot.pipeline_component import PipelineComponent
 from bot.policy_from_settings import signature_warning
 from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
 from bot.scheduler import Scheduler
