@@ -14,8 +14,8 @@ Product rules that live here, in one place:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -38,77 +38,24 @@ from handlers.identity import (
     may_change_register,
 )
 from handlers.identity.names import named_customers
-from handlers.parse import MalformedMessage, ParsedMessage, parse_message
-from handlers.policy import IntakePolicy, OrgInfo
+from handlers.intake_work import Context, Stop, Work
+from handlers.parse import MalformedMessage, parse_message
 from handlers.rights.base import send_letter
-from handlers.signatures import SignatureResult, binding, check_signatures, trust_from_settings
+from handlers.signatures import binding, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
 from mailformat.cleaning import reachable_address, writable_address
-from nlp_models import Classification, classify
+from nlp_models import classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
 from storage import inbox, used_signatures
 from storage import register as reg
 from storage.candidates import find_candidates
-from storage.models import Case, CaseStatus, Customer, InboundMessage, InboundState
+from storage.models import Case, CaseStatus, Customer, InboundState
 
 #: Identity looks for customer numbers, phones and addresses this far into the text (the
 #: classifier reads as far): what a requester gives to identify themselves comes first, and a
 #: bounded scan keeps a 40 MB mail from holding the transaction.
 IDENTITY_TEXT_CHARS = MAX_BODY_CHARS
-
-@dataclass(frozen=True)
-class Stop:
-    state: InboundState
-
-
-@dataclass(frozen=True)
-class Context:
-    policy: IntakePolicy
-    now: datetime
-
-    @property
-    def org(self) -> OrgInfo:
-        return self.policy.org
-
-
-@dataclass
-class Work:
-    """Everything the stages learn about one inbound message."""
-
-    inbound_id: int
-    raw: bytes
-    channel: str
-    envelope_from: str
-    received_at: datetime
-    parsed: ParsedMessage | None = None
-    classification: Classification | None = None
-    assessment: IdentityAssessment | None = None
-    signature: SignatureResult | None = None
-    #: SHA-256 of the signature that binds this request (recorded when it verifies a case).
-    signature_fingerprint: str = ""
-    case_id: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    #: Set by the outcome steps: the id of our canary probe / of our letter this bounce returns.
-    probe_id: int | None = None
-    bounce_of: int | None = None
-
-    @classmethod
-    def from_row(cls, row: InboundMessage) -> Work:
-        assert row.id is not None
-        return cls(inbound_id=row.id, raw=row.raw, channel=row.channel,
-                   envelope_from=row.envelope_from, received_at=row.received_at,
-                   reasons=list(row.reasons))
-
-    @property
-    def message(self) -> ParsedMessage:
-        assert self.parsed is not None, "parse stage has not run"
-        return self.parsed
-
-    @property
-    def result(self) -> Classification:
-        assert self.classification is not None, "classify stage has not run"
-        return self.classification
 
 
 # --- stages without the database -------------------------------------------------------------
@@ -170,7 +117,8 @@ def throttle_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     """A reply in a case's thread joins that case (and may confirm the requester's identity)."""
     msg = work.message
-    assert work.assessment is not None
+    if work.assessment is None:  # identify_stage found that no case can take this mail
+        return None
     # A case id typed in a subject joins only when this mail proves the sender's address.
     case = engine.find_case_for_followup(
         session, in_reply_to=msg.in_reply_to, references=msg.references, subject=msg.subject,
@@ -224,6 +172,10 @@ def request_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 
 
 def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
+    """Who sends and whom the mail names; skipped (``assessment`` stays None) for mail that
+    asks for nothing and can join no case: nothing reads those reasons for it."""
+    if not _may_need_identity(work, session):
+        return None
     msg = work.message
     bounded = msg
     if len(msg.text) > IDENTITY_TEXT_CHARS:
@@ -328,6 +280,20 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 
 
 # --- shared steps ----------------------------------------------------------------------------
+
+
+def _may_need_identity(work: Work, session: Session) -> bool:
+    """A request, a mail held for staff, or one :func:`followup_stage` could join to a case:
+    its checks, with the sender taken as verified (a superset). No query without thread ids,
+    a case id, a code, a "not me" or a reminder."""
+    c, msg = work.result, work.message
+    if c.needs_review or any(lbl in REQUEST_LABELS for lbl in c.labels) or _earlier(work):
+        return True
+    if engine.find_case_for_followup(
+            session, in_reply_to=msg.in_reply_to, references=msg.references,
+            subject=msg.subject, sender=msg.from_address, sender_verified=True) is not None:
+        return True
+    return confirmation.case_for_code(session, msg) is not None
 
 
 def _keys(work: Work, text: str) -> CandidateKeys:
