@@ -26,7 +26,7 @@ from bot.cli.console_identity import (
 )
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
-from handlers import deadlines, desk_actions
+from handlers import deadlines
 from handlers.cases.identity_summary import identity_summary
 from storage import cases as store
 from storage.models import Case, Customer
@@ -187,6 +187,8 @@ def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str |
         day = date.fromisoformat(received)
     except ValueError as exc:
         raise fail(f"not a date: {received!r} (use YYYY-MM-DD)", EXIT_BAD_DATE) from exc
+    from handlers import desk_actions  # its identity checks load phonenumbers: not for `case`
+
     tz = ctx_obj(ctx).settings.organisation.timezone
     _decide(ctx, case_id, name, "set_received_date",
             lambda s, c, actor: desk_actions.set_receipt_date_back(
