@@ -26,7 +26,6 @@ import functools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-
 from handlers.policy import DEFAULT_TIMEZONE
 
 DEFAULT_TZ = DEFAULT_TIMEZONE
