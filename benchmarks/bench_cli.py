@@ -4,8 +4,11 @@ hyperfine-like: each command runs ``--runs`` times in a fresh interpreter (after
 run) against an initialised SQLite database with one case; wall time is reported as median and
 min, and the CPU time the child used (user + sys), which a loaded machine inflates far less
 than wall time. ``--tree PATH`` measures another checkout (e.g. main before the change).
+``--bytecode`` lets Python cache compiled modules (in the temp folder, not the tree) as an
+installed package would: with ``PYTHONDONTWRITEBYTECODE=1`` in the environment, as on the
+project's machines, every run compiles our own modules again.
 
-Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH]``.
+Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH] [--bytecode]``.
 """
 
 from __future__ import annotations
@@ -58,12 +61,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--bytecode", action="store_true",
+                        help="cache compiled modules (under the temp folder) between runs")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(args.tree.resolve()))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
         _prepare(folder, env)
-        print(f"tree {args.tree}, {args.runs} runs each, load avg {os.getloadavg()[0]:.1f}")
+        print(f"tree {args.tree}, {args.runs} runs each, load avg {os.getloadavg()[0]:.1f}, "
+              f"bytecode {'cached' if args.bytecode else 'as the environment says'}")
         for cmd in COMMANDS:
             _run(cmd, env, folder)
             runs = [_run(cmd, env, folder) for _ in range(args.runs)]
