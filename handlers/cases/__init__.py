@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         add_thread_id,
         attach_followup,
         case_ids_in_subject,
+        case_named_by_reminder,
         find_case_for_followup,
         message_ids_in,
         normalise_address,
@@ -120,13 +121,13 @@ _HOMES = {
     "add_thread_id": "threads",
     "attach_followup": "threads",
     "case_ids_in_subject": "threads",
+    "case_named_by_reminder": "threads",
     "find_case_for_followup": "threads",
     "message_ids_in": "threads",
     "normalise_address": "threads",
     "normalise_message_id": "threads",
     "open_case": "threads",
 }
-
 
 if not TYPE_CHECKING:  # mypy sees the imports above, and still flags unknown names
 
@@ -161,6 +162,7 @@ __all__ = [
     "attach_followup",
     "authorise_staff",
     "case_ids_in_subject",
+    "case_named_by_reminder",
     "due_within",
     "effective_due",
     "extend",
