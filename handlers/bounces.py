@@ -46,7 +46,7 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b([45]\d\d)[ -]")
 MAX_DIAGNOSTIC = 1000
 #: Letters that answer a case: when one of them bounces, the case was not answered.
-_NOT_FINAL = frozenset({"receipt", "identity_challenge", "identity_reminder"})
+NOT_FINAL = frozenset({"receipt", "identity_challenge", "identity_reminder"})
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _tell_case(session: Session, case: Case, row: OutboundMessage, bounce: Bounc
     whose = "registered" if registered else "requester's"
     reason = f"the letter of {day} to the {whose} address bounced ({bounce.status})"
     final = (case.status in (CaseStatus.DONE, CaseStatus.REFUSED)
-             and row.kind not in _NOT_FINAL)
+             and row.kind not in NOT_FINAL)
     if final:
         case_store.transition(session, case, CaseStatus.DELIVERY_FAILED,
                               actor=audit.BOT_ACTOR, reasons=[reason])
