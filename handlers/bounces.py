@@ -190,7 +190,8 @@ def record_bounce(session: Session, row: OutboundMessage, bounce: Bounce, ctx: C
         session, f"Letter {row.kind} (outbox #{row.id})"
         + (f" of case {row.case_id}" if row.case_id else "")
         + f" bounced ({bounce.status}): the recipient did not get it."
-        + (f" {row.case_id} is open again as delivery_failed: send the answer another way."
+        + (f" {row.case_id} is open again as delivery_failed: once the registered address"
+           " is corrected, /resend it; or deliver it another way (post) and say /delivered."
            if reopened else " Check the address."),
         case_id=row.case_id, now=ctx.now, bounce_status=bounce.status)
     return True

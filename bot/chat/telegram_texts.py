@@ -49,8 +49,21 @@ HELP = (
     "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
     "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
     "/received ID YYYY-MM-DD reason: set the receipt date back (an earlier request)\n"
+    "/resend ID: send a bounced answer again to the corrected registered address\n"
+    "/delivered ID how: a bounced answer was delivered another way (e.g. posted)\n"
     "/new [text]: a request that came by letter or phone"
 )
+#: ``/verb ID`` and ``/verb ID text`` commands (the text: a reason, a date and reason, or how).
+SIMPLE_COMMANDS = ("approve", "assign", "resend")
+REASONED_COMMANDS = ("refuse", "extend", "received", "delivered")
+
+
+def reasoned_usage(verb: str) -> str:
+    what = ("how and when it was delivered" if verb == "delivered"
+            else "the reason (the requester is told it)")
+    return f"Usage: /{verb} DSR-2026-0001 {what}"
+
+
 SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
 DEFAULT_DUE_DAYS = 7
 
