@@ -210,3 +210,15 @@ def test_status_exits_3_while_the_outbox_is_failing(tmp_path: Path) -> None:
         s.add(row)
     assert _status(config)[0] == 0
     db.dispose()
+
+
+def test_status_exits_3_while_mail_waits_unprocessed_over_10_minutes(tmp_path: Path) -> None:
+    config, db = _running_service(tmp_path)
+    with db.session() as s:
+        inbox.store_inbound(s, b"Message-ID: <m9@example.fi>\r\n\r\nhei\r\n", channel="smtp",
+                            envelope_from="", envelope_to=[],
+                            received_at=datetime.now(UTC) - timedelta(minutes=11))
+    code, data, _ = _status(config)
+    assert code == 3 and data["health"]["problems"] == [
+        "oldest unprocessed message waits 11 min"]
+    db.dispose()
