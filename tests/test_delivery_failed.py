@@ -110,6 +110,8 @@ def test_bounced_answer_is_resent_only_to_the_corrected_registered_address(
     with db.read_session() as s:
         letters_before = len(s.exec(select(OutboundMessage)).all())
 
+    again = run_cli("--config", cfg, "approve", case_id, "--as", "anna")
+    assert again.exit_code == 1 and "send it again to the corrected" in again.stderr
     same = run_cli("--config", cfg, "resend", case_id, "--as", "anna")
     assert same.exit_code == 1 and "still the one that bounced" in same.stderr
     with db.read_session() as s:
