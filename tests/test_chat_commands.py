@@ -15,8 +15,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.chat.telegram_app import NEW_PROMPT, TelegramChat
+from handlers import representation
 from storage.db import Database
-from storage.models import InboundMessage, OutboundMessage
+from storage.models import Case, InboundMessage, OutboundMessage
 from tests.fixtures import chat_env
 from tests.fixtures.chat_env import (
     APPROVER_ID,
@@ -388,7 +389,7 @@ async def test_bounced_case_is_closed_from_the_chat_after_posting_the_letter(
     fake: FakeTelegram, db: Database, chat: TelegramChat
 ) -> None:
     from storage.cases import transition
-    from storage.models import Case, CaseStatus
+    from storage.models import CaseStatus
 
     case_id = make_case(db)
     with db.session() as s:
@@ -407,3 +408,34 @@ async def test_bounced_case_is_closed_from_the_chat_after_posting_the_letter(
                                     "the case is done")
     assert get_case(db, case_id).status == "done"
     assert [e.actor for e in audit_entries(db, "case.delivered_another_way")] == ["staff:anna"]
+
+
+async def test_authority_of_a_representative_is_recorded_in_the_chat(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    case_id = make_case(db, verified=False)
+    with db.session() as s:
+        found = s.get(Case, case_id)
+        assert found is not None
+        representation.flag(s, found, representative="pekka@lakilaine.fi",
+                            person="Maija Virtanen", words="päämieheni Maija Virtasen puolesta",
+                            documents=[])
+    await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
+    card = last_sent_text(fake)
+    assert ("On behalf: acting for M*** V***: authority to be checked (representative "
+            "p***@l***.fi)") in card
+    assert "Maija" not in card and "pekka@" not in card  # the chat masks by default
+    await feed(chat, fake.text_update(APPROVER_ID, f"/answerto {case_id} representative asked"))
+    assert "check the authority first" in last_sent_text(fake)
+    await feed(chat, fake.text_update(APPROVER_ID, f"/authority {case_id} maybe"))
+    assert last_sent_text(fake).startswith("Usage: /authority")
+    await feed(chat, fake.text_update(
+        APPROVER_ID, f"/authority {case_id} checked valtakirja.pdf signed by the client"))
+    assert last_sent_text(fake) == (f"{case_id}: authority checked on valtakirja.pdf; answers "
+                                    "still go to the data subject's registered address")
+    case = get_case(db, case_id)
+    assert (case.authority, case.authority_by, case.authority_document) == (
+        "checked", "staff:anna", "valtakirja.pdf")
+    assert [e.actor for e in audit_entries(db, "case.authority_checked")] == ["staff:anna"]
+    await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
+    assert "authority checked by anna" in last_sent_text(fake)

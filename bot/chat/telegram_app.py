@@ -1,8 +1,9 @@
 """The staff chat on Telegram: a python-telegram-bot Application inside the service's loop.
 
-What it does: posts every new case to the staff group with buttons (Approve, Refuse, Ask,
-Extend, Assign to me, Details), answers commands (``/cases``, ``/case ID``, ``/due``, the
-decisions in :mod:`bot.chat.telegram_texts`, ``/new``), and edits a case's message.
+What it does: posts every new case to the staff group with buttons (Approve, Refuse, Ask for
+information, Extend, Assign to me, Details), answers the commands ``HELP`` lists (``/cases``,
+``/case ID``, ``/approve ID``, ``/refuse ID reason``, ``/authority ...``, ``/new`` and more),
+and edits a case's message whenever the case changes.
 
 Why it is shaped like this:
 
@@ -60,8 +61,8 @@ from bot.chat.telegram_texts import (
     SORRY,
     parse_case_id,
     prompt_text,
-    reasoned_usage,
     say,
+    usage,
 )
 from bot.settings import ConfigError, Settings
 from handlers import deadlines
@@ -159,8 +160,8 @@ class TelegramChat:
         app.add_handler(CommandHandler("cases", self.on_cases))
         app.add_handler(CommandHandler("case", self.on_case))
         app.add_handler(CommandHandler("due", self.on_due))
-        app.add_handler(CommandHandler(list(SIMPLE_COMMANDS), self.on_simple_decision))
-        app.add_handler(CommandHandler(list(REASONED_COMMANDS), self.on_reasoned_decision))
+        app.add_handler(CommandHandler(SIMPLE_COMMANDS, self.on_simple_decision))
+        app.add_handler(CommandHandler(REASONED_COMMANDS, self.on_reasoned_decision))
         app.add_handler(CommandHandler("new", self.on_new))
         attachment = filters.PHOTO | filters.Document.ALL
         app.add_handler(MessageHandler(filters.CaptionRegex(NEW_CAPTION) & attachment,
@@ -302,16 +303,15 @@ class TelegramChat:
             return
         await self._decide(update, verb, case_id, "")
 
-    async def on_reasoned_decision(self, update: Update, context: ContextTypes.DEFAULT_TYPE
-                                   ) -> None:
-        """``/refuse ID reason`` and the other REASONED_COMMANDS."""
+    async def on_reasoned_decision(self, update: Update,
+                                   context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/refuse ID reason``, ``/extend ID reason``, ``/received``, ``/authority``..."""
         verb = self._command(update)
-        message = update.effective_message
-        parts = (message.text or "").split(maxsplit=2) if message else []
+        parts = (getattr(update.effective_message, "text", None) or "").split(maxsplit=2)
         case_id = parse_case_id(parts[1]) if len(parts) > 1 else None
         reason = parts[2].strip() if len(parts) > 2 else ""
         if case_id is None or not reason:
-            await say(update, reasoned_usage(verb))
+            await say(update, usage(verb))
             return
         await self._decide(update, verb, case_id, reason)
 

@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
+from bot.policy_from_settings import org_info
 from bot.settings import Settings
 from bot.web.auth import find_member
 from handlers import cases as engine
-from handlers import delivery_failed, desk_actions
+from handlers import delivery_failed, desk_actions, representation
 from handlers.compose import domain_of
 from storage import audit, chat_outbox
 from storage import cases as store
@@ -32,11 +33,12 @@ from storage.register import customer_by_number
 ENGINE_ACTION: dict[str, str] = {
     "approve": "approve", "refuse": "refuse", "extend": "extend", "assign": "assign",
     "ask": "request_information", "verify": "verify_identity", "ban": "apply_ban",
-    "received": "set_received_date",
+    "received": "set_received_date", "authority": "record_authority",
+    "answer_to": "choose_answer_recipient",
     "resend": "resend", "delivered": "delivered_another_way",
 }
 #: Desk-only decisions; like every decision they need the approver role.
-DESK_DECISIONS = frozenset({"verify", "ban", "received"})
+DESK_DECISIONS = frozenset({"verify", "ban", "received", "authority", "answer_to"})
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,15 @@ class DeskActions:
         if verb == "delivered":
             return delivery_failed.delivered_another_way(s, case, note=_field(form, "note"),
                                                          actor=actor)
+        if verb == "authority":
+            return representation.record_authority(
+                s, org_info(self.settings), case, outcome=_field(form, "outcome"),
+                document=_field(form, "document"), reason=_field(form, "reason"),
+                actor=actor, now=datetime.now(UTC))
+        if verb == "answer_to":
+            return representation.choose_answer_recipient(
+                s, case, to=_field(form, "to"), reason=_field(form, "reason"), actor=actor,
+                now=datetime.now(UTC))
         raise engine.CaseError(f"unknown action {verb!r}")
 
     def decide(self, name: str, verb: str, case_id: str, form: Form) -> Result:

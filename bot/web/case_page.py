@@ -21,6 +21,7 @@ from bot.policy_from_settings import identity_policy
 from bot.web import present
 from bot.web.auth import Member
 from handlers import cases as engine
+from handlers import representation
 from handlers.cases.identity_summary import IdentitySummary, identity_summary
 from handlers.challenge import challenge_recipient
 from handlers.identity import authenticate_sender, candidate_keys
@@ -78,6 +79,10 @@ class CasePage:
     staff_names: list[str] = field(default_factory=list)
     identity: IdentitySummary | None = None
     identity_events: list[str] = field(default_factory=list)
+    #: Acting for someone: the represented person (as the mail names them) and the
+    #: authority documents that came with the request.
+    representation: str | None = None
+    authority_documents: list[str] = field(default_factory=list)
 
 
 def _parse(row: InboundMessage) -> ParsedMessage | None:
@@ -171,6 +176,11 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
             challenges=_challenges(session, case, tz),
             letters=desk_queries.case_letters(session, case.id),
             trail=trail, identity=identity, identity_events=identity.event_lines(tz),
+            representation=representation.status_line(
+                case, person=present.person(representation.represented_person(case)
+                                            or "another person", member.role),
+                representative=present.requester(case.on_behalf_of or "", member.role)),
+            authority_documents=[str(d.get("name")) for d in representation.documents(case)],
         )
         if personal:
             rows = desk_queries.case_messages(session, case.id)
