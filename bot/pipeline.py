@@ -125,7 +125,7 @@ def cpu_stages() -> CpuStages:
 
 def _finish(session: Session, row: InboundMessage, work: Work, stop: Stop | None) -> None:
     state = stop.state if stop else InboundState.PROCESSED
-    inbox.mark(session, row, state, work.reasons, case_id=work.case_id)
+    inbox.mark(session, row, state, work.reasons, case_id=work.case_id, bounce_of=work.bounce_of)
 
 
 def _db_stages(session: Session, work: Work, ctx: intake.Context, stop: Stop | None) -> str:

@@ -266,9 +266,13 @@ def mark(
     *,
     case_id: str | None = None,
     at: datetime | None = None,
+    bounce_of: int | None = None,
 ) -> None:
-    """Record the pipeline's outcome; ``reasons`` are appended to those already on the row."""
+    """Record the pipeline's outcome; ``reasons`` are appended to those already on the row.
+    ``bounce_of``: the letter of ours a matched bounce returns."""
     row.state = InboundState(state).value
+    if bounce_of is not None:
+        row.bounce_of = bounce_of
     if reasons:
         row.reasons = [*row.reasons, *reasons]
     if case_id is not None:
