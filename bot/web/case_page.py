@@ -29,6 +29,7 @@ from handlers.parse import MalformedMessage, ParsedMessage, parse_message
 from storage import audit, desk_queries
 from storage import cases as store
 from storage.candidates import find_candidates
+from storage.challenges import HELD
 from storage.db import Database
 from storage.models import Case, Customer, InboundMessage
 from storage.register import customers_by_email
@@ -128,11 +129,15 @@ def _challenges(session: Session, case: Case, tz: str) -> list[dict[str, str]]:
     out = []
     for ch in desk_queries.case_challenges(session, case.id):
         customer = session.get(Customer, ch.customer_id)
+        held = ch.code_hash == HELD  # waits for the hourly letter; it has no code of its own
+        answered = present.local(ch.consumed_at, tz) if ch.consumed_at else ""
         out.append({
-            "sent": present.local(ch.created_at, tz),
+            "sent": (f"queued {present.local(ch.created_at, tz)} for the hourly letter" if held
+                     else present.local(ch.created_at, tz)),
             "to": challenge_recipient(customer) if customer else "",
             "expires": present.local(ch.expires_at, tz),
-            "answered": present.local(ch.consumed_at, tz) if ch.consumed_at else "",
+            "answered": f"superseded at {answered}" if held and answered
+            else answered,
             "attempts": f"{ch.attempts} of {ch.max_attempts}",
         })
     return out
