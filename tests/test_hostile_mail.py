@@ -9,7 +9,10 @@ differ by orders of magnitude from the work; figures are in benchmarks/bench_hos
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
+import time
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -217,3 +220,28 @@ def test_heartbeat_and_sigterm_answer_while_a_stage_hangs_and_a_restart_meets_th
     assert row.state == "quarantined"
     assert any(r.startswith("took too long in ") for r in row.reasons), row.reasons
     db.dispose()
+
+
+def test_worker_that_hangs_before_a_message_begins_is_replaced() -> None:
+    """A worker stopped between messages (it never reports a first stage) still has a
+    deadline: the message counts as overrun in "parse" and a fresh worker takes the next."""
+    now = datetime.now(UTC)
+    worker = WorkerProcess(intake_policy(Settings()), max_seconds=0.5)
+    gave_up = time.monotonic() + 120  # far beyond budget + grace; only a hang reaches it
+    try:
+        worker.start()
+        process = worker._process  # the test's one look inside: which process to stop
+        assert process is not None and process.pid is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        worker.submit(Work(inbound_id=1, channel="smtp", envelope_from="m@example.fi",
+                           received_at=now,
+                           raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n"), now)
+        outcome = worker.next_outcome(lambda: time.monotonic() > gave_up)
+        assert isinstance(outcome, Overran) and outcome.stage == "parse"
+        assert worker.replaced == 1
+        worker.submit(Work(inbound_id=2, channel="smtp", envelope_from="m@example.fi",
+                           received_at=now,
+                           raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n"), now)
+        assert worker.next_outcome(lambda: time.monotonic() > gave_up).work.inbound_id == 2
+    finally:
+        worker.close()
