@@ -3,9 +3,13 @@
 hyperfine-like: each command runs ``--runs`` times in a fresh interpreter (after one warm-up
 run) against an initialised SQLite database with one case; wall time is reported as median and
 min, and the CPU time the child used (user + sys), which a loaded machine inflates far less
-than wall time. ``--tree PATH`` measures another checkout (e.g. main before the change).
+than wall time. ``--tree PATH`` measures another checkout (e.g. main before the change);
+``--tree A --tree B`` measures both, alternating runs so both see the same load.
+``--bytecode`` lets Python cache compiled modules (in the temp folder, not the tree) as an
+installed package would: with ``PYTHONDONTWRITEBYTECODE=1`` in the environment, as on the
+project's machines, every run compiles our own modules again.
 
-Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH]``.
+Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH [--tree PATH]] [--bytecode]``.
 """
 
 from __future__ import annotations
@@ -54,23 +58,43 @@ def _prepare(folder: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", seed], cwd=folder, env=env, check=True)
 
 
+def _env(tree: Path, folder: Path, bytecode: bool) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree.resolve()))
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache" / tree.resolve().name)
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--tree", type=Path, action="append",
+                        help="checkout to measure (default: this one); give it twice to "
+                             "compare two, their runs interleaved so both see the same load")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="cache compiled modules (under the temp folder) between runs")
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(args.tree.resolve()))
+    trees: list[Path] = args.tree or [Path(__file__).resolve().parents[1]]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _prepare(folder, env)
-        print(f"tree {args.tree}, {args.runs} runs each, load avg {os.getloadavg()[0]:.1f}")
+        envs = [_env(tree, folder, args.bytecode) for tree in trees]
+        _prepare(folder, envs[0])
+        print(f"{args.runs} runs each, load avg {os.getloadavg()[0]:.1f}, "
+              f"bytecode {'cached' if args.bytecode else 'as the environment says'}")
         for cmd in COMMANDS:
-            _run(cmd, env, folder)
-            runs = [_run(cmd, env, folder) for _ in range(args.runs)]
-            walls = [w for w, _ in runs]
-            cpus = [c for _, c in runs]
-            print(f"dsrbot {' '.join(cmd):<20} wall median {statistics.median(walls):.3f} s "
-                  f"(min {min(walls):.3f})  cpu median {statistics.median(cpus):.3f} s")
+            for env in envs:
+                _run(cmd, env, folder)  # warm-up (and, with --bytecode, compile)
+            runs: list[list[tuple[float, float]]] = [[] for _ in envs]
+            for _ in range(args.runs):
+                for i, env in enumerate(envs):
+                    runs[i].append(_run(cmd, env, folder))
+            for tree, measured in zip(trees, runs, strict=True):
+                walls = [w for w, _ in measured]
+                cpus = [c for _, c in measured]
+                print(f"dsrbot {' '.join(cmd):<20} wall median {statistics.median(walls):.3f} s "
+                      f"(min {min(walls):.3f})  cpu median {statistics.median(cpus):.3f} s  "
+                      f"[{tree}]")
 
 
 if __name__ == "__main__":

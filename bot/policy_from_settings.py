@@ -7,6 +7,7 @@ frozen values instead of the pydantic settings. This is the only place that know
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
@@ -19,7 +20,9 @@ from handlers.policy import (
     RecordRetention,
     RightsPolicy,
 )
-from handlers.reminders import ReminderPolicy
+
+if TYPE_CHECKING:
+    from handlers.reminders import ReminderPolicy
 
 
 def org_info(settings: Settings) -> OrgInfo:
@@ -85,6 +88,10 @@ def intake_policy(settings: Settings) -> IntakePolicy:
 
 
 def reminder_policy(settings: Settings) -> ReminderPolicy:
+    # Imported here: it pulls in the case engine and the letters, which `dsrbot status` (it
+    # reads canary_runs and signature_warning) must not pay for.
+    from handlers.reminders import ReminderPolicy
+
     s = settings.scheduler
     return ReminderPolicy(
         offsets=tuple(s.reminder_offsets_working_days),

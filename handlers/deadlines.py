@@ -26,8 +26,6 @@ import functools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from handlers.policy import DEFAULT_TIMEZONE
 
 DEFAULT_TZ = DEFAULT_TIMEZONE
@@ -52,6 +50,8 @@ def _midsummer_eve(year: int) -> date:
 @functools.cache
 def non_working_days(year: int) -> frozenset[date]:
     """Finnish public holidays plus the § 5 days, for one year (cached: the calendar is fixed)."""
+    import holidays  # here, not at the top: most CLI commands never roll a deadline
+
     public = set(holidays.country_holidays("FI", years=year).keys())
     public |= {date(year, 12, 24), _midsummer_eve(year), date(year, 5, 1), date(year, 12, 6)}
     return frozenset(public)

@@ -14,8 +14,6 @@ import unicodedata
 from collections.abc import Sequence
 from email import policy
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailformat.errors import DsrbotError
 from mailformat.message_id import MAX_REFERENCES, clean_message_id, clean_message_ids
 
@@ -100,6 +98,9 @@ def check_recipient(recipient: str) -> str:
         raise UnsafeValue("recipient contains whitespace or control characters")
     if any(ch in recipient for ch in ",;<>()[]\"\\:"):
         raise UnsafeValue("recipient is not a single plain address")
+    # Imported here: most CLI commands import mailformat and never check a recipient.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(
             recipient,

@@ -119,6 +119,8 @@ class LetterRow:
     sent_at: datetime | None
     last_error: str | None
     attachments: list[str]
+    bounce_status: str | None = None
+    bounce_diagnostic: str | None = None
 
 
 def case_letters(session: Session, case_id: str) -> list[LetterRow]:
@@ -134,7 +136,8 @@ def case_letters(session: Session, case_id: str) -> list[LetterRow]:
         for out_id, filename in session.execute(stmt).all():
             names.setdefault(out_id, []).append(filename)
     return [LetterRow(r.id or 0, r.kind, r.recipient, r.subject, r.state, r.attempts,
-                      r.created_at, r.sent_at, r.last_error, names.get(r.id or 0, []))
+                      r.created_at, r.sent_at, r.last_error, names.get(r.id or 0, []),
+                      r.bounce_status, r.bounce_diagnostic)
             for r in rows]
 
 

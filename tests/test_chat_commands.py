@@ -385,6 +385,31 @@ async def test_a_letter_without_an_email_address_goes_through_the_pipeline(
     assert "From: (no email address: came by letter or phone)" in last_sent_text(fake)
 
 
+async def test_bounced_case_is_closed_from_the_chat_after_posting_the_letter(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    from storage.cases import transition
+    from storage.models import CaseStatus
+
+    case_id = make_case(db)
+    with db.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        for status in (CaseStatus.APPROVED, CaseStatus.DONE, CaseStatus.DELIVERY_FAILED):
+            transition(s, case, status, actor="bot", reasons=[status.value])
+    await feed(chat, fake.text_update(APPROVER_ID, f"/delivered {case_id}"))
+    assert last_sent_text(fake).startswith("Usage: /delivered DSR-2026-0001 how and when")
+    await feed(chat, fake.text_update(VIEWER_ID, f"/delivered {case_id} posted"))
+    assert "not decide" in last_sent_text(fake)
+    await feed(chat, fake.text_update(APPROVER_ID, f"/resend {case_id}"))
+    assert last_sent_text(fake) == f"{case_id}: no bounced answer to send again"
+    await feed(chat, fake.text_update(APPROVER_ID, f"/delivered {case_id} posted on 7.12."))
+    assert last_sent_text(fake) == (f"{case_id}: recorded as delivered another way; "
+                                    "the case is done")
+    assert get_case(db, case_id).status == "done"
+    assert [e.actor for e in audit_entries(db, "case.delivered_another_way")] == ["staff:anna"]
+
+
 async def test_authority_of_a_representative_is_recorded_in_the_chat(
     fake: FakeTelegram, db: Database, chat: TelegramChat
 ) -> None:

@@ -23,7 +23,13 @@ from bot.chat.views import CaseView, load_case_view
 from bot.clock import SystemClock
 from bot.policy_from_settings import org_info
 from bot.settings import Settings
-from handlers import bans_at_once, desk_actions, identity, representation
+from handlers import (
+    bans_at_once,
+    delivery_failed,
+    desk_actions,
+    identity,
+    representation,
+)
 from handlers import cases as engine
 from handlers.clock import Clock
 from mailformat import domain_of
@@ -34,6 +40,9 @@ from storage.models import Case
 
 #: ``/received ID DATE reason``: set the receipt date back (handlers.desk_actions, as the desk).
 RECEIVED = "received"
+#: ``/resend ID`` and ``/delivered ID how``: the way out of delivery_failed
+#: (handlers.delivery_failed, as the console and the desk).
+RESEND, DELIVERED = "resend", "delivered"
 #: ``/authority ID checked DOCUMENT reason`` or ``/authority ID refused reason``, and
 #: ``/answerto ID representative|subject reason`` (handlers.representation, as the desk).
 AUTHORITY = "authority"
@@ -45,6 +54,8 @@ ENGINE_ACTION: dict[str, str] = {
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
     RECEIVED: "set_received_date",
+    RESEND: "resend",
+    DELIVERED: "delivered_another_way",
     AUTHORITY: "record_authority",
     ANSWER_TO: "choose_answer_recipient",
     render.ASSIGN: "assign",
@@ -136,6 +147,12 @@ class ChatActions:
             decision = desk_actions.set_receipt_date_back(
                 session, case, received_on=received_on, reason=reason, actor=actor,
                 now=self.clock.now(), tz=self.tz)
+        elif verb == RESEND:
+            decision = delivery_failed.resend_to_registered_address(
+                session, case, actor=actor, domain=self.domain)
+        elif verb == DELIVERED:
+            decision = delivery_failed.delivered_another_way(session, case, note=text,
+                                                             actor=actor)
         elif verb in (AUTHORITY, ANSWER_TO):
             decision = self._representation(session, verb, case, text, actor)
         else:

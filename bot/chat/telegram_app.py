@@ -57,6 +57,7 @@ from bot.chat.telegram_texts import (
     PROMPT_VERBS,
     PROMPTS,
     REASONED_COMMANDS,
+    SIMPLE_COMMANDS,
     SORRY,
     parse_case_id,
     prompt_text,
@@ -159,7 +160,7 @@ class TelegramChat:
         app.add_handler(CommandHandler("cases", self.on_cases))
         app.add_handler(CommandHandler("case", self.on_case))
         app.add_handler(CommandHandler("due", self.on_due))
-        app.add_handler(CommandHandler(["approve", "assign"], self.on_simple_decision))
+        app.add_handler(CommandHandler(SIMPLE_COMMANDS, self.on_simple_decision))
         app.add_handler(CommandHandler(REASONED_COMMANDS, self.on_reasoned_decision))
         app.add_handler(CommandHandler("new", self.on_new))
         attachment = filters.PHOTO | filters.Document.ALL
@@ -292,10 +293,9 @@ class TelegramChat:
         keyboard = render.keyboard_for(view.case) if with_buttons else None
         await chat.send_message(text, reply_markup=keyboard)
 
-    async def on_simple_decision(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        """``/approve ID`` and ``/assign ID``."""
+    async def on_simple_decision(self, update: Update, context: ContextTypes.DEFAULT_TYPE
+                                 ) -> None:
+        """``/approve ID`` and the other SIMPLE_COMMANDS."""
         verb = self._command(update)
         case_id = parse_case_id(context.args[0]) if context.args else None
         if case_id is None:

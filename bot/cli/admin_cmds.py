@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -33,6 +32,8 @@ def init(ctx: typer.Context) -> None:
 
 def run(ctx: typer.Context) -> None:
     """Run the service on the configured channels until SIGTERM or SIGINT."""
+    import asyncio
+
     from bot.service import run_service
     asyncio.run(run_service(ctx_obj(ctx).settings))
 

@@ -1,4 +1,4 @@
-"""Case commands: deadline, case, approve, refuse, extend, assign.
+"""Case commands: deadline, case, approve, refuse, extend, assign, resend, delivered.
 
 The console is a staff channel like the chat: decisions go through the same domain functions
 (:mod:`handlers.cases`), a decision needs ``--as NAME`` naming an approver exactly (see
@@ -26,8 +26,9 @@ from bot.cli.console_identity import (
 )
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
-from handlers import deadlines, desk_actions, representation
+from handlers import deadlines, representation
 from handlers.cases.identity_summary import identity_summary
+from mailformat import domain_of
 from storage import cases as store
 from storage.models import Case, Customer
 
@@ -218,6 +219,8 @@ def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str |
         day = date.fromisoformat(received)
     except ValueError as exc:
         raise fail(f"not a date: {received!r} (use YYYY-MM-DD)", EXIT_BAD_DATE) from exc
+    from handlers import desk_actions  # its identity checks load phonenumbers: not for `case`
+
     tz = ctx_obj(ctx).settings.organisation.timezone
     _decide(ctx, case_id, name, "set_received_date",
             lambda s, c, actor: desk_actions.set_receipt_date_back(
@@ -346,6 +349,29 @@ def apply_ban(
     _decide(ctx, case_id, name, "approve", act)
 
 
+def resend(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
+    """Send a bounced answer again, to the customer's corrected registered address only."""
+    from handlers import delivery_failed  # the letters' imports: see apply_ban
+
+    domain = domain_of(ctx_obj(ctx).settings.mail.outgoing.from_address)
+    _decide(ctx, case_id, name, "resend",
+            lambda s, c, actor: delivery_failed.resend_to_registered_address(
+                s, c, actor=actor, domain=domain).message)
+
+
+def delivered(
+    ctx: typer.Context, case_id: CaseIdArg, name: NameOption,
+    note: Annotated[str, typer.Option(
+        "--note", help="How and when the answer was delivered, e.g. 'posted 2026-12-07'")],
+) -> None:
+    """Close a bounced case after delivering its answer another way (e.g. by post)."""
+    from handlers import delivery_failed
+
+    _decide(ctx, case_id, name, "delivered_another_way",
+            lambda s, c, actor: delivery_failed.delivered_another_way(
+                s, c, note=note, actor=actor).message)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(deadline)
     app.command()(case)
@@ -354,3 +380,5 @@ def register(app: typer.Typer) -> None:
     app.command()(extend)
     app.command()(assign)
     app.command("apply-ban")(apply_ban)
+    app.command()(resend)
+    app.command()(delivered)

@@ -2,7 +2,8 @@
 
 Why no rule here: approve, refuse, extend, assign and ask are :mod:`handlers.cases` (the same
 calls the chat and the console make); verify, ban and the receipt date are
-:mod:`handlers.desk_actions`. Who may act is :func:`handlers.cases.authorise_staff`, the
+:mod:`handlers.desk_actions`; resend and delivered (a case whose answer bounced) are
+:mod:`handlers.delivery_failed`. Who may act is :func:`handlers.cases.authorise_staff`, the
 console's check (the Staff table, then ``[[chat.staff]]``), so a refusal is audited the same
 way. A change also queues a chat notification in the same transaction, so the Telegram card
 follows a decision taken on the desk.
@@ -20,7 +21,7 @@ from bot.policy_from_settings import org_info
 from bot.settings import Settings
 from bot.web.auth import find_member
 from handlers import cases as engine
-from handlers import desk_actions, representation
+from handlers import delivery_failed, desk_actions, representation
 from handlers.compose import domain_of
 from storage import audit, chat_outbox
 from storage import cases as store
@@ -34,6 +35,7 @@ ENGINE_ACTION: dict[str, str] = {
     "ask": "request_information", "verify": "verify_identity", "ban": "apply_ban",
     "received": "set_received_date", "authority": "record_authority",
     "answer_to": "choose_answer_recipient",
+    "resend": "resend", "delivered": "delivered_another_way",
 }
 #: Desk-only decisions; like every decision they need the approver role.
 DESK_DECISIONS = frozenset({"verify", "ban", "received", "authority", "answer_to"})
@@ -122,6 +124,12 @@ class DeskActions:
                                           or None)
         if verb == "received":
             return _received(s, case, actor, form, self.tz)
+        if verb == "resend":
+            return delivery_failed.resend_to_registered_address(s, case, actor=actor,
+                                                                domain=self.domain)
+        if verb == "delivered":
+            return delivery_failed.delivered_another_way(s, case, note=_field(form, "note"),
+                                                         actor=actor)
         if verb == "authority":
             return representation.record_authority(
                 s, org_info(self.settings), case, outcome=_field(form, "outcome"),

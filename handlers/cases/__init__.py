@@ -22,54 +22,123 @@ One job per module: ``rules`` (pure decisions and the values they return), ``thr
 (opening a case and joining follow-ups to it), ``decisions`` (status changes staff and the bot
 take), ``extensions`` (the Art. 12(3) extension and its notices), ``staff`` (who may decide)
 and ``queries`` (open, due and overdue cases).
+
+Importing the package loads none of these modules: each name is imported from its module on
+first use (PEP 562), so a command that only reads a case (``dsrbot case``) does not pay for the
+letters, templates and outbox the decisions pull in. The imports under ``TYPE_CHECKING`` give
+mypy and import-linter the same names.
 """
 
-from handlers.cases.decisions import (
-    advance,
-    approve,
-    assign,
-    mark_done,
-    record_identity,
-    refuse,
-    request_information,
-    withdraw,
-)
-from handlers.cases.extensions import (
-    ExtensionNotice,
-    extend,
-    extension_notices_pending,
-    mark_extension_notified,
-)
-from handlers.cases.queries import due_within, open_cases, overdue
-from handlers.cases.rules import (
-    DEFAULT_AUTO_APPROVE,
-    MAX_REFERENCES,
-    MAX_SUBJECT_IDS,
-    SIGNATURE_FOR_STAFF,
-    SIGNATURE_OK,
-    SIGNED_TYPES,
-    STAFF_ACTIONS,
-    VERIFIED,
-    CaseError,
-    Decision,
-    approval_blockers,
-    effective_due,
-    is_open,
-    needs_staff,
-    next_status,
-)
-from handlers.cases.staff import StaffCheck, StaffEntry, authorise_staff, staff_denial
-from handlers.cases.threads import (
-    add_thread_id,
-    attach_followup,
-    case_ids_in_subject,
-    case_named_by_reminder,
-    find_case_for_followup,
-    message_ids_in,
-    normalise_address,
-    normalise_message_id,
-    open_case,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from handlers.cases.decisions import (
+        advance,
+        approve,
+        assign,
+        mark_done,
+        record_identity,
+        refuse,
+        request_information,
+        withdraw,
+    )
+    from handlers.cases.extensions import (
+        ExtensionNotice,
+        extend,
+        extension_notices_pending,
+        mark_extension_notified,
+    )
+    from handlers.cases.queries import due_within, open_cases, overdue
+    from handlers.cases.rules import (
+        DEFAULT_AUTO_APPROVE,
+        MAX_REFERENCES,
+        MAX_SUBJECT_IDS,
+        SIGNATURE_FOR_STAFF,
+        SIGNATURE_OK,
+        SIGNED_TYPES,
+        STAFF_ACTIONS,
+        VERIFIED,
+        CaseError,
+        Decision,
+        approval_blockers,
+        effective_due,
+        is_open,
+        needs_staff,
+        next_status,
+    )
+    from handlers.cases.staff import StaffCheck, StaffEntry, authorise_staff, staff_denial
+    from handlers.cases.threads import (
+        add_thread_id,
+        attach_followup,
+        case_ids_in_subject,
+        case_named_by_reminder,
+        find_case_for_followup,
+        message_ids_in,
+        normalise_address,
+        normalise_message_id,
+        open_case,
+    )
+
+#: exported name -> the module of this package that defines it
+_HOMES = {
+    "advance": "decisions",
+    "approve": "decisions",
+    "assign": "decisions",
+    "mark_done": "decisions",
+    "record_identity": "decisions",
+    "refuse": "decisions",
+    "request_information": "decisions",
+    "withdraw": "decisions",
+    "ExtensionNotice": "extensions",
+    "extend": "extensions",
+    "extension_notices_pending": "extensions",
+    "mark_extension_notified": "extensions",
+    "due_within": "queries",
+    "open_cases": "queries",
+    "overdue": "queries",
+    "DEFAULT_AUTO_APPROVE": "rules",
+    "MAX_REFERENCES": "rules",
+    "MAX_SUBJECT_IDS": "rules",
+    "SIGNATURE_FOR_STAFF": "rules",
+    "SIGNATURE_OK": "rules",
+    "SIGNED_TYPES": "rules",
+    "STAFF_ACTIONS": "rules",
+    "VERIFIED": "rules",
+    "CaseError": "rules",
+    "Decision": "rules",
+    "approval_blockers": "rules",
+    "effective_due": "rules",
+    "is_open": "rules",
+    "needs_staff": "rules",
+    "next_status": "rules",
+    "StaffCheck": "staff",
+    "StaffEntry": "staff",
+    "authorise_staff": "staff",
+    "staff_denial": "staff",
+    "add_thread_id": "threads",
+    "attach_followup": "threads",
+    "case_ids_in_subject": "threads",
+    "case_named_by_reminder": "threads",
+    "find_case_for_followup": "threads",
+    "message_ids_in": "threads",
+    "normalise_address": "threads",
+    "normalise_message_id": "threads",
+    "open_case": "threads",
+}
+
+if not TYPE_CHECKING:  # mypy sees the imports above, and still flags unknown names
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+
 
 __all__ = [
     "DEFAULT_AUTO_APPROVE",

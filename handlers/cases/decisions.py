@@ -121,6 +121,11 @@ def _approve_locked(
                         f"{case.id} already approved by {by}")
     if not is_open(case):
         raise closed_error(case, "approve")
+    if case.status == CaseStatus.DELIVERY_FAILED:
+        # Approving again would carry the rights out again and mail the address that bounced.
+        raise CaseError(f"{case.id}: its answer bounced; send it again to the corrected "
+                        "registered address (resend) or record how it was delivered "
+                        "(delivered)")
     blockers = approval_blockers(case, by_staff=by_staff, require_signature=require_signature)
     if blockers:
         raise CaseError(f"{case.id} cannot be approved: {'; '.join(blockers)}")

@@ -27,7 +27,8 @@ DEFAULT_AUTO_APPROVE = ("marketing_optout", "publication_ban")
 #: Decisions a staff member needs the approver role for.
 STAFF_ACTIONS = frozenset({"approve", "refuse", "extend", "assign", "withdraw", "done",
                            "request_information", "intake", "set_received_date",
-                           "record_authority", "choose_answer_recipient"})
+                           "record_authority", "choose_answer_recipient",
+                           "resend", "delivered_another_way"})
 MAX_REFERENCES = 100
 MAX_SUBJECT_IDS = 5
 
