@@ -56,7 +56,10 @@ def test_sigkill_mid_batch_loses_nothing_and_answers_nothing_twice(tmp_path: Pat
     cfg.write_text(
         '[database]\nurl = "sqlite:///d.db"\n'
         f'[mail.outgoing]\nbackend = "maildir"\nmaildir = "{outbox_dir}"\nlease_seconds = 2\n'
-        "[mail.receiver]\nenabled = false\n[scheduler]\nenabled = false\n", encoding="utf-8")
+        "[mail.receiver]\nenabled = false\n[scheduler]\nenabled = false\n"
+        # Six batches, not two: the kills land between (and in) commits however fast the
+        # pipeline is; with 50 per batch the 10 left could commit before the first kill.
+        "[pipeline]\nbatch_size = 10\n", encoding="utf-8")
     assert run_cli("--config", str(cfg), "init").exit_code == 0
     backlog = build_mbox(tmp_path / "backlog.mbox", REQUESTS, OTHERS)
     stored = run_cli("--config", str(cfg), "ingest", "--store-only", str(backlog))
