@@ -41,6 +41,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "sentence": (0.8, 0.9, 0.95, 0.98, 1.01),
     "sentence_floor": (0.1, 0.2, 0.3, 0.4),
     "sentence_review": (0.9, 0.95, 0.98, 1.01),
+    "sentence_claim": (0.9, 0.95, 0.98, 1.01),
 }
 
 
@@ -148,6 +149,12 @@ def predict(oof: OutOfFold, t: Thresholds) -> tuple[NDArray[np.bool_], NDArray[n
     top = np.zeros_like(above)
     top[np.arange(n), req.argmax(axis=1)] = True
     top &= has[:, None]
+    # No request claimed, but one sentence asks plainly: that sentence's request.
+    asked = np.zeros_like(above)
+    asked[np.arange(n), oof.sentence_best.argmax(axis=1)] = True
+    asked &= (~has & (oof.sentence_best.max(axis=1) >= t.sentence_claim))[:, None]
+    top |= asked
+    has = has | asked.any(axis=1)
     extra = (above & (req >= t.secondary)) | (
         (req >= t.sentence_floor) & (oof.sentence_best >= t.sentence))
     claimed = top | (extra & has[:, None])
