@@ -56,10 +56,13 @@ _FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|vs|sv|aw|vast|antw)\s*:\s*)*(?:fwd?
 """A forward's subject ("FW:", "Fwd:", "VL:", "VB:", "WG:", "TR:"), perhaps answered ("VS: VL:")."""
 _FORWARD_NOTE = re.compile(
     r"\b(?:fyi|fw|fwd|forward\w*|passing (?:this|it) on|sending this|eteenp[aä]in|v[aä]lit[aä]n"
-    r"|l[aä]het[aä]n t[aä]m[aä]n|vidare\w*|skickar (?:detta|det h[aä]r))\b",
+    r"|l[aä]het[aä]n t[aä]m[aä]n|vidare\w*|skickar (?:detta|det h[aä]r)"
+    r"|(?:can|could) you (?:please )?(?:handle|take)|(?:pls|please) handle|kuuluu (?:nyt )?sinulle"
+    r"|hoida(?:tko|isitko)|ta hand om|g[aä]ller (?:nog )?dig)\b",
     re.I,
 )
-"""A note that says it passes a mail on ("FYI", "laitan eteenpäin", "skickar vidare")."""
+"""A colleague's note that passes a mail on ("FYI", "laitan eteenpäin", "skickar vidare", "can
+you handle this?", "tämä kuuluu sinulle", "kan du ta hand om detta?")."""
 _UNCHECKED = re.compile(r"(?:\[ ?\]|☐|□)(?:(?!\[[ xX✓✔]?\]|☐|□|☒|☑|\n).)*")
 _CHECKED = re.compile(r"\[[xX✓✔]\]|☒|☑")
 _MOBILE_FOOTER = re.compile(
