@@ -75,7 +75,8 @@ _BOILERPLATE = re.compile(
 )
 
 _NOT_ASKING = re.compile(
-    r"\bnot (?:\w+ ){0,4}(?:request|ask|seek|invok|exercis|need|want)\w*|\b(?:i|we) (?:also )?reserve\b"
+    r"\bnot (?:\w+ ){0,4}(?:request|ask|seek|invok|exercis|need|want)\w*"
+    r"|\b(?:i|we) (?:also )?reserve\b"
     r"|\b(?:en|emme) (?:\w+ ){0,4}(?:veto|pyyd|vaadi|tarvits|kayt|hae)\w*|\bvaraa(?:n|mme)\b"
     r"|\b(?:inte|ej) (?:\w+ ){0,4}(?:begar|aberop|utnyttj|utova|behov|ber om)\w*"
     r"|\bbegar (?:jag |vi )?(?:inte|ej)\b|\bforbehall\w*"

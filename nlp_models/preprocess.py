@@ -51,8 +51,8 @@ _FORWARD_MARK = re.compile(
     r"forwarded\s+message|v[aä]litetty\s+viesti|vidarebefordrat\s+meddelande|begin\s+forwarded",
     re.I,
 )
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|vs|sv|aw|vast|antw)\s*:\s*)*(?:fwd?|vl|vb|wg|tr)\b\s*:?",
-                              re.I)
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:(?:re|vs|sv|aw|vast|antw)\s*:\s*)*(?:fwd?|vl|vb|wg|tr)\b\s*:?", re.I)
 """A forward's subject ("FW:", "Fwd:", "VL:", "VB:", "WG:", "TR:"), perhaps answered ("VS: VL:")."""
 _FORWARD_NOTE = re.compile(
     r"\b(?:fyi|fw|fwd|forward\w*|passing (?:this|it) on|sending this|eteenp[aä]in|v[aä]lit[aä]n"

@@ -35,10 +35,13 @@ def test_a_short_fyi_note_above_quoted_mail_brings_the_quoted_request_in() -> No
             "customer magazine or reference lists.")
     assert "reference lists" in clean_body(body).own
     assert "reference lists" not in clean_body("Thanks!\n\n> Please don't name us.").own
+    colleague = "Tämä kuuluu sinulle.\n\n> Lähettäjä: Riikka\n> Haluan kopion tiedoistani."
+    assert "kopion tiedoistani" in clean_body(colleague).own
 
 
 def test_unticked_form_options_are_not_asked_for() -> None:
-    form = "Pyydän (rastita):\n[x] pääsy omiin tietoihin (15 art.)\n[ ] tietojen poistaminen (17 art.)"
+    form = ("Pyydän (rastita):\n[x] pääsy omiin tietoihin (15 art.)\n"
+            "[ ] tietojen poistaminen (17 art.)")
     assert "poistaminen" not in tick_boxes(form) and "pääsy omiin tietoihin" in tick_boxes(form)
     inline = "Pyyntö koskee: [ ] tarkastus  [ ] poisto  [x] tietojen siirto  [ ] vastustus"
     assert tick_boxes(inline).split() == ["Pyyntö", "koskee:", "tietojen", "siirto"]
