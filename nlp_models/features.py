@@ -252,7 +252,8 @@ def model_tokens(subject: str, text: str) -> list[str]:
     return tokens[:MAX_TOKENS] or [EMPTY_TOKEN]
 
 
-_QUESTION = re.compile(r"[^.!?\n]*\?")
+_SENTENCE_PART = re.compile(r"[^.!?\n]+[.!?\n]?")
+"""A run up to and with its end mark (linear: it never fails and retries inside a run)."""
 _HOW = re.compile(r"\b(?:how|miten|kuinka|hur|where|mista|mihin|varifran|process|menettel\w*"
                   r"|forfarande\w*|steps?)\b")
 
@@ -263,9 +264,9 @@ def howto_tokens(folded: str) -> list[str]:
     uppgifter?"). Such a mail asks a question, not for the thing itself, though its words are
     the request's: the pairs let the model tell "@howto+delete" from "@delete"."""
     out: list[str] = []
-    for m in _QUESTION.finditer(folded[:5000]):
+    for m in _SENTENCE_PART.finditer(folded[:5000]):
         question = m.group()
-        if not _HOW.search(question):
+        if not question.endswith("?") or not _HOW.search(question):
             continue
         concepts = {c for w in _WORD.findall(question) for c in concepts_of(w)}
         concepts -= {"negation", "question"}
