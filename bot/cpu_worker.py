@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 WARM_UP_SECONDS = 120.0
 #: How often a wait looks at ``should_stop`` (SIGTERM is answered within this).
 POLL_SECONDS = 0.1
+#: A message the worker has not begun (no stage reported) within the budget plus this grace,
+#: counted from when it became the oldest pending one, counts as overrun in "parse": a worker
+#: that hangs between messages (stopped, deadlocked in unpickling) must not hold the service.
+START_GRACE_SECONDS = 5.0
 #: Imported once by the fork server, so a replacement worker starts in a fraction of a second
 #: (importing spaCy and the stages takes seconds) and only loads the model.
 PRELOAD = ["bot.pipeline"]
@@ -163,6 +167,8 @@ class WorkerProcess:
         self._pending: deque[tuple[Work, datetime]] = deque()
         #: The stage the oldest pending message is in, and since when (monotonic).
         self._stage: tuple[str, float] | None = None
+        #: When the oldest pending message became the oldest (monotonic), before any stage.
+        self._head_since = time.monotonic()
         self.replaced = 0
 
     def start(self, should_stop: Callable[[], bool] = lambda: False) -> None:
@@ -188,11 +194,14 @@ class WorkerProcess:
             raise RuntimeError("the CPU worker exited while starting") from None
         for work, now in self._pending:  # what the last worker had not finished
             parent.send((work, now))
+        self._head_since = time.monotonic()
 
     def submit(self, work: Work, now: datetime) -> None:
         if self._conn is None:
             self.start()
         assert self._conn is not None
+        if not self._pending:
+            self._head_since = time.monotonic()
         self._pending.append((work, now))
         self._conn.send((work, now))
 
@@ -205,15 +214,15 @@ class WorkerProcess:
             if should_stop():
                 raise Interrupted
             wait = POLL_SECONDS
-            if self._stage is not None:
-                wait = min(wait, max(self._stage[1] + self._max - time.monotonic(), 0.0))
+            if self._pending:
+                wait = min(wait, max(self._deadline() - time.monotonic(), 0.0))
             try:
                 ready = self._conn.poll(wait)
                 message = self._conn.recv() if ready else None
             except (EOFError, OSError):  # the worker died (killed from outside, out of memory)
                 return self._lost("worker exited")
             if message is None:
-                if self._stage is not None and time.monotonic() - self._stage[1] > self._max:
+                if self._pending and time.monotonic() > self._deadline():
                     return self._overran()
                 continue
             if message[0] == "stage":  # the budget counts from the message's first stage
@@ -222,13 +231,20 @@ class WorkerProcess:
                 continue
             self._pending.popleft()
             self._stage = None
+            self._head_since = time.monotonic()
             outcome: Outcome = message[1]
             return outcome
 
+    def _deadline(self) -> float:
+        """When the oldest pending message overruns: the budget from its first stage, or, if
+        the worker has not begun it, the budget and a grace from when it became the oldest."""
+        if self._stage is not None:
+            return self._stage[1] + self._max
+        return self._head_since + self._max + START_GRACE_SECONDS
+
     def _overran(self) -> Outcome:
-        assert self._stage is not None
         work, _now = self._pending.popleft()
-        stage = self._stage[0]
+        stage = self._stage[0] if self._stage else "parse"
         log.warning("message overran its budget in %s inbound_id=%s; worker replaced",
                     stage, work.inbound_id)
         self._kill()

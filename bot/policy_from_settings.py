@@ -37,7 +37,8 @@ def record_retention(settings: Settings) -> RecordRetention:
     r = settings.retention
     return RecordRetention(other_mail_days=r.other_mail_days,
                            report_attachments_days=r.report_attachments_days,
-                           case_years=r.case_years)
+                           case_years=r.case_years,
+                           timezone=settings.organisation.timezone)
 
 
 def identity_policy(settings: Settings) -> IdentityPolicy:

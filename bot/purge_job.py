@@ -26,7 +26,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 #: Which tables each kind empties (VACUUMed on PostgreSQL when the kind purged something).
-_TABLES = {"other_mail": reclaim.TABLES["mail"],
+_TABLES = {"other_mail": reclaim.TABLES["mail"], "forwards": reclaim.TABLES["letters"],
            "report_attachments": reclaim.TABLES["attachments"],
            "erased_letters": reclaim.TABLES["cases"], "cases": reclaim.TABLES["cases"]}
 
@@ -65,6 +65,8 @@ class PurgeJob:
             return report
         counts = report.counts
         counts["other_mail"] = self._pages(lambda s, after: retention.purge_other_mail(
+            s, now, self.policy, limit=self.batch, after_id=after))
+        counts["forwards"] = self._pages(lambda s, after: retention.purge_forwards(
             s, now, self.policy, limit=self.batch, after_id=after))
         counts["report_attachments"] = self._pages(
             lambda s, after: retention.purge_report_attachments(

@@ -14,7 +14,12 @@ Two ways in, both audited and attributed:
   and the rest waits for verification (``Case.applied_at_once`` keeps them from being done
   twice).
 * :func:`apply_by_staff`: a ban asked from an address not in the register, naming a customer,
-  waits for staff; one tap ("apply ban") sets it on the named customer.
+  waits for staff; one tap ("apply ban") sets it on the named customer. The chat's tap, the
+  console's ``dsrbot apply-ban`` and the desk's Ban button all come through
+  :func:`apply_ban_for_case`: the same customer (the one staff name, or the one the case
+  matched or names), the same confirmation to that customer's registered address (never to
+  the sender), the same audit entry. On the desk staff may also set a ban the mail did not ask
+  for (asked on the phone), naming which one.
 """
 
 from __future__ import annotations
@@ -67,17 +72,21 @@ def apply_from_registered_address(
 
 
 def apply_by_staff(
-    session: Session, org: OrgInfo, case: Case, customer: Customer, now: datetime, *, actor: str
+    session: Session, org: OrgInfo, case: Case, customer: Customer, now: datetime, *, actor: str,
+    rights: Sequence[str] | None = None, note: str = "",
 ) -> list[str]:
-    """Staff's one tap: set the case's bans on ``customer`` (the person the mail names).
+    """Staff's one tap: set the case's bans (or ``rights``, bans staff name) on ``customer``
+    (the person the mail names). A ban set before is confirmed again, never set twice.
 
     The confirmation goes to the customer's registered address, never to the sender."""
-    if not bans_in(case.types):
+    wanted = bans_in(case.types) if rights is None else bans_in(rights)
+    if not wanted:
         raise BanError(f"{case.id} asks for no marketing or publication ban")
     if customer.anonymised_at is not None or not (customer.email or "").strip():
         raise BanError(f"{case.id}: the customer has no registered address to confirm to")
-    applied = _apply(session, org, case, customer, now, actor=actor,
-                     basis="applied by staff for the customer the mail names")
+    basis = "applied by staff for the customer the mail names"
+    applied = _apply(session, org, case, customer, now, actor=actor, rights=wanted,
+                     basis=f"{basis}: {note}" if note else basis)
     if set(case.types) <= set(applied) and case.status not in (
             CaseStatus.DONE, CaseStatus.REFUSED, CaseStatus.WITHDRAWN):
         reasons = ["ban applied by staff"]
@@ -90,10 +99,10 @@ def apply_by_staff(
 
 def apply_ban_for_case(
     session: Session, org: OrgInfo, case: Case, now: datetime, *, actor: str,
-    customer_number: str | None = None,
+    customer_number: str | None = None, rights: Sequence[str] | None = None, note: str = "",
 ) -> tuple[Customer, list[str]]:
-    """Staff's "apply ban" on a waiting case: on the customer staff name, or on the one register
-    customer the mail names (``details["identity"]["candidate_ids"]``)."""
+    """Staff's "apply ban" on a case: on the customer staff name, or on the one register
+    customer the mail names (``details["identity"]["candidate_ids"]``) or the case matched."""
     if customer_number:
         customer = session.exec(select(Customer).where(
             Customer.customer_number == customer_number.strip())).first()
@@ -105,19 +114,20 @@ def apply_ban_for_case(
             ids = [case.customer_id]
         if len(ids) != 1:
             raise BanError(f"{case.id} names {len(ids)} register customers: say which one "
-                           "(--customer NUMBER)")
+                           "(its customer number)")
         found = session.get(Customer, ids[0])
         if found is None:
             raise BanError(f"{case.id}: the customer it names is no longer in the register")
         customer = found
-    return customer, apply_by_staff(session, org, case, customer, now, actor=actor)
+    return customer, apply_by_staff(session, org, case, customer, now, actor=actor,
+                                    rights=rights, note=note)
 
 
 def _apply(session: Session, org: OrgInfo, case: Case, customer: Customer, now: datetime, *,
-           actor: str, basis: str) -> list[str]:
+           actor: str, basis: str, rights: Sequence[str] | None = None) -> list[str]:
     done = set(case.applied_at_once)
     applied: list[str] = []
-    for right in bans_in(case.types):
+    for right in bans_in(case.types) if rights is None else rights:
         if right in done:
             continue
         flag, letter = BANS[right]

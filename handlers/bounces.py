@@ -46,7 +46,7 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b([45]\d\d)[ -]")
 MAX_DIAGNOSTIC = 1000
 #: Letters that answer a case: when one of them bounces, the case was not answered.
-_NOT_FINAL = frozenset({"receipt", "identity_challenge", "identity_reminder"})
+NOT_FINAL = frozenset({"receipt", "identity_challenge", "identity_reminder"})
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,8 @@ def record_bounce(session: Session, row: OutboundMessage, bounce: Bounce, ctx: C
         session, f"Letter {row.kind} (outbox #{row.id})"
         + (f" of case {row.case_id}" if row.case_id else "")
         + f" bounced ({bounce.status}): the recipient did not get it."
-        + (f" {row.case_id} is open again as delivery_failed: send the answer another way."
+        + (f" {row.case_id} is open again as delivery_failed: once the registered address"
+           " is corrected, /resend it; or deliver it another way (post) and say /delivered."
            if reopened else " Check the address."),
         case_id=row.case_id, now=ctx.now, bounce_status=bounce.status)
     return True
@@ -204,7 +205,7 @@ def _tell_case(session: Session, case: Case, row: OutboundMessage, bounce: Bounc
     whose = "registered" if registered else "requester's"
     reason = f"the letter of {day} to the {whose} address bounced ({bounce.status})"
     final = (case.status in (CaseStatus.DONE, CaseStatus.REFUSED)
-             and row.kind not in _NOT_FINAL)
+             and row.kind not in NOT_FINAL)
     if final:
         case_store.transition(session, case, CaseStatus.DELIVERY_FAILED,
                               actor=audit.BOT_ACTOR, reasons=[reason])

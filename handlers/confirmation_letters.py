@@ -7,6 +7,13 @@ its subject line) and how to say "not me". When a letter went to the customer wi
 the new request waits with an unmailed placeholder challenge (empty hash, so it can never match)
 and :func:`mail_due_confirmations` sends the next letter once the hour has passed, listing every
 request still waiting, each with a fresh code.
+
+Once across instances: the letter of held requests is mailed by the transaction that claims
+their placeholder challenges (:func:`storage.challenges.claim_held`, ``FOR UPDATE SKIP
+LOCKED``), and that letter supersedes them in the same commit; an instance that finds them
+claimed or already superseded sends nothing. The placeholder is audited
+(``identity.confirmation_held``, with the customer), so every view of the case shows the
+matched customer and that the code letter is queued, not "no customer matched".
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from storage.models import Case, CaseStatus, Customer, IdentityChallenge
 #: One confirmation letter per customer per this period.
 LETTER_INTERVAL = timedelta(hours=1)
 #: An unmailed challenge: no code exists for it, so nothing can ever match it.
-PLACEHOLDER = ""
+PLACEHOLDER = challenge_store.HELD
 
 
 def request_subject(subject: str) -> str:
@@ -44,10 +51,14 @@ def request_confirmation(
     challenges.challenge_recipient(customer)  # no address: ChallengeError before anything
     if _mailed_within(session, customer, now):
         assert customer.id is not None
-        challenge_store.create(
+        row, _ = challenge_store.create(
             session, case_id=case.id, customer_id=customer.id, code_hash=PLACEHOLDER,
             expires_at=now + timedelta(hours=identity.challenge_ttl_hours),
             max_attempts=identity.challenge_max_attempts, now=now)
+        audit.record(session, audit.BOT_ACTOR, "identity.confirmation_held", case_id=case.id,
+                     customer_number=customer.customer_number,
+                     details={"challenge_id": row.id, "sent_to": "registered address",
+                              "letter_after": (now + LETTER_INTERVAL).isoformat()}, at=now)
         return ("confirmation waits for the next letter to the registered address "
                 "(at most one per hour, listing every waiting request)")
     mail_confirmation(session, org, identity, customer, now, newest=case)
@@ -92,25 +103,30 @@ def mail_confirmation(
     return len(listed)
 
 
+def mail_held_letter(
+    session: Session, org: OrgInfo, identity: IdentityPolicy, customer_id: int, now: datetime
+) -> bool:
+    """Mail ``customer_id``'s held letter if its hour has passed and no other transaction is
+    mailing it; True when a letter went out. Commit the session to send it."""
+    if not challenge_store.claim_held(session, customer_id, now):
+        return False  # none held, or another instance has claimed them and mails the letter
+    customer = session.get(Customer, customer_id)
+    if customer is None or _mailed_within(session, customer, now):
+        return False
+    try:
+        return bool(mail_confirmation(session, org, identity, customer, now))
+    except challenges.ChallengeError:
+        return False  # no address any more: the cases wait for staff, who see why
+
+
 def mail_due_confirmations(
     session: Session, org: OrgInfo, identity: IdentityPolicy, now: datetime
 ) -> int:
-    """Mail the letters held back by the hourly limit whose hour has passed; return how many."""
-    ids = session.exec(select(IdentityChallenge.customer_id)
-                       .where(col(IdentityChallenge.code_hash) == PLACEHOLDER)
-                       .where(col(IdentityChallenge.consumed_at).is_(None))
-                       .where(col(IdentityChallenge.expires_at) > now)).all()
-    letters = 0
-    for customer_id in sorted(set(ids)):
-        customer = session.get(Customer, customer_id)
-        if customer is None or _mailed_within(session, customer, now):
-            continue
-        try:
-            if mail_confirmation(session, org, identity, customer, now):
-                letters += 1
-        except challenges.ChallengeError:
-            continue  # no address any more: the cases wait for staff, who see why
-    return letters
+    """Mail the letters held back by the hourly limit whose hour has passed; return how many.
+    (One transaction for all; the service gives each customer its own, see
+    ``bot.pipeline.mail_held_confirmations``.)"""
+    return sum(mail_held_letter(session, org, identity, customer_id, now)
+               for customer_id in challenge_store.held_customer_ids(session, now))
 
 
 def _mailed_within(session: Session, customer: Customer, now: datetime) -> bool:
@@ -123,14 +139,11 @@ def _mailed_within(session: Session, customer: Customer, now: datetime) -> bool:
 
 
 def _waiting_cases(session: Session, customer: Customer, now: datetime) -> list[Case]:
-    """Open cases awaiting identity whose newest challenge for ``customer`` was never mailed."""
-    rows = session.exec(select(IdentityChallenge)
-                        .where(col(IdentityChallenge.customer_id) == customer.id)
-                        .where(col(IdentityChallenge.code_hash) == PLACEHOLDER)
-                        .where(col(IdentityChallenge.consumed_at).is_(None))
-                        .where(col(IdentityChallenge.expires_at) > now)).all()
+    """Open cases awaiting identity whose held challenge for ``customer`` this transaction
+    claimed (one claimed elsewhere is in another instance's letter)."""
+    assert customer.id is not None
     cases: list[Case] = []
-    for row in rows:
+    for row in challenge_store.claim_held(session, customer.id, now):
         case = session.get(Case, row.case_id)
         if (case is not None and case.status == CaseStatus.AWAITING_IDENTITY
                 and case.verification_level != "verified" and case not in cases):

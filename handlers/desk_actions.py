@@ -7,8 +7,11 @@ register), so the chat and the console do not offer them:
 
 * **verify identity by staff**: a person vouches for the requester with a required note (what
   they checked), then the case moves on as if a code had been answered;
-* **apply a ban** (marketing or publication) to the matched customer, e.g. asked for on the
-  phone; a marketing ban is unconditional in law (GDPR Art. 21(3)), so it needs no approval;
+* **apply a ban** (marketing or publication), asked in the mail or on the phone; a marketing ban
+  is unconditional in law (GDPR Art. 21(3)), so it needs no approval. It is the chat's and the
+  console's "apply ban" (:func:`handlers.bans_at_once.apply_ban_for_case`): on the customer
+  staff name or the one the case matched or names, confirmed to that customer's registered
+  address, never to the sender;
 * **set the receipt date back**, when the request reached us earlier than the mail we hold
   (a letter to the office, a mail to another mailbox): the deadline runs from then.
 
@@ -26,12 +29,13 @@ from sqlmodel import Session
 from handlers import cases as engine
 from handlers import deadlines
 from handlers.challenge import record_staff_verification
+from handlers.policy import OrgInfo
 from storage import audit
 from storage import cases as store
 from storage.models import Case, Customer
 
-#: The bans a staff member may set from the desk, and the customer flag each sets.
-BANS: dict[str, str] = {"marketing": "marketing_ban", "publication": "publication_ban"}
+#: The bans a staff member may set from the desk, and the request type each stands for.
+BANS: dict[str, str] = {"marketing": "marketing_optout", "publication": "publication_ban"}
 
 
 def _open_locked(session: Session, case: Case, what: str) -> None:
@@ -65,28 +69,32 @@ def verify_identity(
 
 
 def apply_ban(
-    session: Session, case: Case, *, ban: str, note: str, actor: str, now: datetime,
+    session: Session, case: Case, org: OrgInfo, *, ban: str, note: str, actor: str,
+    now: datetime, customer_number: str | None = None,
 ) -> engine.Decision:
-    """Set a marketing or publication ban on the case's customer (idempotent)."""
-    flag = BANS.get(ban)
-    if flag is None:
+    """Set a marketing or publication ban and confirm it to the customer's registered address."""
+    right = BANS.get(ban)
+    if right is None:
         raise engine.CaseError(f"unknown ban {ban!r} (marketing or publication)")
+    # Imported here: the letter it sends pulls in the PDF and signature libraries, which
+    # `dsrbot case` (importing this module for the receipt date) must not load.
+    from handlers import bans_at_once
+
     reason = _note(note, "a ban")
     _open_locked(session, case, "apply a ban on")
-    customer = session.get(Customer, case.customer_id) if case.customer_id else None
-    if customer is None:
-        raise engine.CaseError(f"{case.id}: no customer is matched; verify the identity first")
-    if getattr(customer, flag):
+    try:
+        customer, applied = bans_at_once.apply_ban_for_case(
+            session, org, case, now, actor=actor, customer_number=customer_number,
+            rights=[right], note=reason)
+    except bans_at_once.BanError as exc:
+        raise engine.CaseError(str(exc)) from exc
+    if not applied:
         return engine.Decision(case.id, "ban", False, case.status,
-                               f"{case.id}: the {ban} ban was already set")
-    setattr(customer, flag, True)
-    customer.updated_at = now
-    session.add(customer)
-    session.flush()
-    audit.record(session, actor, "register.ban_applied", case_id=case.id,
-                 customer_number=customer.customer_number,
-                 details={"flag": flag, "reasons": [reason], "channel": "web"})
-    return engine.Decision(case.id, "ban", True, case.status, f"{case.id}: {ban} ban set")
+                               f"{case.id}: the {ban} ban was already applied for customer "
+                               f"{customer.customer_number}")
+    return engine.Decision(case.id, "ban", True, case.status,
+                           f"{case.id}: {ban} ban set for customer {customer.customer_number}; "
+                           "confirmed to the customer's registered address")
 
 
 def set_receipt_date_back(

@@ -20,14 +20,15 @@ from handlers import deadlines
 
 @dataclass(frozen=True)
 class CaseFacts:
-    """What reporting needs of one case (no personal data)."""
+    """What reporting needs of one case (no personal data). A case deleted after
+    ``retention.case_years`` is reported from its statistic, which kept local dates only."""
 
     types: tuple[str, ...]
     language: str
     status: str
-    received_at: datetime
+    received_at: datetime | date
     due: date
-    closed_at: datetime | None
+    closed_at: datetime | date | None
 
 
 @dataclass

@@ -74,6 +74,7 @@ def forward_outcome(work: Work, ctx: Context, session: Session, stop: Stop | Non
             session, kind=KIND, recipient=ctx.policy.forward.to,
             subject=clean_subject(f"Fwd: {subject}" if subject else "Fwd: (no subject)"),
             body_text=_body(work, state), domain=ctx.org.domain, dedupe_key=key,
+            inbound_id=work.inbound_id,
             attachments=[OutAttachment("original.eml", "message/rfc822", work.raw)])
     except UnsafeValue:
         work.reasons.append("could not be forwarded to customer service (bad address)")

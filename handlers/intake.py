@@ -16,11 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session
 
-from handlers import bans_at_once, confirmation, confirmation_letters, earlier_request
+from handlers import (
+    bans_at_once,
+    case_details,
+    confirmation,
+    confirmation_letters,
+    earlier_request,
+    representation,
+)
 from handlers import cases as engine
 from handlers.clock import FixedClock
 from handlers.execute import propose_all
@@ -37,7 +43,7 @@ from handlers.policy import IntakePolicy, OrgInfo
 from handlers.rights.base import send_letter
 from handlers.signatures import SignatureResult, binding, check_signatures, trust_from_settings
 from handlers.triage import Triage, apply_rate_limit, triage
-from mailformat.cleaning import UnsafeValue, check_recipient
+from mailformat.cleaning import reachable_address, writable_address
 from nlp_models import Classification, classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
@@ -173,6 +179,12 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     if case is None:
         # A code (or "not me") from the registered address, without our thread.
         case = confirmation.case_for_code(session, msg)
+    claim, named_only = _earlier(work), False
+    if case is None and claim is not None:
+        # A reminder naming its case: joined to be recorded, never to confirm anything.
+        case = engine.case_named_by_reminder(session, subject=msg.subject, text=msg.text,
+                                             sender=msg.from_address)
+        named_only = case is not None
     if case is None:
         return None
     if not engine.is_open(case):
@@ -182,11 +194,15 @@ def followup_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         return None
     work.case_id = case.id
     engine.attach_followup(session, case, message_id=msg.message_id,
-                           inbound_message_id=work.inbound_id, reasons=["follow-up by mail"])
-    work.reasons.append(f"follow-up to {case.id}")
-    if (claim := _earlier(work)) is not None:
+                           inbound_message_id=work.inbound_id,
+                           reasons=["reminder naming the case" if named_only
+                                    else "follow-up by mail"])
+    work.reasons.append(f"{'reminder naming' if named_only else 'follow-up to'} {case.id}")
+    if claim is not None:
         earlier_request.record_claim(session, case, claim)
-    if case.status == CaseStatus.AWAITING_IDENTITY:
+    representation.add_documents(session, case, sender=msg.from_address,
+                                 documents=msg.attachments)
+    if case.status == CaseStatus.AWAITING_IDENTITY and not named_only:
         outcome = confirmation.handle_reply(session, ctx.org, case, msg, work.assessment,
                                             ctx.now)
         work.reasons.extend(outcome.reasons)
@@ -249,9 +265,9 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         tz=ctx.org.tz,
     )
     work.case_id = case.id
-    case.details = {**case.details, "classification": _classification_details(c),
+    case.details = {**case.details, "classification": case_details.classification(c),
                     "subject": confirmation_letters.request_subject(msg.subject),
-                    "extracted": _extracted(c),
+                    "extracted": case_details.extracted(c),
                     "identity": {"level": work.assessment.level,
                                  "candidates": len(work.assessment.candidate_ids),
                                  "candidate_ids": list(work.assessment.candidate_ids),
@@ -259,20 +275,26 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                     "signature": {"state": work.signature.state}}
     if (claim := _earlier(work)) is not None:
         earlier_request.record_claim(session, case, claim)
-    verified = may_change_register(work.assessment)
+    if (behalf := c.on_behalf_of) is not None:
+        # The data subject is someone else: the sender's own identity proves nothing here.
+        representation.flag(session, case, representative=msg.from_address,
+                            person=behalf.person, words=behalf.text,
+                            documents=msg.attachments)
+    verified = may_change_register(work.assessment) and behalf is None
     if verified and work.signature.state == "valid" and work.signature_fingerprint:
         used_signatures.record(session, work.signature_fingerprint, case.id, ctx.now)
     engine.record_identity(
-        session, case, verification_level="verified" if verified else work.assessment.level,
+        session, case, verification_level=("verified" if verified else "none" if behalf
+                                           else work.assessment.level),
         signature_state=work.signature.state,
         customer_id=work.assessment.customer_id if verified else None, now=ctx.now,
     )
-    if _reachable(msg.from_address) and not _writable(msg.from_address):
+    if reachable_address(msg.from_address) and not writable_address(msg.from_address):
         # RFC 6531: a non-ASCII local part needs SMTPUTF8, which our outgoing mail does not
         # rely on. The case stands (the register cannot hold such an address); staff answer.
         work.reasons.append("no receipt by mail: the sender's address is internationalised "
                             "(non-ASCII), which outgoing mail cannot address; staff to reply")
-    elif _reachable(msg.from_address):
+    elif reachable_address(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
                     context={"received_at": work.received_at, "due_date": case.due_date,
@@ -284,7 +306,8 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     assert work.case_id is not None and work.assessment is not None
     case = session.get(Case, work.case_id)
     assert case is not None
-    owner_id = work.assessment.customer_id
+    # For a representative, the sender's register entry (if any) is not the data subject's.
+    owner_id = None if case.on_behalf_of else work.assessment.customer_id
     customer = session.get(Customer, owner_id) if owner_id is not None else None
     if (customer is not None and bans_at_once.bans_in(case.types)
             and not _mentions_other(work.assessment)):
@@ -305,11 +328,6 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 
 
 # --- shared steps ----------------------------------------------------------------------------
-
-
-def _classification_details(c: Classification) -> dict[str, Any]:
-    return {"labels": list(c.labels), "scores": {k: round(v, 3) for k, v in c.scores.items()},
-            "needs_review": c.needs_review, "model_version": c.model_version}
 
 
 def _keys(work: Work, text: str) -> CandidateKeys:
@@ -335,32 +353,9 @@ def _reminder_rights(work: Work) -> list[str]:
     return list(claim.rights) if claim is not None else []
 
 
-def _reachable(address: str) -> bool:
-    """Whether to mail the sender at all: a letter entered by staff without an email address
-    carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
-    return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
-
-
-def _writable(address: str) -> bool:
-    """Whether outgoing mail can be addressed to ``address`` (ASCII, or an IDN domain)."""
-    try:
-        check_recipient(address)
-    except UnsafeValue:
-        return False
-    return True
-
-
 def _mentions_other(assessment: IdentityAssessment) -> bool:
     """The mail points at a register entry other than the sender's own (a third party)."""
     return any(cid != assessment.customer_id for cid in assessment.candidate_ids)
-
-
-def _extracted(c: Classification) -> dict[str, Any]:
-    """What the rights handlers read from the mail (rectification: field, new value, grounds)."""
-    entities = [{"label": e.label, "text": e.text, "field": getattr(e, "field", None),
-                 "value": getattr(e, "value", None)} for e in c.entities]
-    grounds = next((e.text for e in c.entities if e.label == "grounds"), "")
-    return {"entities": entities, "grounds": grounds}
 
 
 def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> None:
@@ -376,13 +371,16 @@ def _advance_and_act(work: Work, ctx: Context, session: Session, case: Case) -> 
     needs_review = bool(case.details.get("classification", {}).get("needs_review"))
     # A colleague asking to erase someone must never end up erasing their own record.
     third_party = bool(case.details.get("identity", {}).get("mentions_other_customer"))
+    represented = bool(case.on_behalf_of)
     # A ban applied when the case opened is done: it never needs staff later.
     done = tuple(case.applied_at_once)
-    auto = (() if needs_review or staff_needed or third_party
+    auto = (() if needs_review or staff_needed or third_party or represented
             else (*ctx.policy.auto_approve, *done))
     why = ([f"staff to decide: {', '.join(sorted(staff_needed))}"] if staff_needed else [])
     if third_party:
         why.append("the mail names another customer in the register: staff to decide")
+    if represented:
+        why.append("made on behalf of another person: staff to decide")
     decision = engine.advance(session, case, auto_approve=auto, reasons=why,
                               require_signature=ctx.policy.rights.require_signature)
     work.reasons.extend([*why, decision.message])

@@ -35,6 +35,9 @@ class RecordRetention:
     report_attachments_days: int = 30
     #: A closed case's whole file, counted from the close (Act 728/2003, 3 years).
     case_years: int = 3
+    #: ``organisation.timezone``: the statistic a deleted case leaves keeps its local dates,
+    #: the days the desk's report counts it by.
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)

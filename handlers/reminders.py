@@ -234,7 +234,8 @@ class Digest:
     retention_held: int = 0
     #: ``COUNT HASH`` of the audit chain recorded today: staff keep it outside the database.
     audit_checkpoint: str | None = None
-    #: The staff desk's queue (``web.base_url``), empty when the desk is off.
+    #: The staff desk (``web.base_url``), empty when the desk is off: the listed cases and the
+    #: queue are linked to it.
     desk_url: str = ""
 
     @property
@@ -309,8 +310,23 @@ def render_digest(digest: Digest) -> str:
     if digest.audit_checkpoint:
         lines.append(f"Audit checkpoint: {digest.audit_checkpoint}")
     if digest.desk_url:
-        lines.append(f"Queue on the desk: {digest.desk_url.rstrip('/')}/cases")
+        lines.extend(_desk_links(digest))
     return "\n".join(lines)
+
+
+def _desk_links(digest: Digest) -> list[str]:
+    """Each case the digest lists, linked to its page on the desk (as the chat card links
+    it), then the queue: staff tap straight from the morning's list to the case."""
+    base = digest.desk_url.rstrip("/")
+    listed = dict.fromkeys([*(c for c, _ in digest.overdue),
+                            *(c for c, _ in digest.due_this_week), *digest.awaiting_identity])
+    shown = list(listed)[:MAX_LISTED]
+    lines = [f"Case pages on the desk ({len(listed)}):"] if listed else []
+    lines.extend(f"- {case_id}: {base}/cases/{case_id}" for case_id in shown)
+    if len(listed) > len(shown):
+        lines.append(f"- … (+{len(listed) - len(shown)}) in the queue")
+    lines.append(f"Queue on the desk: {base}/cases")
+    return lines
 
 
 def render_case_reminder(reminder: DueReminder, case: Case) -> str:

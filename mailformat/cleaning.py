@@ -169,3 +169,18 @@ def clean_content_type(content_type: str) -> tuple[str, str]:
         return ("application", "octet-stream")
     maintype, subtype = value.split("/", 1)
     return (maintype, subtype)
+
+
+def reachable_address(address: str) -> bool:
+    """Whether to mail the sender at all: a letter entered by staff without an email address
+    carries a placeholder under the reserved ``.invalid`` domain (RFC 2606) that no one owns."""
+    return bool(address) and not address.lower().rstrip(">").endswith(".invalid")
+
+
+def writable_address(address: str) -> bool:
+    """Whether outgoing mail can be addressed to ``address`` (ASCII, or an IDN domain)."""
+    try:
+        check_recipient(address)
+    except UnsafeValue:
+        return False
+    return True

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
+from storage import txmemo
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -91,6 +92,29 @@ def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
     return KEYED_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
+def _chain_head(session: Session) -> tuple[int, str] | None:
+    """The last entry's ``(id, hash)``: read (under the chain's lock) once per transaction.
+
+    A batch of mail appends a dozen entries per message in one transaction; reading the head
+    back from the table before each one was a query plus a flush of everything pending. The
+    head is kept in the transaction's memo (:mod:`storage.txmemo`): any rollback, also of one
+    message's savepoint, forgets it, so it is read again from what survived; the transaction's
+    end forgets it, so the next one reads it again under its own lock.
+    """
+    known = txmemo.memo(session, "audit")
+    if "head" in known:
+        return known["head"]
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until the transaction ends: no other process appends while the head is cached.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = session.execute(
+        select(col(AuditEntry.id), col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc())
+        .limit(1)
+    ).first()
+    known["head"] = (int(last[0]), str(last[1])) if last is not None else None
+    return known["head"]
+
+
 def record(
     session: Session,
     actor: str,
@@ -101,30 +125,31 @@ def record(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (so it commits with the change)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    """Append one entry inside the caller's transaction (so it commits with the change).
+
+    The entry is added to the session, not flushed: it is written with the session's next
+    flush (a query, the savepoint's release, the commit), in the same transaction.
+    """
     key: bytes | None = session.info.get(KEY_INFO)
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    if key is None and last is not None and is_keyed(last.hash):
+    last = _chain_head(session)
+    if key is None and last is not None and is_keyed(last[1]):
         raise AuditKeyError("the audit log is keyed: set DSRBOT_AUDIT__KEY or audit.key_file "
                             "to write to it; nothing was changed")
     extra = session.info.get(CONTEXT_INFO) or {}
     entry = AuditEntry(
-        id=(last.id or 0) + 1 if last else 1,
+        id=last[0] + 1 if last else 1,
         at=at or datetime.now(UTC),
         actor=actor,
         action=action,
         case_id=case_id,
         customer_number=customer_number,
         details={**(details or {}), **extra},
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=last[1] if last else GENESIS,
         hash="",
     )
     entry.hash = entry_hash(entry, key)
     session.add(entry)
-    session.flush()
+    txmemo.memo(session, "audit")["head"] = (entry.id, entry.hash)
     return entry
 
 

@@ -6,8 +6,9 @@ may withdraw until the answer is done, approved or not.
 
 One way back: when the final letter (the answer or the refusal) bounces, the requester got
 nothing and the GDPR deadline is not met, so the case goes to ``delivery_failed``, an open
-status staff must act on: send it again (``approved``), settle it another way (``done``,
-``refused``) or record a withdrawal.
+status staff must act on: send it again to the corrected registered address or record that
+it was delivered another way (both back to ``done`` or ``refused``: handlers.delivery_failed),
+or record a withdrawal. Approving again is refused (it would carry the rights out again).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ALLOWED: dict[S, frozenset[S]] = {
     S.DONE: frozenset({S.DELIVERY_FAILED}),
     S.REFUSED: frozenset({S.DELIVERY_FAILED}),
     S.WITHDRAWN: frozenset(),
-    S.DELIVERY_FAILED: frozenset({S.APPROVED, S.DONE, S.REFUSED, S.WITHDRAWN}),
+    S.DELIVERY_FAILED: frozenset({S.DONE, S.REFUSED, S.WITHDRAWN}),
 }
 CLOSED = frozenset({S.DONE, S.REFUSED, S.WITHDRAWN})
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
-from storage import audit
+from storage import audit, txmemo
 from storage.case_status import CLOSED, check_transition
 from storage.models import (
     AuditEntry,
@@ -56,8 +56,9 @@ def create_case(
         customer_id=customer_id, received_at=received_at, due_date=due_date,
         reasons=list(reasons or []), created_at=now, updated_at=now,
     )
-    session.add(case)
-    session.flush()
+    session.add(case)  # written by the next flush (the unit of work orders the inserts)
+    # Nobody else sees a row this transaction inserted: it counts as locked until commit.
+    txmemo.memo(session, "locked_cases")[case.id] = True
     audit.record(session, actor, "case.created", case_id=case.id,
                  details={"types": case.types, "channel": channel, "due_date": str(due_date)})
     return case
@@ -77,7 +78,6 @@ def transition(
         case.closed_at = None
     case.reasons = [*case.reasons, *reasons]
     session.add(case)
-    session.flush()
     audit.record(session, actor, "case.status", case_id=case.id,
                  details={"from": old, "to": new_status.value, "reasons": reasons})
 
@@ -107,11 +107,18 @@ def lock_case(session: Session, case: Case) -> None:
     audit chain's lock is taken before the row lock: every decision appends to the chain, so
     taking the two locks always in that order means a transaction that audited something before
     deciding cannot deadlock with a decision on the same case.
+
+    Once per transaction: a case it created or already locked is held until it ends (a
+    batch's savepoint that rolls back forgets what it locked, see :mod:`storage.txmemo`).
     """
+    locked = txmemo.memo(session, "locked_cases")
+    if case.id in locked:
+        return
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._PG_AUDIT_LOCK})
     session.refresh(case, with_for_update=True)
+    locked[case.id] = True
 
 
 def add_thread_ref(session: Session, case: Case, message_id: str) -> bool:
@@ -122,7 +129,6 @@ def add_thread_ref(session: Session, case: Case, message_id: str) -> bool:
     case.updated_at = datetime.now(UTC)
     session.add(case)
     session.add(CaseThreadRef(case_id=case.id, message_id=message_id))
-    session.flush()
     return True
 
 
@@ -152,7 +158,6 @@ def link_inbound(session: Session, inbound_id: int, case_id: str) -> bool:
         return False
     message.case_id = case_id
     session.add(message)
-    session.flush()
     return True
 
 

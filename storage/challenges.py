@@ -4,6 +4,13 @@ Only the hash of a code is stored, so a copy of the database (a backup, a suppor
 be used to confirm anyone's identity. Every function works inside the caller's transaction;
 :func:`latest_for_case` row-locks on PostgreSQL so two workers handling two replies at once
 cannot both spend the same attempt or both confirm a single-use code.
+
+A *held* challenge (``code_hash`` :data:`HELD`) stands for a confirmation letter held back by
+the one-letter-an-hour limit. :func:`claim_held` claims them the way the inbox and the outbox
+claim their rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; ``BEGIN IMMEDIATE`` serialises
+writers on SQLite): the transaction that claims a customer's held challenges mails the one
+letter that lists them and supersedes them in the same commit, and another instance skips them
+instead of mailing the same letter again.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from storage.models import IdentityChallenge
+
+#: The code hash of a held challenge: no code exists for it, so nothing can ever match it.
+HELD = ""
 
 
 def create(
@@ -60,6 +70,16 @@ def latest_for_case(session: Session, case_id: str) -> IdentityChallenge | None:
     ).first()
 
 
+def newest_for_case(session: Session, case_id: str) -> IdentityChallenge | None:
+    """The case's newest challenge, mailed or held, without a lock (for views)."""
+    return session.exec(
+        select(IdentityChallenge)
+        .where(col(IdentityChallenge.case_id) == case_id)
+        .order_by(col(IdentityChallenge.id).desc())
+        .limit(1)
+    ).first()
+
+
 def count_since(session: Session, customer_id: int, since: datetime) -> int:
     """Challenges issued for one customer since ``since``: lets the caller stop a flood of
     confirmation mails to a victim's mailbox when someone keeps sending requests in their name."""
@@ -81,3 +101,26 @@ def consume(session: Session, row: IdentityChallenge, now: datetime) -> None:
     row.consumed_at = now
     session.add(row)
     session.flush()
+
+
+def held_customer_ids(session: Session, now: datetime) -> list[int]:
+    """Customers with a held challenge still open (a read: :func:`claim_held` decides)."""
+    ids = session.exec(select(IdentityChallenge.customer_id)
+                       .where(col(IdentityChallenge.code_hash) == HELD)
+                       .where(col(IdentityChallenge.consumed_at).is_(None))
+                       .where(col(IdentityChallenge.expires_at) > now)).all()
+    return sorted(set(ids))
+
+
+def claim_held(session: Session, customer_id: int, now: datetime) -> list[IdentityChallenge]:
+    """The customer's open held challenges, claimed for this transaction; on PostgreSQL rows
+    another transaction has claimed are skipped (it is mailing them), never waited for."""
+    stmt = (select(IdentityChallenge)
+            .where(col(IdentityChallenge.customer_id) == customer_id)
+            .where(col(IdentityChallenge.code_hash) == HELD)
+            .where(col(IdentityChallenge.consumed_at).is_(None))
+            .where(col(IdentityChallenge.expires_at) > now)
+            .order_by(col(IdentityChallenge.id)))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.exec(stmt).all())

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from storage.cases import effective_due_column
 from storage.models import (
     Case,
+    CaseStatistic,
     Customer,
     IdentityChallenge,
     InboundMessage,
@@ -79,15 +80,21 @@ class FactRow:
     types: list[str]
     language: str
     status: str
-    received_at: datetime
+    received_at: datetime | date
     due: date
-    closed_at: datetime | None
+    closed_at: datetime | date | None
 
 
 def report_rows(session: Session) -> list[FactRow]:
+    """Every case, and every case deleted after ``retention.case_years`` as the anonymous
+    statistic it left (local dates instead of moments): a month's figures do not change when
+    its case files are purged."""
     stmt = select_columns(col(Case.types), col(Case.language), col(Case.status),
                   col(Case.received_at), effective_due_column(), col(Case.closed_at))
-    return [FactRow(*row) for row in session.execute(stmt).all()]
+    gone = select_columns(col(CaseStatistic.types), col(CaseStatistic.language),
+                          col(CaseStatistic.outcome), col(CaseStatistic.received_on),
+                          col(CaseStatistic.due_on), col(CaseStatistic.closed_on))
+    return [FactRow(*row) for query in (stmt, gone) for row in session.execute(query).all()]
 
 
 def case_messages(session: Session, case_id: str) -> Sequence[InboundMessage]:
@@ -112,6 +119,8 @@ class LetterRow:
     sent_at: datetime | None
     last_error: str | None
     attachments: list[str]
+    bounce_status: str | None = None
+    bounce_diagnostic: str | None = None
 
 
 def case_letters(session: Session, case_id: str) -> list[LetterRow]:
@@ -127,7 +136,8 @@ def case_letters(session: Session, case_id: str) -> list[LetterRow]:
         for out_id, filename in session.execute(stmt).all():
             names.setdefault(out_id, []).append(filename)
     return [LetterRow(r.id or 0, r.kind, r.recipient, r.subject, r.state, r.attempts,
-                      r.created_at, r.sent_at, r.last_error, names.get(r.id or 0, []))
+                      r.created_at, r.sent_at, r.last_error, names.get(r.id or 0, []),
+                      r.bounce_status, r.bounce_diagnostic)
             for r in rows]
 
 

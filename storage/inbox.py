@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from mailformat import content_key, header_facts
 from storage.models import ImapState, InboundMessage, InboundState
+from storage.sender_window import recent_count as recent_count
+from storage.sender_window import remember_recent as remember_recent
 
 _MAX_MESSAGE_ID = 998
 _MAX_ADDRESS = 320
@@ -266,9 +268,13 @@ def mark(
     *,
     case_id: str | None = None,
     at: datetime | None = None,
+    bounce_of: int | None = None,
 ) -> None:
-    """Record the pipeline's outcome; ``reasons`` are appended to those already on the row."""
+    """Record the pipeline's outcome; ``reasons`` are appended to those already on the row.
+    ``bounce_of``: the letter of ours a matched bounce returns."""
     row.state = InboundState(state).value
+    if bounce_of is not None:
+        row.bounce_of = bounce_of
     if reasons:
         row.reasons = [*row.reasons, *reasons]
     if case_id is not None:
@@ -276,29 +282,6 @@ def mark(
     if row.state != InboundState.RECEIVED:
         row.processed_at = at or datetime.now(UTC)
     session.add(row)
-    session.flush()
-
-
-def recent_count(
-    session: Session, from_address: str, since: datetime, until: datetime | None = None
-) -> int:
-    """Messages stored from ``from_address`` received at or after ``since`` (and until ``until``).
-
-    The per-sender rate limit: pass the message's own ``received_at`` as ``until`` and
-    ``received_at - window`` as ``since``; the count then includes the message itself, and
-    :func:`handlers.triage.apply_rate_limit` holds it when the count exceeds the limit.
-    Returns 0 for an empty address (nothing to key a limit on).
-    """
-    address = from_address.strip().lower()
-    if not address:
-        return 0
-    stmt = select(func.count()).select_from(InboundMessage).where(
-        col(InboundMessage.from_address) == address,
-        col(InboundMessage.received_at) >= since,
-    )
-    if until is not None:
-        stmt = stmt.where(col(InboundMessage.received_at) <= until)
-    return int(session.exec(stmt).one())
 
 
 # -- IMAP bookkeeping --------------------------------------------------------------------------

@@ -109,11 +109,13 @@ def enqueue(
     now: datetime | None = None,
     dedupe_key: str | None = None,
     probe_token: str | None = None,
+    inbound_id: int | None = None,
 ) -> OutboundMessage:
     """Add one letter to the outbox inside the caller's transaction (no commit here).
 
     ``dedupe_key`` makes the letter once-only (a unique column; see :func:`find_by_key`).
     ``probe_token`` marks a mailbox canary probe (``mailformat.CANARY_HEADER``).
+    ``inbound_id`` names the stored mail a forward copies (it goes with that mail).
 
     ``domain`` is the right side of the Message-ID: the domain of
     ``settings.mail.outgoing.from_address`` (``mailformat.domain_of``).
@@ -137,6 +139,7 @@ def enqueue(
                  **({CANARY_HEADER: probe_token} if probe_token else {})},
         state=OutboundState.PENDING.value,
         dedupe_key=dedupe_key,
+        inbound_id=inbound_id,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -152,7 +155,8 @@ def enqueue(
             outbound_id=row.id, position=position, filename=clean_filename(attachment.filename),
             content_type=f"{maintype}/{subtype}", data=bytes(attachment.data),
         ))
-    session.flush()
+    if attachments:
+        session.flush()
     audit.record(session, actor, "outbox.enqueued", case_id=case_id, details={
         "outbound_id": row.id, "kind": kind, "attachments": len(attachments or ()),
     })

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, update
 from sqlmodel import Session, col, select
 
+from storage import mail_copies
 from storage.case_status import CLOSED
 from storage.models import (
     Case,
@@ -169,24 +170,28 @@ class CaseFileCounts:
 
 
 def redact_letters(session: Session, case_ids: Sequence[str]) -> int:
-    """Letters of these cases that left the outbox lose their text and address; the kind,
-    subject line (a case reference) and dates stay. A pending letter is still to be sent."""
+    """Letters of these cases that left the outbox lose their text and address (and a
+    bounce's diagnostic, which quotes it); the kind, subject line (a case reference), the
+    bounce status and dates stay. A pending letter is still to be sent."""
     if not case_ids:
         return 0
     result = session.execute(
         update(OutboundMessage)
         .where(col(OutboundMessage.case_id).in_(list(case_ids)),
                col(OutboundMessage.state) != OutboundState.PENDING.value,
-               or_(col(OutboundMessage.recipient) != "", col(OutboundMessage.body_text) != ""))
-        .values(recipient="", body_text="", body_html=None, last_error=None)
+               or_(col(OutboundMessage.recipient) != "", col(OutboundMessage.body_text) != "",
+                   col(OutboundMessage.bounce_diagnostic).is_not(None)))
+        .values(recipient="", body_text="", body_html=None, last_error=None,
+                bounce_diagnostic=None)
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def forget_letter_addresses(session: Session, case_ids: Sequence[str],
                             data_kinds: Sequence[str]) -> int:
-    """Letters of these cases that left the outbox lose their address; those of
-    ``data_kinds`` (which copy register data) lose their text too. The rest keep their text."""
+    """Letters of these cases that left the outbox lose their address (and a bounce's
+    diagnostic, which quotes it); those of ``data_kinds`` (which copy register data) lose
+    their text too. The rest keep their text."""
     if not case_ids:
         return 0
     done = (col(OutboundMessage.case_id).in_(list(case_ids)),
@@ -195,11 +200,12 @@ def forget_letter_addresses(session: Session, case_ids: Sequence[str],
         update(OutboundMessage)
         .where(*done, col(OutboundMessage.kind).in_(list(data_kinds)),
                col(OutboundMessage.body_text) != "")
-        .values(recipient="", body_text="", body_html=None)
+        .values(recipient="", body_text="", body_html=None, bounce_diagnostic=None)
         .execution_options(synchronize_session=False))
     rest = session.execute(
-        update(OutboundMessage).where(*done, col(OutboundMessage.recipient) != "")
-        .values(recipient="").execution_options(synchronize_session=False))
+        update(OutboundMessage).where(*done, or_(col(OutboundMessage.recipient) != "",
+                                                 col(OutboundMessage.bounce_diagnostic).is_not(None)))
+        .values(recipient="", bounce_diagnostic=None).execution_options(synchronize_session=False))
     return int(getattr(data, "rowcount", 0) or 0) + int(getattr(rest, "rowcount", 0) or 0)
 
 
@@ -273,29 +279,37 @@ def count_cases_due(session: Session, cutoff: datetime) -> int:
     return int(session.exec(stmt).one())
 
 
-def record_statistic(session: Session, case: Case, now: datetime) -> CaseStatistic:
+def record_statistic(session: Session, case: Case, now: datetime,
+                     days: tuple[date, date | None] | None = None) -> CaseStatistic:
+    """The anonymous row the desk's report reads once the case is gone. ``days``: the dates
+    of receipt and close in the organisation's timezone (the report's days); else UTC's."""
+    received_on, closed_on = days or (
+        case.received_at.date(), case.closed_at.date() if case.closed_at else None)
     row = CaseStatistic(types=list(case.types), language=case.language, channel=case.channel,
-                        outcome=case.status, received_on=case.received_at.date(),
-                        due_on=case.extended_due_date or case.due_date,
-                        closed_on=case.closed_at.date() if case.closed_at else None,
+                        outcome=case.status, received_on=received_on,
+                        due_on=case.extended_due_date or case.due_date, closed_on=closed_on,
                         extended=case.extended, deleted_at=now)
     session.add(row)
     return row
 
 
-def delete_case_file(session: Session, case: Case, now: datetime) -> CaseFileCounts:
+def delete_case_file(session: Session, case: Case, now: datetime,
+                     days: tuple[date, date | None] | None = None) -> CaseFileCounts:
     """Delete the case and everything filed under it; its mails keep only their dedupe key.
 
     The anonymous statistic is written first, in the same transaction. Audit entries and the
     scheduler's claims name the case id only and stay.
     """
     ids = [case.id]
-    record_statistic(session, case, now)
+    record_statistic(session, case, now, days)
     mails = inbound_of_cases(session, ids)
     emptied = purge_inbound(session, mails, now)
     session.execute(update(InboundMessage).where(col(InboundMessage.case_id) == case.id)
                     .values(case_id=None).execution_options(synchronize_session=False))
     letters = select(OutboundMessage.id).where(col(OutboundMessage.case_id) == case.id)
+    returned = mail_copies.letters_of_cases(session, ids)
+    emptied += purge_inbound(session, mail_copies.bounces_of(session, returned), now)
+    mail_copies.unlink_bounces(session, returned)
     files = session.execute(delete(OutboundAttachment)
                             .where(col(OutboundAttachment.outbound_id).in_(letters))
                             .execution_options(synchronize_session=False))

@@ -29,6 +29,7 @@ from storage.models import (
 TABLES: dict[str, tuple[str, ...]] = {
     "mail": (InboundMessage.__tablename__,),  # type: ignore[dict-item]
     "attachments": (OutboundAttachment.__tablename__,),  # type: ignore[dict-item]
+    "letters": tuple(str(t.__tablename__) for t in (OutboundMessage, OutboundAttachment)),
     "cases": tuple(str(t.__tablename__) for t in (
         InboundMessage, OutboundMessage, OutboundAttachment, ChatNotification, ChatCaseMessage,
         IdentityChallenge, CaseThreadRef, Case)),

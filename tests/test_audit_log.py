@@ -71,3 +71,23 @@ def test_audit_verify_cli_exits_1_naming_the_edited_row(tmp_path: Path) -> None:
     bad = run_cli("--config", str(cfg), "audit", "verify")
     assert bad.exit_code == 1
     assert "entry 1" in bad.stderr
+
+
+def test_entries_after_an_undone_savepoint_chain_to_what_survived(db: Database) -> None:
+    """A batch of mail writes the chain in one transaction, one savepoint per message: the
+    entries of a message that fails are undone, and the next message's entry must follow the
+    last entry that stayed, or the chain breaks at the first failed message."""
+    with db.session() as session:
+        kept = audit.record(session, audit.BOT_ACTOR, "test.kept")
+        try:
+            with session.begin_nested():
+                audit.record(session, audit.BOT_ACTOR, "test.undone")
+                raise RuntimeError("the message's stage failed")
+        except RuntimeError:
+            pass
+        after = audit.record(session, audit.BOT_ACTOR, "test.after")
+        assert after.prev_hash == kept.hash
+    with db.read_session() as session:
+        result = audit.verify(session)
+        assert result.ok, result.problem
+        assert result.checked == 2

@@ -80,6 +80,6 @@ def test_cases_json_lists_the_contract_fields(tmp_path: Path) -> None:
         "id": "DSR-2026-0001", "types": ["access"], "status": "received",
         "received_at": "2026-03-02T09:00:00+00:00", "due_date": "2026-04-02",
         "customer_number": None, "requester": "a@example.fi", "language": "fi",
-        "claimed_earlier": None}]
+        "claimed_earlier": None, "on_behalf_of": None}]
     table = run_cli("--config", str(cfg), "cases").stdout
     assert "DSR-2026-0001" in table and "access" in table

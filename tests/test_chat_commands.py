@@ -15,8 +15,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.chat.telegram_app import NEW_PROMPT, TelegramChat
+from handlers import representation
 from storage.db import Database
-from storage.models import InboundMessage, OutboundMessage
+from storage.models import Case, InboundMessage, OutboundMessage
 from tests.fixtures import chat_env
 from tests.fixtures.chat_env import (
     APPROVER_ID,
@@ -382,3 +383,59 @@ async def test_a_letter_without_an_email_address_goes_through_the_pipeline(
     assert row.case_id is not None
     await chat.notifier.deliver_once()
     assert "From: (no email address: came by letter or phone)" in last_sent_text(fake)
+
+
+async def test_bounced_case_is_closed_from_the_chat_after_posting_the_letter(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    from storage.cases import transition
+    from storage.models import CaseStatus
+
+    case_id = make_case(db)
+    with db.session() as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        for status in (CaseStatus.APPROVED, CaseStatus.DONE, CaseStatus.DELIVERY_FAILED):
+            transition(s, case, status, actor="bot", reasons=[status.value])
+    await feed(chat, fake.text_update(APPROVER_ID, f"/delivered {case_id}"))
+    assert last_sent_text(fake).startswith("Usage: /delivered DSR-2026-0001 how and when")
+    await feed(chat, fake.text_update(VIEWER_ID, f"/delivered {case_id} posted"))
+    assert "not decide" in last_sent_text(fake)
+    await feed(chat, fake.text_update(APPROVER_ID, f"/resend {case_id}"))
+    assert last_sent_text(fake) == f"{case_id}: no bounced answer to send again"
+    await feed(chat, fake.text_update(APPROVER_ID, f"/delivered {case_id} posted on 7.12."))
+    assert last_sent_text(fake) == (f"{case_id}: recorded as delivered another way; "
+                                    "the case is done")
+    assert get_case(db, case_id).status == "done"
+    assert [e.actor for e in audit_entries(db, "case.delivered_another_way")] == ["staff:anna"]
+
+
+async def test_authority_of_a_representative_is_recorded_in_the_chat(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    case_id = make_case(db, verified=False)
+    with db.session() as s:
+        found = s.get(Case, case_id)
+        assert found is not None
+        representation.flag(s, found, representative="pekka@lakilaine.fi",
+                            person="Maija Virtanen", words="päämieheni Maija Virtasen puolesta",
+                            documents=[])
+    await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
+    card = last_sent_text(fake)
+    assert ("On behalf: acting for M*** V***: authority to be checked (representative "
+            "p***@l***.fi)") in card
+    assert "Maija" not in card and "pekka@" not in card  # the chat masks by default
+    await feed(chat, fake.text_update(APPROVER_ID, f"/answerto {case_id} representative asked"))
+    assert "check the authority first" in last_sent_text(fake)
+    await feed(chat, fake.text_update(APPROVER_ID, f"/authority {case_id} maybe"))
+    assert last_sent_text(fake).startswith("Usage: /authority")
+    await feed(chat, fake.text_update(
+        APPROVER_ID, f"/authority {case_id} checked valtakirja.pdf signed by the client"))
+    assert last_sent_text(fake) == (f"{case_id}: authority checked on valtakirja.pdf; answers "
+                                    "still go to the data subject's registered address")
+    case = get_case(db, case_id)
+    assert (case.authority, case.authority_by, case.authority_document) == (
+        "checked", "staff:anna", "valtakirja.pdf")
+    assert [e.actor for e in audit_entries(db, "case.authority_checked")] == ["staff:anna"]
+    await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
+    assert "authority checked by anna" in last_sent_text(fake)

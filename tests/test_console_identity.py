@@ -140,3 +140,50 @@ def test_import_as_an_inactive_staff_member_is_refused(db: Database, tmp_path: P
                      "--as", "anna")
     assert result.exit_code == 1 and "not an active staff member" in result.stderr
     assert _import_actors(db) == []
+
+
+def _staff_audit(db: Database) -> list[AuditEntry]:
+    with db.read_session() as s:
+        return list(s.exec(select(AuditEntry).where(col(AuditEntry.action).startswith("staff."))
+                           .order_by(col(AuditEntry.id))).all())
+
+
+def test_staff_changes_honour_console_users(db: Database, tmp_path: Path) -> None:
+    from storage.models import Staff
+
+    cfg = _config(tmp_path, db, '[staff]\nconsole_users = { akorhonen = "anna", '
+                                'eve = "eve" }\n')
+    for login, args in (("mallory", ("add", "mallory", "--role", "approver")),
+                        ("mallory", ("disable", "anna")),
+                        ("mallory", ("totp", "anna")),
+                        ("akorhonen", ("add", "mallory", "--role", "approver", "--as",
+                                       "Ville Virtanen"))):
+        refused = run_cli("--config", cfg, "staff", *args, env=_as(login))
+        assert refused.exit_code == 2, (login, args, refused.output)
+        assert "staff.console_users" in refused.stderr
+    refused = run_cli("--config", cfg, "staff", "passwd", "anna", env=_as("mallory"))
+    assert refused.exit_code == 2
+    with db.read_session() as s:
+        assert s.exec(select(Staff)).all() == []
+
+    added = run_cli("--config", cfg, "staff", "add", "eve", "--role", "viewer",
+                    env=_as("akorhonen"))
+    assert added.exit_code == 0, added.stderr
+    # eve's login is mapped, but a viewer may not make herself (or anyone) an approver.
+    escalate = run_cli("--config", cfg, "staff", "add", "eve", "--role", "approver",
+                       env=_as("eve"))
+    assert escalate.exit_code == 1 and "not an active approver" in escalate.stderr
+    with db.read_session() as s:
+        assert [(r.name, r.role) for r in s.exec(select(Staff)).all()] == [("eve", "viewer")]
+
+    entries = [(e.action, e.actor, e.details.get("os_user"), e.details.get("reason"))
+               for e in _staff_audit(db)]
+    assert entries == [
+        ("staff.denied", "operator:mallory", "mallory", "console_user"),
+        ("staff.denied", "operator:mallory", "mallory", "console_user"),
+        ("staff.denied", "operator:mallory", "mallory", "console_user"),
+        ("staff.denied", "operator:akorhonen", "akorhonen", "console_user"),
+        ("staff.denied", "operator:mallory", "mallory", "console_user"),
+        ("staff.added", "operator:anna", "akorhonen", None),
+        ("staff.denied", "operator:eve", "eve", "not_approver"),
+    ]

@@ -6,9 +6,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.settings import Settings
 from handlers.earlier_request import find_earlier_request
 from storage.db import Database
+from storage.models import Case
 from tests.helpers import run_cli
 from tests.test_pipeline import (  # noqa: F401
     customer,
@@ -75,3 +78,24 @@ def test_reminder_in_the_thread_joins_its_case_with_the_claimed_date(
     assert joined.id == case.id and joined.claimed_earlier == date(2026, 11, 3)
     assert joined.due_date == case.due_date  # staff move the receipt date, not the bot
     assert any(r.startswith("claims an earlier request of 2026-11-03") for r in joined.reasons)
+
+
+def test_reminder_naming_its_case_joins_it(
+    db: Database, settings: Settings, customer: int  # noqa: F811
+) -> None:
+    deliver(db, settings, mail("Tietopyyntö", "Haluan tarkastaa kaikki minusta tallennetut "
+                               "tiedot.\n\nMaija Virtanen"))
+    case = only_case(db)
+    letters = [(r.kind, r.recipient) for r in outbox_rows(db)]
+    # a new mail, outside the thread, that names the case in its text
+    deliver(db, settings, mail("Muistutus", f"Lähetin teille pyynnön 3.11.2026 (asianumero "
+                               f"{case.id}), enkä ole saanut vastausta.\n\nMaija Virtanen"))
+    joined = only_case(db)  # no second case, no second receipt
+    assert joined.id == case.id and joined.claimed_earlier == date(2026, 11, 3)
+    assert [(r.kind, r.recipient) for r in outbox_rows(db)] == letters
+    # the same case id from someone else opens a case of its own
+    deliver(db, settings, mail("Reminder", f"I sent you a request on 3 November 2026 "
+                               f"(your reference {case.id}) under Article 15 and have had no "
+                               "answer.", sender="Someone Else <someone@example.org>"))
+    with db.read_session() as s:
+        assert len(s.exec(select(Case)).all()) == 2

@@ -166,3 +166,46 @@ def test_processing_a_message_again_never_forwards_it_twice(tmp_path: Path, sqli
     assert [r.state for r in _rows(sqlite_db, InboundMessage)] == ["processed"]  # no error
     assert len(_forwards(sqlite_db)) == 1
     assert _forwards(sqlite_db)[0].dedupe_key == f"forward:{row.id}"
+
+
+def _attached_original(db: Database, row: OutboundMessage) -> bytes:
+    from storage.models import OutboundAttachment
+
+    with db.read_session() as s:
+        (att,) = s.exec(select(OutboundAttachment).where(
+            OutboundAttachment.outbound_id == row.id)).all()
+    assert att.content_type == "message/rfc822"
+    return bytes(att.data)
+
+
+def test_mail_held_for_staff_is_forwarded_once_saying_why(tmp_path: Path, sqlite_db: Database
+                                                          ) -> None:
+    cfg = tmp_path / "held.toml"
+    cfg.write_text(f'[database]\nurl = "{sqlite_db.url}"\n[mail]\nrate_limit_per_sender = 1\n'
+                   f'[mail.receiver]\nforward_other_to = "{CS}"\n', encoding="utf-8")
+    settings = load_settings(cfg)
+    _deliver(sqlite_db, settings, mail("Tilaus 1", "Missä tilaukseni on?",
+                                       sender="pekka@example.fi"))
+    second = mail("Tilaus 2", "Entä toinen tilaukseni, joko se on lähetetty?",
+                  sender="pekka@example.fi")
+    _deliver(sqlite_db, settings, second)
+    run_once(sqlite_db, settings)  # processing again writes nothing new
+    inbound = _rows(sqlite_db, InboundMessage)
+    assert [r.state for r in inbound] == ["processed", "held"]
+    held = [f for f in _forwards(sqlite_db) if f.dedupe_key == f"forward:{inbound[1].id}"]
+    assert len(held) == 1 and len(_forwards(sqlite_db)) == 2
+    assert held[0].recipient == CS and "held for staff to look at" in held[0].body_text
+    assert "rate limit" in held[0].body_text
+    assert _attached_original(sqlite_db, held[0]) == second
+
+
+def test_quarantined_mail_is_forwarded_once_saying_why(tmp_path: Path, sqlite_db: Database
+                                                       ) -> None:
+    broken = mail("Tietoni", "Haluan nähdä tietoni.", sender="Maija ilman osoitetta")
+    _deliver(sqlite_db, _settings(tmp_path, sqlite_db), broken)
+    (row,) = _rows(sqlite_db, InboundMessage)
+    assert row.state == "quarantined"
+    (forward,) = _forwards(sqlite_db)
+    assert forward.recipient == CS and forward.dedupe_key == f"forward:{row.id}"
+    assert "could not be read automatically" in forward.body_text
+    assert _attached_original(sqlite_db, forward) == broken

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
@@ -122,3 +123,102 @@ def test_status_exit_codes_healthz_and_metrics_of_a_real_service(tmp_path: Path)
         assert stop_service(proc) == 0
     assert dsrbot(config, "status", check=False).exit_code == 1
 
+
+
+# --- each degraded cause of `dsrbot status` (exit 3), read from the database -------------------
+
+CANARY_ON = ('\n[mail.outgoing]\nbackend = "smtp"\nport = 2525\n\n'
+             "[health]\ncanary_interval_minutes = 60\ncanary_alert_minutes = 30\n")
+
+
+def _running_service(tmp_path: Path, extra: str = "") -> tuple[Path, Database]:
+    """`dsrbot init` done and a live run-state file (this process's pid, a fresh heartbeat):
+    `dsrbot status` sees a running service and judges its health from the database."""
+    import os
+    import socket
+
+    from bot.service import RunState, run_state_path
+    from bot.settings import load_settings
+
+    config = write_config(tmp_path, port=free_port(), extra=extra)
+    dsrbot(config, "init")
+    now = datetime.now(UTC)
+    RunState(pid=os.getpid(), host=socket.gethostname(), started_at=now, heartbeat_at=now,
+             components=["pipeline"]).write(run_state_path(load_settings(config)))
+    return config, Database(f"sqlite:///{tmp_path / 'var' / 'dsrbot.db'}")
+
+
+def _status(config: Path) -> tuple[int, dict[str, Any], str]:
+    result = dsrbot(config, "status", "--json", check=False)
+    return (result.exit_code, json.loads(result.stdout),
+            dsrbot(config, "status", check=False).stdout)
+
+
+def test_status_exits_3_while_the_canary_is_late_and_shows_the_last_round_trip(
+        tmp_path: Path) -> None:
+    from storage import health as health_store
+    from storage.models import CanaryProbe
+
+    config, db = _running_service(tmp_path, CANARY_ON)
+    now = datetime.now(UTC)
+    with db.session() as s:
+        s.add(CanaryProbe(slot=1, token_hash="a" * 64, created_at=now - timedelta(hours=2),
+                          arrived_at=now - timedelta(hours=2) + timedelta(seconds=0.734),
+                          round_trip_seconds=0.734))
+        s.add(CanaryProbe(slot=2, token_hash="b" * 64, created_at=now - timedelta(minutes=45)))
+    code, data, text = _status(config)
+    assert code == 3 and data["health"]["state"] == "degraded"
+    assert data["health"]["problems"] == [
+        "canary late: mail to our address is not coming back"]
+    assert "canary: last round trip 0.7 s, back at " in text
+    with db.session() as s:
+        health_store.open_incident(s, "canary", "the probe of 45 min ago is not back", now)
+    assert "; INCIDENT since " in _status(config)[2]
+    assert "the probe of 45 min ago is not back" in _status(config)[2]
+
+    with db.session() as s:  # the probe comes back: the incident closes, health is ok again
+        probe = s.exec(select(CanaryProbe).where(CanaryProbe.slot == 2)).one()
+        probe.arrived_at, probe.round_trip_seconds = now, 2700.0
+        s.add(probe)
+        health_store.close_incident(s, "canary", now)
+    code, data, text = _status(config)
+    assert code == 0 and data["health"]["problems"] == []
+    assert "canary: last round trip 2700.0 s" in text and "INCIDENT" not in text
+    db.dispose()
+
+
+def test_status_exits_3_while_the_outbox_is_failing(tmp_path: Path) -> None:
+    from storage import outbox
+    from storage.models import OutboundState
+
+    config, db = _running_service(tmp_path)
+    assert _status(config)[0] == 0
+    with db.session() as s:
+        letter = outbox.enqueue(s, kind="receipt", recipient="maija@example.fi", subject="s",
+                                body_text="b", domain="rusttet.fi")
+        letter.state, letter.next_attempt_at = OutboundState.FAILED.value, datetime.now(UTC)
+        letter.last_error = "550 relay refused"
+    code, data, text = _status(config)
+    assert code == 3
+    assert data["health"]["problems"] == [
+        "outbox failing: 1 letter(s) failed or retrying"]
+    assert "health: degraded: outbox failing" in text
+    with db.session() as s:
+        row = s.get(OutboundMessage, letter.id)
+        assert row is not None
+        row.state = OutboundState.SENT.value
+        s.add(row)
+    assert _status(config)[0] == 0
+    db.dispose()
+
+
+def test_status_exits_3_while_mail_waits_unprocessed_over_10_minutes(tmp_path: Path) -> None:
+    config, db = _running_service(tmp_path)
+    with db.session() as s:
+        inbox.store_inbound(s, b"Message-ID: <m9@example.fi>\r\n\r\nhei\r\n", channel="smtp",
+                            envelope_from="", envelope_to=[],
+                            received_at=datetime.now(UTC) - timedelta(minutes=11))
+    code, data, _ = _status(config)
+    assert code == 3 and data["health"]["problems"] == [
+        "oldest unprocessed message waits 11 min"]
+    db.dispose()

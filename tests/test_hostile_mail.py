@@ -9,7 +9,10 @@ differ by orders of magnitude from the work; figures are in benchmarks/bench_hos
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
+import time
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -145,3 +148,100 @@ def test_smtp_greeting_answers_while_a_hostile_mail_is_processed(tmp_path: Path)
     assert row.state == "quarantined"
     assert any(r.startswith("took too long in ") for r in row.reasons), row.reasons
     assert answered_meanwhile >= 1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cpu_worker(service_pid: int) -> int | None:
+    """The warm worker: the child of the service's forkserver."""
+    for child in _children(service_pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"forkserver" in cmdline:
+            workers = _children(child)
+            return workers[0] if workers else None
+    return None
+
+
+def test_heartbeat_and_sigterm_answer_while_a_stage_hangs_and_a_restart_meets_the_mail_bounded(
+    tmp_path: Path,
+) -> None:
+    """A stage that never returns (here: the worker stopped with SIGSTOP while a hostile mail
+    waits for it) holds neither the heartbeat nor SIGTERM; the mail stays `received`, and the
+    restarted service meets it under the budget again: quarantined, not processed unbounded."""
+    import os
+    import signal
+
+    from bot.run_state import RunState, run_state_path
+    from bot.settings import load_settings
+
+    config, port, db = _service(tmp_path, budget=600)
+    state_file = run_state_path(load_settings(config))
+    log = tmp_path / "run.log"
+    proc = start_service(config, log)
+    try:
+        wait_listening(port, proc, log)
+        worker = wait_for(lambda: _cpu_worker(proc.pid), message="the warm CPU worker")
+        os.kill(worker, signal.SIGSTOP)  # hangs from now on, like a stage that never returns
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            # 8 MB in few long lines: stored at once, and no parser reads it within 50 ms.
+            smtp.sendmail("hostile@example.fi", ["info@rusttet.fi"],
+                          hostile_mail(8, "=" * 900 + "\n"))
+        first = wait_for(lambda: RunState.read(state_file), message="a heartbeat")
+        wait_for(lambda: (s := RunState.read(state_file)) and s.heartbeat_at > first.heartbeat_at,
+                 message="the heartbeat written again while the worker hangs")
+        assert dsrbot(config, "status", check=False).stdout.startswith("service: running")
+        assert [r.state for r in _rows(db)] == ["received"]
+    finally:
+        assert stop_service(proc) == 0  # SIGTERM is answered with the worker still hung
+    assert [r.state for r in _rows(db)] == ["received"]
+
+    config.write_text(config.read_text().replace("max_seconds_per_message = 600",
+                                                 "max_seconds_per_message = 0.05"))
+    proc = start_service(config, log)
+    try:
+        wait_listening(port, proc, log)
+        (row,) = wait_for(lambda: (r := _rows(db)) and r[0].state != "received" and r,
+                          timeout=120, message="the mail met again after the restart")
+    finally:
+        assert stop_service(proc) == 0
+    assert row.state == "quarantined"
+    assert any(r.startswith("took too long in ") for r in row.reasons), row.reasons
+    db.dispose()
+
+
+def test_worker_that_hangs_before_a_message_begins_is_replaced() -> None:
+    """A worker stopped between messages (it never reports a first stage) still has a
+    deadline: the message counts as overrun in "parse" and a fresh worker takes the next."""
+    now = datetime.now(UTC)
+    worker = WorkerProcess(intake_policy(Settings()), max_seconds=0.5)
+    gave_up = time.monotonic() + 120  # far beyond budget + grace; only a hang reaches it
+    try:
+        worker.start()
+        process = worker._process  # the test's one look inside: which process to stop
+        assert process is not None and process.pid is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        worker.submit(Work(inbound_id=1, channel="smtp", envelope_from="m@example.fi",
+                           received_at=now,
+                           raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n"), now)
+        outcome = worker.next_outcome(lambda: time.monotonic() > gave_up)
+        assert isinstance(outcome, Overran) and outcome.stage == "parse"
+        assert worker.replaced == 1
+        worker.submit(Work(inbound_id=2, channel="smtp", envelope_from="m@example.fi",
+                           received_at=now,
+                           raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n"), now)
+        assert worker.next_outcome(lambda: time.monotonic() > gave_up).work.inbound_id == 2
+    finally:
+        worker.close()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.chat.render import render_case, render_details
 from bot.chat.views import load_case_view
 from handlers.challenge import confirm_challenge, issue_challenge
+from handlers.confirmation_letters import mail_due_confirmations, request_confirmation
+from handlers.policy import IdentityPolicy, OrgInfo
 from storage.db import Database
 from storage.models import Case, Customer
+from tests import web_kit
 from tests.fixtures.chat_env import REQUESTER, make_case
 from tests.helpers import run_cli
 
@@ -75,3 +80,47 @@ def test_identity_views_agree_after_the_code_comes_back(db: Database, tmp_path: 
     assert "Identity: verified\n" in after["details"].split(after["card"])[1]
     assert "identity:   verified" in after["console"]
     assert '"customer_verified": true' in after["json"]
+
+
+def _desk_page(db: Database, case_id: str, tmp_path: Path) -> str:
+    cfg, settings = web_kit.write_settings(tmp_path, db)
+    web_kit.add_staff(cfg, "aino", "approver")
+    with web_kit.client(settings, db) as web:
+        web_kit.login(web, "aino")
+        page = web.get(f"/cases/{case_id}")
+        assert page.status_code == 200
+        return html.unescape(re.sub(r"<[^>]+>", " ", page.text))
+
+
+def test_views_show_the_matched_customer_while_the_code_letter_waits_for_the_hour(
+        db: Database, tmp_path: Path) -> None:
+    """A second request within the hour waits for the hourly letter: every view names the
+    customer the letter is for and says the letter is queued, then when it was sent."""
+    first, held = make_case(db, verified=False), make_case(db, verified=False)
+    queued_at = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)  # 10:15 in Helsinki
+    org, identity = OrgInfo(), IdentityPolicy()
+    with db.session() as s:
+        customer = s.exec(select(Customer).where(Customer.email == REQUESTER)
+                          .order_by(col(Customer.id))).first()
+        assert customer is not None
+        number = customer.customer_number
+        for case_id in (first, held):
+            case = s.get(Case, case_id)
+            assert case is not None and case.status == "awaiting_identity"
+            request_confirmation(s, org, identity, case, customer, queued_at)
+    waiting = {**_views(db, held, tmp_path), "desk": _desk_page(db, held, tmp_path)}
+    for name, text in waiting.items():
+        assert "no customer matched" not in text and "not matched" not in text, name
+        assert number in text, name
+    for name in ("card", "details", "console", "desk"):
+        assert ("code letter to the registered address queued for the hourly letter"
+                in waiting[name]), name
+        assert "at 02.03.2026 10:15" in waiting[name], name
+    assert "queued 2026-03-02 10:15 for the hourly letter" in waiting["desk"]
+
+    with db.session() as s:
+        assert mail_due_confirmations(s, org, identity, queued_at + timedelta(minutes=61)) == 1
+    mailed = {**_views(db, held, tmp_path), "desk": _desk_page(db, held, tmp_path)}
+    for name in ("card", "details", "console", "desk"):
+        assert number in mailed[name], name
+        assert "code sent to the registered address at 02.03.2026 11:16" in mailed[name], name

@@ -101,6 +101,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "marketing_optout": {"set_at": NOW},
     "publication_ban": {"set_at": NOW},
     "neutral": {},
+    "authority_refused": {},
     "information_request": {"question": "Which of your orders do you mean?"},
 }
 
@@ -189,11 +190,12 @@ def test_refusal_certificate_names_the_reasons_and_the_ombudsman() -> None:
     assert "Certificate of refusal" in en and "Data Protection Ombudsman" in en
 
 
-def test_neutral_reply_reveals_nothing() -> None:
+@pytest.mark.parametrize("kind", ["neutral", "authority_refused"])
+def test_neutral_reply_reveals_nothing(kind: str) -> None:
     secret = {"first_name": "Maija", "email": "maija@example.fi", "customer_number": "100001"}
     for language in LANGUAGES:
-        letter = render_letter("neutral", language, {"org": ORG, "case_id": "DSR-2026-0001",
-                                                     **secret})
+        letter = render_letter(kind, language, {"org": ORG, "case_id": "DSR-2026-0001",
+                                                **secret})
         for value in (*secret.values(), "DSR-2026-0001"):
             assert value not in letter.text and value not in (letter.html or "")
             assert value not in letter.subject

@@ -308,3 +308,26 @@ def test_reply_to_a_closed_case_with_a_new_request_opens_a_new_case(
     assert len(cases) == 2 and cases[0].id == first.id
     assert cases[1].types == ["erasure"]
     assert cases[0].status == CaseStatus.DONE
+
+
+def test_a_sender_over_the_limit_within_one_batch_is_held(
+        db: Database, tmp_path: Path) -> None:
+    """The rate limit counts the sender's mail also when the flood arrives in one batch (its
+    count is read once for the batch): the mails past the limit wait for staff, no cases."""
+    cfg = tmp_path / "limit.toml"
+    cfg.write_text(f'[database]\nurl = "{db.url}"\n[mail]\nrate_limit_per_sender = 3\n',
+                   encoding="utf-8")
+    settings = load_settings(cfg)
+    with db.session() as s:
+        for n in range(5):
+            inbox.store_inbound(s, mail("Tietojen poisto", f"Poistakaa tietoni. {n}",
+                                        sender="flood@example.com"),
+                                channel="smtp", envelope_from="", envelope_to=["info@rusttet.fi"],
+                                received_at=datetime.now(UTC))
+    run_once(db, settings)
+    with db.read_session() as s:
+        states = [r.state for r in s.exec(select(InboundMessage)
+                                          .order_by(InboundMessage.id)).all()]  # type: ignore[arg-type]
+        cases = s.exec(select(Case)).all()
+    assert states[3:] == ["held", "held"]
+    assert len(cases) == 3

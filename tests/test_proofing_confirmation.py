@@ -150,6 +150,29 @@ def test_leaked_code_in_mail_failing_dmarc_at_our_server_never_verifies(svc: Ser
     assert_untouched(svc)
 
 
+AR_DKIM_FAILED = "mx.rusttet.fi; dkim=fail (bad signature) header.d=example.fi; spf=none"
+
+
+def test_leaked_code_in_mail_failing_dkim_at_our_server_never_verifies(svc: Service) -> None:
+    letter = forged_erasure(svc)
+    svc.send(reply(letter, f"Koodi: {code_in(letter)}",
+                   headers=(("Authentication-Results", AR_DKIM_FAILED),
+                            ("Received", OUR_RECEIVED))))
+    assert_untouched(svc)
+
+
+def test_code_in_an_attachment_never_verifies(svc: Service) -> None:
+    letter = forged_erasure(svc)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = OWNER, "info@rusttet.fi", f"Re: {letter.subject}"
+    msg["Message-ID"], msg["In-Reply-To"] = "<attached-code@example.fi>", letter.message_id
+    msg.set_content("Katso liite.")
+    msg.add_attachment(f"Koodi: {code_in(letter)}\n", filename="koodi.txt")
+    svc.send(msg.as_bytes(policy=SMTP))
+    assert_untouched(svc)
+    assert find_codes(own_new_text(parse(msg.as_bytes(policy=SMTP)))) == []
+
+
 def test_correct_typed_code_from_the_registered_address_verifies(svc: Service) -> None:
     letter = forged_erasure(svc)
     svc.send(reply(letter, f"Kyllä, pyyntö on minun. Koodi: {code_in(letter)}\n\n"

@@ -6,6 +6,7 @@ sender rate limit. End to end through our SMTP receiver, and function by functio
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +15,15 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot.pipeline import run_once
+from bot.pipeline import mail_held_confirmations, run_once
 from handlers import cases as engine
-from handlers.confirmation_letters import mail_due_confirmations, request_confirmation
+from handlers.confirmation_letters import (
+    mail_due_confirmations,
+    mail_held_letter,
+    request_confirmation,
+)
 from handlers.policy import IdentityPolicy, OrgInfo
+from storage import migrate
 from storage.db import Database
 from storage.models import Case, Customer, OutboundMessage
 from tests.identity_kit import mail
@@ -98,3 +104,61 @@ def test_one_letter_an_hour_lists_every_waiting_request_with_its_own_code(
     codes = [code_for(later, c.id) for c in opened[1:]]
     assert opened[0].id not in later and "pyyntö 2" in later
     assert len(set(codes)) == 2  # each request its own code
+
+
+class _At:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def _waits_on_a_lock(db: Database) -> bool:
+    with db.read_session() as s:
+        return bool(s.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar())
+
+
+@pytest.mark.postgres
+def test_two_instances_mail_a_held_confirmation_letter_once(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Two instances on one PostgreSQL database run the hourly batch while the first is still
+    mailing the held letter: the owner gets that letter once."""
+    migrate.upgrade(pg_database)
+    first, second = Database(pg_database), Database(pg_database)
+    try:
+        seed_register(first)
+        settings = make_settings(tmp_path, first)
+        org, identity = OrgInfo(), IdentityPolicy()
+        now = datetime.now(UTC)
+        with first.session() as s:
+            owner = s.get(Customer, 1)
+            assert owner is not None
+            for n in range(2):  # the first is mailed at once, the second is held for an hour
+                case = engine.open_case(s, types=["erasure"], requester=OWNER, language="fi",
+                                        received_at=now)
+                case.details = {"subject": f"pyyntö {n}"}
+                case.status = "awaiting_identity"
+                request_confirmation(s, org, identity, case, owner, now)
+        later = now + timedelta(minutes=61)
+        other: list[int] = []
+        with first.session() as s:  # instance one, mid-letter (not committed yet)
+            assert mail_held_letter(s, org, identity, 1, later)
+            racer = threading.Thread(target=lambda: other.append(
+                mail_held_confirmations(second, settings, _At(later))))
+            racer.start()
+            while racer.is_alive() and not _waits_on_a_lock(first):
+                racer.join(0.05)
+        racer.join()
+        assert other == [0]
+        with first.read_session() as s:
+            letters = s.exec(select(OutboundMessage)
+                             .where(OutboundMessage.kind == "identity_challenge")).all()
+        assert len(letters) == 2 and "pyyntö 1" in letters[1].body_text
+        assert mail_held_confirmations(second, settings, _At(later)) == 0
+    finally:
+        first.dispose()
+        second.dispose()

@@ -16,7 +16,16 @@ import pytest
 
 from handlers.signatures import binding, check_signatures
 from storage.db import Database
-from tests.identity_kit import clearsign, detached, mail, parse, pgp_key
+from tests.identity_kit import (
+    clearsign,
+    detached,
+    mail,
+    parse,
+    pgp_key,
+    signed_pdf,
+    smime_signed,
+    trusted_pki,
+)
 from tests.impostor_scenarios import scenario_trust
 from tests.proofing_kit import OWNER, Service, make_settings, seed_register
 
@@ -67,6 +76,20 @@ def test_signed_attached_letter_under_a_cover_note_verifies() -> None:
         ("pyynto.txt", "text/plain", letter),
         ("pyynto.txt.asc", "application/pgp-signature", detached(owner_key(), letter))])
     assert bound(raw, body_is_request=False).bound
+
+
+def test_smime_signature_over_the_whole_request_verifies() -> None:
+    cert, key = trusted_pki().issue(OWNER)
+    assert bound(smime_signed(cert, key, from_=OWNER, body=f"{ACCESS}\r\n")).bound
+
+
+def test_signed_pdf_letter_under_a_cover_note_verifies_and_not_under_a_request() -> None:
+    cert, key = trusted_pki().issue(OWNER)
+    pdf = ("pyynto.pdf", "application/pdf", signed_pdf(cert, key, trusted_pki()))
+    cover = mail(from_=OWNER, body="Liitteenä allekirjoitettu pyyntöni.", attachments=[pdf])
+    assert bound(cover, body_is_request=False).bound
+    asks = bound(mail(from_=OWNER, body=ERASE, attachments=[pdf]))
+    assert not asks.bound and binding.NOT_OVER_REQUEST in asks.reason
 
 
 def test_signature_older_than_the_limit_does_not_verify() -> None:

@@ -3,14 +3,16 @@ chat rows and identity evidence go at once; the erasure case keeps only its proo
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.health import report as health
 from bot.purge_job import PurgeJob
+from bot.settings import Settings, load_settings
 from handlers.policy import RecordRetention
-from storage import chat_outbox, outbox
+from storage import chat_outbox, mail_copies, outbox
 from storage import purge as store
 from storage.db import Database
 from storage.models import (
@@ -18,6 +20,7 @@ from storage.models import (
     ChatNotification,
     IdentityChallenge,
     InboundMessage,
+    OutboundAttachment,
     OutboundMessage,
 )
 from tests.retention_kit import (
@@ -31,6 +34,8 @@ from tests.retention_kit import (
     store_mail,
 )
 from tests.rights_support import add_customer, audit_entries, open_case, run_right
+from tests.test_bounces import dsn
+from tests.test_pipeline import deliver, mail
 
 PHONE = "040 111 2222"
 
@@ -151,3 +156,107 @@ def test_desk_shows_a_purged_mail_as_purged_not_as_broken(db: Database, tmp_path
         html = web.get(f"/cases/{case_id}").text
     assert "haluan tarkastaa tietoni" not in html
     assert "purged on" in html and "could not be read" not in html
+
+
+# --- copies of her mail elsewhere: forwards to customer service, bounce notices --------------
+
+CS = "asiakaspalvelu@rusttet.fi"
+
+
+def _forwarding(tmp_path: Path, db: Database) -> Settings:
+    """Deployment shape 3: mail that is no request is forwarded to customer service."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "{db.url}"\n[mail.receiver]\nforward_other_to = "{CS}"\n',
+                   encoding="utf-8")
+    return load_settings(cfg)
+
+
+def _everything_in_the_outbox(db: Database) -> bytes:
+    with db.read_session() as s:
+        letters = s.exec(select(OutboundMessage)).all()
+        files = s.exec(select(OutboundAttachment)).all()
+        return b"\n".join([*(f"{m.subject}\n{m.body_text}\n{m.bounce_diagnostic}".encode()
+                             for m in letters), *(f.data for f in files)])
+
+
+def test_erasure_removes_her_mail_forwarded_to_customer_service(db: Database,
+                                                                tmp_path: Path) -> None:
+    settings = _forwarding(tmp_path, db)
+    with db.session() as s:
+        c = add_customer(s)
+        address, customer_id = c.email, c.id
+    assert customer_id is not None
+    # Three questions to customer service, each forwarded there by the pipeline with her mail
+    # attached whole: one went out, one failed at the relay, one is still waiting.
+    questions = [deliver(db, settings, mail(f"Tilaus {n}, soittakaa {PHONE}",
+                                            f"Missä tilaukseni {n} on? Soittakaa {PHONE}.",
+                                            sender=address))
+                 for n in ("4411", "4412", "4413")]
+    with db.session() as s:
+        forwards = {r.inbound_id: r for r in s.exec(select(OutboundMessage)
+                                                     .where(OutboundMessage.kind == "forward"))}
+        assert set(forwards) == set(questions)
+        sent, failed, waiting = (forwards[i].id for i in questions)
+        assert sent is not None and failed is not None and waiting is not None
+        outbox.mark_sent(s, sent, now=NOW)
+        broken = s.get(OutboundMessage, failed)
+        assert broken is not None
+        broken.state, broken.last_error = "failed", "relay refused"
+        s.add(broken)
+        case_id = open_case(s, s.get(type(c), customer_id), ["erasure"]).id
+    assert PHONE.encode() in _everything_in_the_outbox(db)
+
+    run_right(db, "erasure", case_id, customer_id)
+
+    # Nothing she wrote is left in dsrbot's outbox: not the attached original, not the subject.
+    outbox_now = _everything_in_the_outbox(db)
+    assert PHONE.encode() not in outbox_now and b"4411" not in outbox_now
+    for forward_id in (sent, failed, waiting):
+        row, files = letter(db, forward_id)
+        assert row is not None and row.subject == mail_copies.PURGED_SUBJECT
+        assert [(f.filename, f.data) for f in files] == [("original.eml", b"")]
+        assert row.recipient == CS  # what was sent where stays; what she wrote goes
+    states = {i: letter(db, i)[0].state for i in (sent, failed, waiting)}  # type: ignore[union-attr]
+    # The one still waiting never goes out empty, and stopping it is no delivery failure.
+    assert states == {sent: "sent", failed: "failed", waiting: "failed"}
+    with db.read_session() as s:
+        verdict = health.problems(settings, s, datetime.now(UTC))
+    assert [p for p in verdict.problems if p.startswith("outbox failing")] == [
+        "outbox failing: 1 letter(s) failed or retrying"]  # the relay's refusal only
+    assert all(inbound(db, i).raw == b"" for i in questions)
+    copies = audit_entries(db, "rights.erasure.done")[0].details["own_copies"]
+    assert copies["forwards"] == 3
+
+
+def test_erasure_clears_the_bounce_of_her_letter_and_its_notice(db: Database,
+                                                              tmp_path: Path) -> None:
+    settings = _forwarding(tmp_path, db)
+    with db.session() as s:
+        c = add_customer(s)
+        address, customer_id = c.email, c.id
+        earlier = open_case(s, c, ["access"])
+        receipt = add_letter(s, case_id=earlier.id, recipient=address, kind="receipt",
+                             body="We received your request", sent_at=days_ago(40))
+        close_case(s, earlier, at=days_ago(35))
+        returned = s.get(OutboundMessage, receipt)
+        assert returned is not None
+        headers = f"Message-ID: {returned.message_id}\r\nTo: {address}\r\n"
+    # The receipt bounced: the notice and the letter's diagnostic both quote her address.
+    notice = deliver(db, settings, dsn(headers, address))
+    bounced, _ = letter(db, receipt)
+    assert bounced is not None and bounced.state == "bounced"
+    assert address in (bounced.bounce_diagnostic or "")
+    assert address.encode() in inbound(db, notice).raw
+    with db.session() as s:
+        case_id = open_case(s, s.get(type(c), customer_id), ["erasure"]).id
+    assert customer_id is not None
+
+    run_right(db, "erasure", case_id, customer_id)
+
+    bounced, _ = letter(db, receipt)
+    assert bounced is not None and bounced.bounce_diagnostic is None
+    assert bounced.bounce_status == "5.1.1"  # that it bounced stays, not to whom
+    assert inbound(db, notice).raw == b"" and inbound(db, notice).purged_at is not None
+    assert address.encode() not in _everything_in_the_outbox(db)
+    assert audit_entries(db, "rights.erasure.done")[0].details["own_copies"][
+        "bounce_notices"] == 1

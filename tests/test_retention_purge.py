@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.purge_job import PurgeJob
 from handlers.policy import RecordRetention
-from storage import inbox, used_signatures
+from mailformat import OutAttachment
+from storage import inbox, outbox, used_signatures
 from storage.cases import create_case
 from storage.db import Database
 from storage.models import (
@@ -37,6 +39,7 @@ from tests.retention_kit import (
 )
 
 POLICY = RecordRetention()  # the defaults: 30 days, 30 days, 3 years
+PHONE = "040 765 4321"
 
 
 def _purge(db: Database, *, dry_run: bool = False) -> dict[str, int]:
@@ -99,6 +102,45 @@ def test_report_attachments_purged_after_delivery(db: Database) -> None:
     assert letter(db, pending)[1][0].data == b"%PDF Maija 3"
 
 
+def _forward(s: object, inbound_id: int, *, written: int, state: str) -> int:
+    """A forward to customer service as the pipeline writes it: her mail attached whole."""
+    row = outbox.enqueue(s, kind="forward", recipient="asiakaspalvelu@rusttet.fi",  # type: ignore[arg-type]
+                         subject=f"Fwd: Tilaus 4411, soita {PHONE}", domain="rusttet.fi",
+                         body_text="dsrbot forwards it because it is not a request",
+                         attachments=[OutAttachment("original.eml", "message/rfc822",
+                                                    mail_bytes("liisa@example.fi", PHONE))],
+                         dedupe_key=f"forward:{inbound_id}", inbound_id=inbound_id,
+                         now=days_ago(written))
+    row.state = state
+    s.add(row)  # type: ignore[attr-defined]
+    assert row.id is not None
+    return row.id
+
+
+def test_forward_that_never_went_out_is_purged_after_other_mail_days(db: Database) -> None:
+    """A forward copies other mail whole: it keeps it no longer than the mail itself, whether
+    customer service got it or the relay never took it."""
+    with db.session() as s:
+        old = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4411? {PHONE}"),
+                         received_at=days_ago(31), state="processed")
+        failed = _forward(s, old, written=31, state="failed")
+        waiting_mail = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4412? {PHONE}"),
+                                  received_at=days_ago(31), state="processed")
+        waiting = _forward(s, waiting_mail, written=31, state="pending")
+        recent_mail = store_mail(s, mail_bytes("liisa@example.fi", f"Tilaus 4413? {PHONE}"),
+                                 received_at=days_ago(29), state="processed")
+        recent = _forward(s, recent_mail, written=29, state="failed")
+    assert _purge(db, dry_run=True)["forwards"] == 2
+    assert _purge(db)["forwards"] == 2
+    for forward_id in (failed, waiting):
+        row, files = letter(db, forward_id)
+        assert row is not None and PHONE not in row.subject and row.body_text == ""
+        assert [(f.filename, f.data) for f in files] == [("original.eml", b"")]
+        assert row.state == "failed"  # the waiting one never goes out empty
+    row, files = letter(db, recent)
+    assert row is not None and PHONE in row.subject and files[0].data != b""
+
+
 def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) -> None:
     with db.session() as s:
         old = create_case(s, types=["access", "erasure"], requester="maija@example.fi",
@@ -130,6 +172,40 @@ def test_case_file_deleted_after_case_years_leaving_a_statistic(db: Database) ->
         (["access", "erasure"], "sv", "done", days_ago(3 * 365 + 40).date())]
     assert [a.case_id for a in audit] == [old_id]
     assert "maija" not in json.dumps([a.details for a in audit])
+
+
+def test_a_report_month_survives_the_purge_of_its_cases(db: Database, tmp_path: Path) -> None:
+    """The desk's report (issue 16) keeps a month's figures after ``case_years`` deleted its
+    case files: it reads the anonymous statistic each one left."""
+    from bot.policy_from_settings import record_retention
+    from tests import web_kit as kit
+
+    cfg, settings = kit.write_settings(tmp_path, db)
+    kit.add_staff(cfg, "ville", "viewer")
+    # Received late on 31 January 2023 in UTC: 1 February in Helsinki, the report's day.
+    received = datetime(2023, 1, 31, 22, 30, tzinfo=UTC)
+    for types, took in ((("access",), 10), (("erasure",), 40)):
+        old = kit.make_case(db, types=types, received_at=received)
+        with db.session() as s:
+            case = s.get(Case, old)
+            assert case is not None
+            close_case(s, case, at=received + timedelta(days=took))
+    kit.make_case(db, types=("access",))  # this year's, still open
+    with kit.client(settings, db) as web:
+        kit.login(web, "ville")
+        before = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
+        # Three years after they closed, the purge deletes both case files.
+        purged = PurgeJob(db, record_retention(settings)).run(datetime.now(UTC))
+        assert purged.counts["cases"] == 2
+        with db.read_session() as s:
+            assert len(s.exec(select(Case)).all()) == 1
+        after = web.get("/reports.csv").content.decode("utf-8-sig").splitlines()
+        page = web.get("/reports").text
+    assert after == before
+    february = [line for line in after if line.startswith("2023-02,")]
+    assert february and february[0].startswith("2023-02,2,1,1,")
+    assert after[-1].startswith("total,3,")
+    assert ">2023-02<" in page
 
 
 def test_case_file_deleted_with_the_signature_it_used(db: Database) -> None:

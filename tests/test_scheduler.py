@@ -248,6 +248,30 @@ def test_digest_goes_once_a_working_day_after_its_time(db: Database, tmp_path: P
     assert "Queue on the desk: http://127.0.0.1:8026/cases" in text  # web.base_url's default
 
 
+def test_digest_links_each_listed_case_to_its_desk_page(db: Database, tmp_path: Path) -> None:
+    overdue = kit.open_case(db, datetime(2026, 10, 1, 9, tzinfo=UTC))
+    waiting = kit.open_case(db, RECEIVED, status=CaseStatus.AWAITING_IDENTITY)
+    kit.open_case(db, datetime(2026, 12, 21, 9, tzinfo=UTC))  # due next month: not listed
+    desk = "https://desk.rusttet.fi/"
+    tick(kit.write_config(tmp_path, db.url, f'[web]\nbase_url = "{desk}"\n'),
+         kit.local("2026-12-22", 9))
+    (digest,) = [r for r in kit.chat_rows(db) if r.payload.get("reminder") == rules.DIGEST]
+    lines = digest.payload["text"].splitlines()
+    start = lines.index("Case pages on the desk (2):")
+    assert lines[start + 1:start + 3] == [
+        f"- {overdue}: https://desk.rusttet.fi/cases/{overdue}",
+        f"- {waiting}: https://desk.rusttet.fi/cases/{waiting}"]
+    assert lines[start + 3] == "Queue on the desk: https://desk.rusttet.fi/cases"
+
+
+def test_digest_has_no_desk_links_when_the_desk_is_off(db: Database, tmp_path: Path) -> None:
+    kit.open_case(db, RECEIVED, status=CaseStatus.AWAITING_IDENTITY)
+    tick(kit.write_config(tmp_path, db.url, "[web]\nenabled = false\n"),
+         kit.local("2026-12-22", 9))
+    (digest,) = [r for r in kit.chat_rows(db) if r.payload.get("reminder") == rules.DIGEST]
+    assert "/cases" not in digest.payload["text"]
+
+
 def test_tick_refuses_a_bad_moment_with_a_clear_error(db: Database, tmp_path: Path) -> None:
     cfg = kit.write_config(tmp_path, db.url)
     result = run_cli("--config", cfg, "tick", "--now", "next tuesday")

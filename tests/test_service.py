@@ -274,3 +274,25 @@ def test_ids_written_in_a_message_become_fields_too() -> None:
     assert (entry["outbound_id"], entry["case_id"]) == (12, "DSR-2026-0042")
     assert _record("pipeline failed inbound_id=9")["inbound_id"] == 9
     assert _record("x inbound_id=9", inbound_id=1)["inbound_id"] == 1  # extra= wins
+
+
+async def test_dsrbot_run_warns_naming_tsv_6097_when_signatures_are_required(
+    tmp_path: Path, log_buffer: io.StringIO
+) -> None:
+    """``rights.require_signature`` keeps the notice's literal rule; the service says at start
+    that the Ombudsman's sanctions board held demanding a signature excessive."""
+    config = write_config(tmp_path, port=free_port())
+    dsrbot(config, "init")
+    settings = load_settings(config)
+    settings.rights.require_signature = ["access"]
+    stop = asyncio.Event()
+    service = asyncio.create_task(run_service(settings, stop, configure_logs=False))
+    try:
+        await asyncio.to_thread(wait_for, lambda: (tmp_path / "var" / "dsrbot.run.json").exists(),
+                                message="service start")
+    finally:
+        stop.set()
+        await service
+    warnings = [json.loads(line) for line in log_buffer.getvalue().splitlines()
+                if "rights.require_signature" in line]
+    assert warnings and "TSV 6097/161/21" in str(warnings[0])

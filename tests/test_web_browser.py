@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.web.server import WebDesk
 from handlers.execute import finish_decided
 from storage.db import Database
-from storage.models import OutboundMessage
+from storage.models import Case, Customer, OutboundMessage
 from tests import web_kit as kit
 from tests.conftest import missing_service
 
@@ -147,6 +147,44 @@ def test_staff_check_the_scanned_signature_approve_and_see_the_letter(
         kinds = [m.kind for m in s.exec(select(OutboundMessage)).all()]
     assert "access_report" in kinds
     assert (tmp_path / "queue.png").stat().st_size > 0 and (tmp_path / "case.png").stat().st_size
+
+
+STRANGER = "asiamies@example.net"
+
+
+def test_ban_button_confirms_to_the_customers_registered_address_not_the_sender(
+        browser: Any, desk_url: tuple[str, Settings], sqlite_db: Database) -> None:
+    """A ban asked from an address not in the register, naming a customer: the desk's Ban does
+    what the chat's tap and ``dsrbot apply-ban`` do (the named customer, a confirmation to her
+    registered address, the case done)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = desk_url
+    named = kit.add_customer(sqlite_db)
+    raw = kit.request_mail("Asiakkaanne 104233 ei halua enää mainoksia.", subject="Kielto",
+                           sender=f"Asiamies <{STRANGER}>")
+    case_id = kit.make_case(sqlite_db, raw, verified=False, types=("marketing_optout",),
+                            requester=STRANGER, names=[named])
+    log_in(browser, url)
+    browser.get(f"{url}/cases/{case_id}")
+    form = browser.find_element(By.CSS_SELECTOR, f"form[action='/cases/{case_id}/ban']")
+    assert "blank: the one customer the mail names" in form.text
+    form.find_element(By.NAME, "note").send_keys("the mail names customer 104233")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".note"))
+    assert (f"{case_id}: marketing ban set for customer 104233; confirmed to the customer's "
+            "registered address") in browser.find_element(By.CSS_SELECTOR, ".note").text
+    letters = browser.find_element(By.CSS_SELECTOR, ".letters").text
+    assert "marketing optout" in letters and kit.REGISTERED in letters
+    assert STRANGER not in letters
+    with sqlite_db.read_session() as s:
+        customer = s.exec(select(Customer)).one()
+        sent = s.exec(select(OutboundMessage)).all()
+        case = s.get(Case, case_id)
+    assert customer.marketing_ban and not customer.publication_ban
+    assert [(m.kind, m.recipient) for m in sent] == [("marketing_optout", kit.REGISTERED)]
+    assert case is not None and case.status == "done"
 
 
 HOSTILE_TEXT = (

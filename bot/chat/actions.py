@@ -23,7 +23,13 @@ from bot.chat.views import CaseView, load_case_view
 from bot.clock import SystemClock
 from bot.policy_from_settings import org_info
 from bot.settings import Settings
-from handlers import bans_at_once, desk_actions, identity
+from handlers import (
+    bans_at_once,
+    delivery_failed,
+    desk_actions,
+    identity,
+    representation,
+)
 from handlers import cases as engine
 from handlers.clock import Clock
 from mailformat import domain_of
@@ -34,6 +40,13 @@ from storage.models import Case
 
 #: ``/received ID DATE reason``: set the receipt date back (handlers.desk_actions, as the desk).
 RECEIVED = "received"
+#: ``/resend ID`` and ``/delivered ID how``: the way out of delivery_failed
+#: (handlers.delivery_failed, as the console and the desk).
+RESEND, DELIVERED = "resend", "delivered"
+#: ``/authority ID checked DOCUMENT reason`` or ``/authority ID refused reason``, and
+#: ``/answerto ID representative|subject reason`` (handlers.representation, as the desk).
+AUTHORITY = "authority"
+ANSWER_TO = "answerto"
 #: The case engine's name for what each button or command does (for the staff check).
 ENGINE_ACTION: dict[str, str] = {
     render.APPROVE: "approve",
@@ -41,6 +54,10 @@ ENGINE_ACTION: dict[str, str] = {
     render.REFUSE: "refuse",
     render.EXTEND: "extend",
     RECEIVED: "set_received_date",
+    RESEND: "resend",
+    DELIVERED: "delivered_another_way",
+    AUTHORITY: "record_authority",
+    ANSWER_TO: "choose_answer_recipient",
     render.ASSIGN: "assign",
     render.ASK: "request_information",
     render.DETAILS: "view",
@@ -130,9 +147,32 @@ class ChatActions:
             decision = desk_actions.set_receipt_date_back(
                 session, case, received_on=received_on, reason=reason, actor=actor,
                 now=self.clock.now(), tz=self.tz)
+        elif verb == RESEND:
+            decision = delivery_failed.resend_to_registered_address(
+                session, case, actor=actor, domain=self.domain)
+        elif verb == DELIVERED:
+            decision = delivery_failed.delivered_another_way(session, case, note=text,
+                                                             actor=actor)
+        elif verb in (AUTHORITY, ANSWER_TO):
+            decision = self._representation(session, verb, case, text, actor)
         else:
             raise engine.CaseError(f"unknown action {verb!r}")
         return decision.changed, decision.message
+
+    def _representation(self, session: Session, verb: str, case: Case, text: str,
+                        actor: str) -> engine.Decision:
+        if verb == ANSWER_TO:
+            to, _, reason = text.partition(" ")
+            return representation.choose_answer_recipient(
+                session, case, to=to.lower(), reason=reason, actor=actor, now=self.clock.now())
+        outcome, _, rest = text.partition(" ")
+        document, _, reason = rest.partition(" ") if outcome == "checked" else ("", "", rest)
+        if outcome not in representation.OUTCOMES:
+            raise engine.CaseError("Usage: /authority DSR-2026-0001 checked DOCUMENT the reason, "
+                                   "or /authority DSR-2026-0001 refused the reason")
+        return representation.record_authority(
+            session, org_info(self.settings), case, outcome=outcome, document=document,
+            reason=reason, actor=actor, now=self.clock.now())
 
     def view(self, case_id: str) -> CaseView | None:
         with self.db.read_session() as session:

@@ -27,6 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.chat.manual_intake import PLACEHOLDER_DOMAIN
 from bot.chat.views import CaseView, HistoryItem
+from handlers import representation
 from handlers.cases.rules import effective_due, is_open
 from storage.models import Case, CaseStatus
 
@@ -226,6 +227,12 @@ def render_case(
         lines.append(f"Extended because: {_clip(case.extension_reason, 160)}")
     lines.append(f"From: {mask_address(case.requester, personal_data) or '(no address)'}")
     lines.append(f"Customer: {customer_phrase(view, personal_data)}")
+    behalf = representation.status_line(
+        case, person=_pd(representation.represented_person(case) or "another person",
+                         personal_data),
+        representative=mask_address(case.on_behalf_of or "", personal_data))
+    if behalf:
+        lines.append(f"On behalf: {behalf}")
     lines.append(f"Identity: {view.identity.level} · "
                  f"Signature: {case.signature_state.replace('_', ' ')}")
     lines.append(f"Classifier: {confidence_phrase(case)}")

@@ -1,9 +1,9 @@
 """The staff chat on Telegram: a python-telegram-bot Application inside the service's loop.
 
 What it does: posts every new case to the staff group with buttons (Approve, Refuse, Ask for
-information, Extend, Assign to me, Details), answers commands (``/cases``, ``/case ID``,
-``/due [days]``, ``/approve ID``, ``/refuse ID reason``, ``/extend ID reason``, ``/assign ID``,
-``/new``), and edits a case's message whenever the case changes.
+information, Extend, Assign to me, Details), answers the commands ``HELP`` lists (``/cases``,
+``/case ID``, ``/approve ID``, ``/refuse ID reason``, ``/authority ...``, ``/new`` and more),
+and edits a case's message whenever the case changes.
 
 Why it is shaped like this:
 
@@ -56,10 +56,13 @@ from bot.chat.telegram_texts import (
     PROMPT_PATTERN,
     PROMPT_VERBS,
     PROMPTS,
+    REASONED_COMMANDS,
+    SIMPLE_COMMANDS,
     SORRY,
     parse_case_id,
     prompt_text,
     say,
+    usage,
 )
 from bot.settings import ConfigError, Settings
 from handlers import deadlines
@@ -157,8 +160,8 @@ class TelegramChat:
         app.add_handler(CommandHandler("cases", self.on_cases))
         app.add_handler(CommandHandler("case", self.on_case))
         app.add_handler(CommandHandler("due", self.on_due))
-        app.add_handler(CommandHandler(["approve", "assign"], self.on_simple_decision))
-        app.add_handler(CommandHandler(["refuse", "extend", "received"], self.on_reasoned_decision))
+        app.add_handler(CommandHandler(SIMPLE_COMMANDS, self.on_simple_decision))
+        app.add_handler(CommandHandler(REASONED_COMMANDS, self.on_reasoned_decision))
         app.add_handler(CommandHandler("new", self.on_new))
         attachment = filters.PHOTO | filters.Document.ALL
         app.add_handler(MessageHandler(filters.CaptionRegex(NEW_CAPTION) & attachment,
@@ -290,10 +293,9 @@ class TelegramChat:
         keyboard = render.keyboard_for(view.case) if with_buttons else None
         await chat.send_message(text, reply_markup=keyboard)
 
-    async def on_simple_decision(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        """``/approve ID`` and ``/assign ID``."""
+    async def on_simple_decision(self, update: Update, context: ContextTypes.DEFAULT_TYPE
+                                 ) -> None:
+        """``/approve ID`` and the other SIMPLE_COMMANDS."""
         verb = self._command(update)
         case_id = parse_case_id(context.args[0]) if context.args else None
         if case_id is None:
@@ -301,18 +303,15 @@ class TelegramChat:
             return
         await self._decide(update, verb, case_id, "")
 
-    async def on_reasoned_decision(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        """``/refuse ID reason`` and ``/extend ID reason``."""
+    async def on_reasoned_decision(self, update: Update,
+                                   context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/refuse ID reason``, ``/extend ID reason``, ``/received``, ``/authority``..."""
         verb = self._command(update)
-        message = update.effective_message
-        parts = (message.text or "").split(maxsplit=2) if message else []
+        parts = (getattr(update.effective_message, "text", None) or "").split(maxsplit=2)
         case_id = parse_case_id(parts[1]) if len(parts) > 1 else None
         reason = parts[2].strip() if len(parts) > 2 else ""
         if case_id is None or not reason:
-            await say(update, f"Usage: /{verb} DSR-2026-0001 the reason "
-                                    "(the requester is told it)")
+            await say(update, usage(verb))
             return
         await self._decide(update, verb, case_id, reason)
 

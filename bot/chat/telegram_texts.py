@@ -49,8 +49,33 @@ HELP = (
     "/cases: open cases\n/case ID: one case in full\n/due [days]: overdue and due soon\n"
     "/approve ID\n/refuse ID reason\n/extend ID reason\n/assign ID: take a case\n"
     "/received ID YYYY-MM-DD reason: set the receipt date back (an earlier request)\n"
+    "/authority ID checked DOCUMENT reason, or /authority ID refused reason: the letter of "
+    "authority of someone acting for another person\n"
+    "/answerto ID representative|subject reason: who gets the answer once the authority is "
+    "checked\n"
+    "/resend ID: send a bounced answer again to the corrected registered address\n"
+    "/delivered ID how: a bounced answer was delivered another way (e.g. posted)\n"
     "/new [text]: a request that came by letter or phone"
 )
+#: Commands that name a case and give a reason (or more) after it.
+REASONED_COMMANDS = ["refuse", "extend", "received", "authority", "answerto", "delivered"]
+#: Commands that name a case and nothing more.
+SIMPLE_COMMANDS = ["approve", "assign", "resend"]
+USAGE = {
+    "received": "/received DSR-2026-0001 YYYY-MM-DD the reason",
+    "authority": "/authority DSR-2026-0001 checked DOCUMENT the reason, or "
+                 "/authority DSR-2026-0001 refused the reason",
+    "answerto": "/answerto DSR-2026-0001 representative|subject the reason",
+    "delivered": "/delivered DSR-2026-0001 how and when it was delivered",
+}
+
+
+def usage(verb: str) -> str:
+    """How to write a reasoned command (``/refuse`` and ``/extend``: the requester is told)."""
+    return "Usage: " + USAGE.get(verb, f"/{verb} DSR-2026-0001 the reason (the requester is "
+                                       "told it)")
+
+
 SORRY = "Sorry, that did not work on my side. Please look at the case and try again."
 DEFAULT_DUE_DAYS = 7
 

@@ -22,6 +22,7 @@ from storage.models import Case, Customer
 #: Audit actions that the chat message lists under the case (status changes and staff acts).
 HISTORY_ACTIONS = frozenset({
     "case.status", "case.assigned", "case.extended", "case.information_requested",
+    "case.authority_checked", "case.authority_refused", "case.answer_recipient",
 })
 MAX_HISTORY = 12
 

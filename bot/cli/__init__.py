@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "assign": ("case_cmds", "Take a case: it is assigned to NAME."),
     "apply-ban": ("case_cmds", "Apply the marketing or publication ban a case asks for (one "
                                "tap for staff)."),
+    "resend": ("case_cmds", "Send a bounced answer again, to the customer's corrected "
+                            "registered address only."),
+    "delivered": ("case_cmds", "Close a bounced case after delivering its answer another way "
+                               "(e.g. by post)."),
     "deadline": ("case_cmds", "Print `RECEIVED DUE` per date: one month (three when extended), "
                               "rolled to a working day."),
     "tick": ("tick_cmds", "Run every periodic job once: reminders, escalations, identity-code "

@@ -100,6 +100,7 @@ def cases(
             "due_date": (c.extended_due_date or c.due_date).isoformat(),
             "customer_number": number, "requester": c.requester, "language": c.language,
             "claimed_earlier": c.claimed_earlier.isoformat() if c.claimed_earlier else None,
+            "on_behalf_of": c.on_behalf_of,
         }
         for c, number in rows if every or c.status not in CLOSED
     ]

@@ -1,4 +1,4 @@
-"""Case commands: deadline, case, approve, refuse, extend, assign.
+"""Case commands: deadline, case, approve, refuse, extend, assign, resend, delivered.
 
 The console is a staff channel like the chat: decisions go through the same domain functions
 (:mod:`handlers.cases`), a decision needs ``--as NAME`` naming an approver exactly (see
@@ -26,8 +26,9 @@ from bot.cli.console_identity import (
 )
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
-from handlers import deadlines, desk_actions
+from handlers import deadlines, desk_actions, representation
 from handlers.cases.identity_summary import identity_summary
+from mailformat import domain_of
 from storage import cases as store
 from storage.models import Case, Customer
 
@@ -100,6 +101,8 @@ def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
         else None,
         "extension_reason": case.extension_reason,
         "claimed_earlier": case.claimed_earlier.isoformat() if case.claimed_earlier else None,
+        "on_behalf_of": case.on_behalf_of,
+        "authority": _authority_record(case),
         "days_left": (due - today).days if engine.is_open(case) else None,
         "verification_level": case.verification_level,
         "identity_events": who.event_lines(tz),
@@ -114,6 +117,17 @@ def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
     }
 
 
+def _authority_record(case: Case) -> dict[str, Any] | None:
+    if not case.on_behalf_of:
+        return None
+    return {"state": case.authority, "by": case.authority_by,
+            "at": case.authority_at.isoformat(timespec="seconds") if case.authority_at else None,
+            "document": case.authority_document,
+            "documents": [d.get("name") for d in representation.documents(case)],
+            "answer_to": "representative" if case.answer_to_representative else "subject",
+            "line": representation.status_line(case)}
+
+
 def _print_case(r: dict[str, Any]) -> None:
     out = [f"{r['id']}  {r['status']}", f"  types:      {', '.join(r['types']) or '-'}"]
     out.append(f"  requester:  {r['requester']} ({r['identity_customer']})")
@@ -121,6 +135,10 @@ def _print_case(r: dict[str, Any]) -> None:
         bad = r["customer_email_undeliverable"]
         out.append(f"  WARNING:    the registered email address is undeliverable since "
                    f"{bad['since']} ({bad['status']}): reach the customer another way")
+    if r["authority"]:
+        out.append(f"  on behalf:  {r['authority']['line']}")
+        docs = ", ".join(r["authority"]["documents"]) or "none with the mail"
+        out.append(f"  documents:  {docs}")
     out.append(f"  language:   {r['language']}    channel: {r['channel']}")
     out.append(f"  received:   {r['received_on']} ({r['received_at']})")
     due = f"  due:        {r['due_date']}"
@@ -155,12 +173,26 @@ def case(
     reason: Annotated[str | None, typer.Option(
         "--reason", help="Why the receipt date changes (with --received)")] = None,
     name: Annotated[str | None, typer.Option(
-        "--as", help="Staff member changing the receipt date (with --received)")] = None,
+        "--as", help="Staff member deciding (with --received, --authority or --answer-to)")
+    ] = None,
+    authority: Annotated[str | None, typer.Option(
+        "--authority", help="checked or refused: the representative's letter of authority "
+        "(with --document NAME for checked, --reason and --as)")] = None,
+    document: Annotated[str | None, typer.Option(
+        "--document", help="Which document shows the authority (with --authority checked)")
+    ] = None,
+    answer_to: Annotated[str | None, typer.Option(
+        "--answer-to", help="representative or subject: who receives the answer once the "
+        "authority is checked (default: the data subject's registered address)")] = None,
 ) -> None:
     """Show one case: status, due date, reasons and its audit trail (or, with --received,
-    set its receipt date back)."""
+    set its receipt date back; with --authority, record the representative's authority as
+    checked or refused; with --answer-to, choose who receives the answer)."""
     if received is not None:
         _set_received(ctx, case_id, received, reason, name)
+        return
+    if authority is not None or answer_to is not None:
+        _representation(ctx, case_id, authority, document, answer_to, reason, name)
         return
     cid = _case_id(case_id)
     try:
@@ -192,6 +224,29 @@ def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str |
             lambda s, c, actor: desk_actions.set_receipt_date_back(
                 s, c, received_on=day, reason=reason, actor=actor, now=datetime.now(UTC),
                 tz=tz).message)
+
+
+def _representation(ctx: typer.Context, case_id: str, authority: str | None,
+                    document: str | None, answer_to: str | None, reason: str | None,
+                    name: str | None) -> None:
+    """The same actions as the desk's and the chat's (handlers.representation)."""
+    if not reason or not name:
+        raise fail("--authority and --answer-to need --reason TEXT and --as NAME")
+    if authority is not None and answer_to is not None:
+        raise fail("give --authority or --answer-to, one at a time")
+    from bot.policy_from_settings import org_info  # the letter it may send loads more
+
+    org = org_info(ctx_obj(ctx).settings)
+    if authority is not None:
+        _decide(ctx, case_id, name, "record_authority",
+                lambda s, c, actor: representation.record_authority(
+                    s, org, c, outcome=authority.strip().lower(), document=document or "",
+                    reason=reason, actor=actor, now=datetime.now(UTC)).message)
+        return
+    _decide(ctx, case_id, name, "choose_answer_recipient",
+            lambda s, c, actor: representation.choose_answer_recipient(
+                s, c, to=(answer_to or "").strip().lower(), reason=reason, actor=actor,
+                now=datetime.now(UTC)).message)
 
 
 def _db_failure(exc: SQLAlchemyError) -> typer.Exit:
@@ -292,6 +347,29 @@ def apply_ban(
     _decide(ctx, case_id, name, "approve", act)
 
 
+def resend(ctx: typer.Context, case_id: CaseIdArg, name: NameOption) -> None:
+    """Send a bounced answer again, to the customer's corrected registered address only."""
+    from handlers import delivery_failed  # the letters' imports: see apply_ban
+
+    domain = domain_of(ctx_obj(ctx).settings.mail.outgoing.from_address)
+    _decide(ctx, case_id, name, "resend",
+            lambda s, c, actor: delivery_failed.resend_to_registered_address(
+                s, c, actor=actor, domain=domain).message)
+
+
+def delivered(
+    ctx: typer.Context, case_id: CaseIdArg, name: NameOption,
+    note: Annotated[str, typer.Option(
+        "--note", help="How and when the answer was delivered, e.g. 'posted 2026-12-07'")],
+) -> None:
+    """Close a bounced case after delivering its answer another way (e.g. by post)."""
+    from handlers import delivery_failed
+
+    _decide(ctx, case_id, name, "delivered_another_way",
+            lambda s, c, actor: delivery_failed.delivered_another_way(
+                s, c, note=note, actor=actor).message)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(deadline)
     app.command()(case)
@@ -300,3 +378,5 @@ def register(app: typer.Typer) -> None:
     app.command()(extend)
     app.command()(assign)
     app.command("apply-ban")(apply_ban)
+    app.command()(resend)
+    app.command()(delivered)

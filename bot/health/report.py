@@ -18,6 +18,7 @@ from bot.policy_from_settings import canary_runs
 from bot.settings import Settings
 from handlers import deadlines
 from storage import health as store
+from storage import mail_copies
 from storage.case_status import CLOSED
 from storage.models import (
     Case,
@@ -129,7 +130,9 @@ def problems(settings: Settings, session: Session, now: datetime,
         verdict.problems.append("no mail arriving (silence alert)")
     failing = session.exec(select(func.count()).select_from(OutboundMessage).where(
         ((col(OutboundMessage.state) == OutboundState.FAILED.value)
-         & (col(OutboundMessage.next_attempt_at) >= now - FAILED_WINDOW))
+         & (col(OutboundMessage.next_attempt_at) >= now - FAILED_WINDOW)
+         # A forward purged before it went out (retention, erasure) was stopped on purpose.
+         & col(OutboundMessage.last_error).is_distinct_from(mail_copies.NOT_SENT))
         | ((col(OutboundMessage.state) == OutboundState.PENDING.value)
            & col(OutboundMessage.last_error).is_not(None)))).one()
     if failing:

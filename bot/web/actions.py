@@ -2,7 +2,8 @@
 
 Why no rule here: approve, refuse, extend, assign and ask are :mod:`handlers.cases` (the same
 calls the chat and the console make); verify, ban and the receipt date are
-:mod:`handlers.desk_actions`. Who may act is :func:`handlers.cases.authorise_staff`, the
+:mod:`handlers.desk_actions`; resend and delivered (a case whose answer bounced) are
+:mod:`handlers.delivery_failed`. Who may act is :func:`handlers.cases.authorise_staff`, the
 console's check (the Staff table, then ``[[chat.staff]]``), so a refusal is audited the same
 way. A change also queues a chat notification in the same transaction, so the Telegram card
 follows a decision taken on the desk.
@@ -16,10 +17,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
+from bot.policy_from_settings import org_info
 from bot.settings import Settings
 from bot.web.auth import find_member
 from handlers import cases as engine
-from handlers import desk_actions
+from handlers import delivery_failed, desk_actions, representation
 from handlers.compose import domain_of
 from storage import audit, chat_outbox
 from storage import cases as store
@@ -31,10 +33,12 @@ from storage.register import customer_by_number
 ENGINE_ACTION: dict[str, str] = {
     "approve": "approve", "refuse": "refuse", "extend": "extend", "assign": "assign",
     "ask": "request_information", "verify": "verify_identity", "ban": "apply_ban",
-    "received": "set_received_date",
+    "received": "set_received_date", "authority": "record_authority",
+    "answer_to": "choose_answer_recipient",
+    "resend": "resend", "delivered": "delivered_another_way",
 }
 #: Desk-only decisions; like every decision they need the approver role.
-DESK_DECISIONS = frozenset({"verify", "ban", "received"})
+DESK_DECISIONS = frozenset({"verify", "ban", "received", "authority", "answer_to"})
 
 
 @dataclass(frozen=True)
@@ -113,11 +117,28 @@ class DeskActions:
         if verb == "verify":
             return _verify(s, case, actor, form, self.settings)
         if verb == "ban":
-            return desk_actions.apply_ban(s, case, ban=_field(form, "ban"),
-                                          note=_field(form, "note"), actor=actor,
-                                          now=datetime.now(UTC))
+            return desk_actions.apply_ban(s, case, org_info(self.settings),
+                                          ban=_field(form, "ban"), note=_field(form, "note"),
+                                          actor=actor, now=datetime.now(UTC),
+                                          customer_number=_field(form, "customer_number")
+                                          or None)
         if verb == "received":
             return _received(s, case, actor, form, self.tz)
+        if verb == "resend":
+            return delivery_failed.resend_to_registered_address(s, case, actor=actor,
+                                                                domain=self.domain)
+        if verb == "delivered":
+            return delivery_failed.delivered_another_way(s, case, note=_field(form, "note"),
+                                                         actor=actor)
+        if verb == "authority":
+            return representation.record_authority(
+                s, org_info(self.settings), case, outcome=_field(form, "outcome"),
+                document=_field(form, "document"), reason=_field(form, "reason"),
+                actor=actor, now=datetime.now(UTC))
+        if verb == "answer_to":
+            return representation.choose_answer_recipient(
+                s, case, to=_field(form, "to"), reason=_field(form, "reason"), actor=actor,
+                now=datetime.now(UTC))
         raise engine.CaseError(f"unknown action {verb!r}")
 
     def decide(self, name: str, verb: str, case_id: str, form: Form) -> Result:

@@ -21,6 +21,7 @@ from bot.policy_from_settings import identity_policy
 from bot.web import present
 from bot.web.auth import Member
 from handlers import cases as engine
+from handlers import representation
 from handlers.cases.identity_summary import IdentitySummary, identity_summary
 from handlers.challenge import challenge_recipient
 from handlers.identity import authenticate_sender, candidate_keys
@@ -28,6 +29,7 @@ from handlers.parse import MalformedMessage, ParsedMessage, parse_message
 from storage import audit, desk_queries
 from storage import cases as store
 from storage.candidates import find_candidates
+from storage.challenges import HELD
 from storage.db import Database
 from storage.models import Case, Customer, InboundMessage
 from storage.register import customers_by_email
@@ -78,6 +80,10 @@ class CasePage:
     staff_names: list[str] = field(default_factory=list)
     identity: IdentitySummary | None = None
     identity_events: list[str] = field(default_factory=list)
+    #: Acting for someone: the represented person (as the mail names them) and the
+    #: authority documents that came with the request.
+    representation: str | None = None
+    authority_documents: list[str] = field(default_factory=list)
 
 
 def _parse(row: InboundMessage) -> ParsedMessage | None:
@@ -123,11 +129,15 @@ def _challenges(session: Session, case: Case, tz: str) -> list[dict[str, str]]:
     out = []
     for ch in desk_queries.case_challenges(session, case.id):
         customer = session.get(Customer, ch.customer_id)
+        held = ch.code_hash == HELD  # waits for the hourly letter; it has no code of its own
+        answered = present.local(ch.consumed_at, tz) if ch.consumed_at else ""
         out.append({
-            "sent": present.local(ch.created_at, tz),
+            "sent": (f"queued {present.local(ch.created_at, tz)} for the hourly letter" if held
+                     else present.local(ch.created_at, tz)),
             "to": challenge_recipient(customer) if customer else "",
             "expires": present.local(ch.expires_at, tz),
-            "answered": present.local(ch.consumed_at, tz) if ch.consumed_at else "",
+            "answered": f"superseded at {answered}" if held and answered
+            else answered,
             "attempts": f"{ch.attempts} of {ch.max_attempts}",
         })
     return out
@@ -171,6 +181,11 @@ def load(db: Database, settings: Any, member: Member, case_id: str,
             challenges=_challenges(session, case, tz),
             letters=desk_queries.case_letters(session, case.id),
             trail=trail, identity=identity, identity_events=identity.event_lines(tz),
+            representation=representation.status_line(
+                case, person=present.person(representation.represented_person(case)
+                                            or "another person", member.role),
+                representative=present.requester(case.on_behalf_of or "", member.role)),
+            authority_documents=[str(d.get("name")) for d in representation.documents(case)],
         )
         if personal:
             rows = desk_queries.case_messages(session, case.id)

@@ -23,6 +23,7 @@ DUE_SOON_WORKING_DAYS = 5
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp",
                           "application/pdf"})
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_ADDRESS = re.compile(r"[^\s<>@()\[\]]{1,64}@[^\s<>@()\[\]]{1,255}")
 
 
 def sees_personal_data(role: str) -> bool:
@@ -39,6 +40,13 @@ def person(value: str, role: str) -> str:
 
 def number(value: str, role: str) -> str:
     return value if sees_personal_data(role) else mask_number(value)
+
+
+def diagnostic(text: str | None, role: str) -> str:
+    """A bounce's diagnostic quotes the recipient: masked for a viewer like every address."""
+    if not text or sees_personal_data(role):
+        return text or ""
+    return _ADDRESS.sub(lambda m: mask_address(m.group(0), "masked"), text)
 
 
 def aware(moment: datetime) -> datetime:

@@ -21,7 +21,8 @@ from bot.web.security import ATTACHMENT_CSP, PDF_CSP
 from storage.models import StaffRole
 
 _CASE_ID = re.compile(r"DSR-\d{4}-\d{4,6}")
-VERBS = ("approve", "refuse", "extend", "assign", "ask", "verify", "ban", "received")
+VERBS = ("approve", "refuse", "extend", "assign", "ask", "verify", "ban", "received",
+         "authority", "answer_to", "resend", "delivered")
 
 
 def _case_id(request: Request) -> str | None:

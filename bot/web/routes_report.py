@@ -1,8 +1,10 @@
 """``/reports`` and ``/reports.csv``: how the team is doing, for the annual review.
 
-The figures come from :func:`handlers.desk_report.build_report`; the chart is SVG drawn on
-the server (no script, no CDN) and the CSV's cells go through :func:`handlers.csv_safe.safe_cell`
-so a spreadsheet never evaluates one. Reporting holds no personal data: viewers may see it.
+The figures come from :func:`handlers.desk_report.build_report`, over every case and every
+anonymous statistic a case deleted after ``retention.case_years`` left (so a purged month keeps
+its figures); the chart is SVG drawn on the server (no script, no CDN) and the CSV's cells go
+through :func:`handlers.csv_safe.safe_cell` so a spreadsheet never evaluates one. Reporting
+holds no personal data: viewers may see it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,11 +41,16 @@ class Bar:
     value: int
 
 
+def _moment(value: datetime | date) -> datetime | date:
+    """A case's moment (made aware), or the local date a purged case's statistic kept."""
+    return present.aware(value) if isinstance(value, datetime) else value
+
+
 def load_report(desk: Desk) -> Report:
     with desk.db.read_session() as session:
         rows = desk_queries.report_rows(session)
-    facts = (CaseFacts(tuple(r.types), r.language, r.status, present.aware(r.received_at),
-                       r.due, present.aware(r.closed_at) if r.closed_at else None)
+    facts = (CaseFacts(tuple(r.types), r.language, r.status, _moment(r.received_at), r.due,
+                       _moment(r.closed_at) if r.closed_at else None)
              for r in rows)
     open_statuses = [s.value for s in CaseStatus if s not in CLOSED]
     return build_report(facts, open_statuses=open_statuses,

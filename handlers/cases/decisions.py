@@ -52,7 +52,6 @@ def record_identity(
     case.reasons = [*case.reasons, *reasons]
     case.updated_at = now
     session.add(case)
-    session.flush()
     audit.record(session, actor, "case.identity", case_id=case.id, details={
         "from": before,
         "to": {"verification_level": verification_level, "signature_state": signature_state,
@@ -122,6 +121,11 @@ def _approve_locked(
                         f"{case.id} already approved by {by}")
     if not is_open(case):
         raise closed_error(case, "approve")
+    if case.status == CaseStatus.DELIVERY_FAILED:
+        # Approving again would carry the rights out again and mail the address that bounced.
+        raise CaseError(f"{case.id}: its answer bounced; send it again to the corrected "
+                        "registered address (resend) or record how it was delivered "
+                        "(delivered)")
     blockers = approval_blockers(case, by_staff=by_staff, require_signature=require_signature)
     if blockers:
         raise CaseError(f"{case.id} cannot be approved: {'; '.join(blockers)}")

@@ -4,9 +4,11 @@ Why one function: the console (``dsrbot case``), the chat card, its Details and 
 used to read identity from different places (the case row, the intake snapshot in
 ``case.details``, the intake reasons), so they disagreed once a code came back. Here the level
 is the case row's (what the rights handlers act on), the matched customer is the case row's or,
-before verification, the customer the confirmation code was mailed to, and the events are the
-case's audit trail: the record every channel writes. This module only reads; how a requester
-is verified is :mod:`handlers.identity` and :mod:`handlers.challenge`.
+before verification, the customer the case's confirmation is for (its newest challenge, mailed
+or still held for the hourly letter), and the events are the case's audit trail: the record
+every channel writes, including "code letter queued" while a held letter waits. This module
+only reads; how a requester is verified is :mod:`handlers.identity` and
+:mod:`handlers.challenge`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from storage import cases as store
+from storage.challenges import newest_for_case
 from storage.models import AuditEntry, Case, Customer
 
 #: What each identity audit action means to staff ("... at TIME" follows).
 EVENT_TEXT: dict[str, str] = {
     "identity.challenge_issued": "code sent to the registered address",
+    "identity.confirmation_held": "code letter to the registered address queued for the "
+                                  "hourly letter (one an hour, listing every waiting request)",
     "identity.challenge_reminded": "code reminder sent to the registered address",
     "identity.challenge_ok": "code answered from the registered address",
     "identity.challenge_wrong": "wrong code received",
@@ -34,6 +39,10 @@ EVENT_TEXT: dict[str, str] = {
     "identity.challenge_cancelled_by_owner": "the registered address said it was not them: "
                                              "code cancelled",
 }
+
+
+#: Audit actions naming the customer a confirmation letter is for (mailed, or held for the hour).
+_LETTER_ACTIONS = frozenset({"identity.challenge_issued", "identity.confirmation_held"})
 
 
 @dataclass(frozen=True)
@@ -79,14 +88,16 @@ def identity_summary(session: Session, case: Case,
     events = tuple(_event(e) for e in entries if e.action in EVENT_TEXT)
     customer_id = case.customer_id
     customer_number = None
+    if customer_id is None:  # before verification: whom the confirmation letter is for
+        challenge = newest_for_case(session, case.id)
+        customer_id = challenge.customer_id if challenge is not None else None
     if customer_id is not None:
         customer = session.get(Customer, customer_id)
         customer_number = customer.customer_number if customer is not None else None
-    else:  # before verification: the customer whose registered address got the code
+    if customer_number is None:  # challenge rows purged: the trail still names the customer
         customer_number = next((e.customer_number for e in reversed(entries)
-                                if e.action == "identity.challenge_issued"
-                                and e.customer_number), None)
-    verified = case.verification_level == "verified" and customer_id is not None
+                                if e.action in _LETTER_ACTIONS and e.customer_number), None)
+    verified = case.verification_level == "verified" and case.customer_id is not None
     return IdentitySummary(level=case.verification_level.replace("_", " "),
                            customer_id=customer_id, customer_number=customer_number,
                            verified=verified, events=events)

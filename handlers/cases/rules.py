@@ -26,7 +26,9 @@ SIGNATURE_FOR_STAFF = frozenset({"valid", "staff_to_check"})
 DEFAULT_AUTO_APPROVE = ("marketing_optout", "publication_ban")
 #: Decisions a staff member needs the approver role for.
 STAFF_ACTIONS = frozenset({"approve", "refuse", "extend", "assign", "withdraw", "done",
-                           "request_information", "intake", "set_received_date"})
+                           "request_information", "intake", "set_received_date",
+                           "record_authority", "choose_answer_recipient",
+                           "resend", "delivered_another_way"})
 MAX_REFERENCES = 100
 MAX_SUBJECT_IDS = 5
 

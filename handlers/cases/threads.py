@@ -143,6 +143,27 @@ def find_case_for_followup(
     return None
 
 
+def case_named_by_reminder(
+    session: Session, *, subject: str, text: str, sender: str, max_chars: int = 20_000,
+) -> Case | None:
+    """The open or closed case a reminder names by id, in its subject or its text (a quoted
+    receipt), when the reminder comes from that case's requester; else None.
+
+    Why without proof of the address, unlike :func:`find_case_for_followup`: the caller joins a
+    reminder only to record it (the claim and the mail, for staff), never to take a code or a
+    "not me" from it, so a forged reminder adds a note where it would otherwise have opened a
+    second case and sent a second receipt.
+    """
+    if not sender.strip():
+        return None
+    named = [*case_ids_in_subject(subject), *case_ids_in_subject(text[:max_chars])]
+    for case_id in list(dict.fromkeys(named))[:MAX_SUBJECT_IDS]:
+        case = store.get_case(session, case_id)
+        if case is not None and normalise_address(case.requester) == normalise_address(sender):
+            return case
+    return None
+
+
 def attach_followup(
     session: Session,
     case: Case,

@@ -67,6 +67,7 @@ LETTER_KINDS: tuple[str, ...] = (
     "publication_ban",
     "neutral",
     "information_request",
+    "authority_refused",
 )
 
 #: Letters that close (or refuse) a request: they must name the supervisory authority.

@@ -15,6 +15,7 @@ from handlers.retention.sweep import (
     Cutoffs,
     delete_expired_cases,
     due_counts,
+    purge_forwards,
     purge_other_mail,
     purge_report_attachments,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "due_counts",
     "forget_delivered_addresses",
     "purge_customer_copies",
+    "purge_forwards",
     "purge_other_mail",
     "purge_report_attachments",
 ]

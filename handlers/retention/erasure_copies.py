@@ -7,6 +7,11 @@ dsrbot's database. They go at once, in the erasure's own transaction:
 
 * every stored mail from her address, or filed under one of her cases, keeps only its dedupe
   key, dates and state (the erasure request itself included: its signature and text go);
+* the forwards of those mails to customer service (each carries her mail whole, and her
+  subject line) lose the attached original, the subject and the note; one not yet sent never
+  goes (:mod:`storage.mail_copies`);
+* bounce notices returning one of her letters (or her forwards) are emptied like her mail:
+  they quote her address. Her letters' bounce diagnostics go with their address;
 * her other closed cases keep dates, types, status and decisions; their delivered letters lose
   text, address and files, their chat notifications and identity evidence go;
 * the erasure case itself keeps what proves it was handled: dates, types, the decision and the
@@ -24,6 +29,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from storage import mail_copies as copies
 from storage import purge as store
 from storage.models import Case
 
@@ -43,8 +49,13 @@ def purge_customer_copies(session: Session, erasure_case: Case, *, customer_id: 
     all_ids = [*other_ids, erasure_case.id]
     mails = sorted({*store.inbound_from(session, address),
                     *store.inbound_of_cases(session, all_ids)})
+    forwards = copies.forwards_of(session, mails)
+    returned = [*copies.letters_of_cases(session, all_ids), *forwards]
+    notices = [i for i in copies.bounces_of(session, returned) if i not in set(mails)]
     counts = {
         "mails": store.purge_inbound(session, mails, now),
+        "forwards": copies.purge_forwards(session, forwards, now),
+        "bounce_notices": store.purge_inbound(session, notices, now),
         "attachments": store.purge_attachments(
             session, store.attachments_of_cases(session, all_ids), now),
         "letters": store.redact_letters(session, other_ids)

@@ -1,9 +1,12 @@
 """The daily purge: what of dsrbot's own records is past its retention, and purging it.
 
-Three kinds, each with its own clock (``retention.*``, README "What dsrbot keeps"):
+The kinds, each with its own clock (``retention.*``, README "What dsrbot keeps"):
 
 * ``other_mail``: mail that asked for no right keeps its raw bytes ``other_mail_days`` after
   it came, then only its dedupe key, dates and state;
+* ``forwards``: a forward to customer service carries a mail whole (``original.eml``) and its
+  subject: it is a copy of other mail and keeps them ``other_mail_days`` after it was written,
+  delivered or not (one still not sent by then never goes);
 * ``report_attachments``: report PDFs and exports leave the outbox
   ``report_attachments_days`` after delivery; the letter text stays with the case;
 * ``erased_letters``: letters of an erased customer's case delivered after the erasure lose
@@ -25,15 +28,17 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from handlers import deadlines
 from handlers.policy import RecordRetention
 from storage import audit
 from storage import cases as case_store
+from storage import mail_copies as copies
 from storage import purge as store
 from storage.case_status import CLOSED
 from storage.models import CaseStatus
 
 #: The kinds the purge counts, in the order it runs them (the output's and the audit's keys).
-KINDS = ("other_mail", "report_attachments", "erased_letters", "cases")
+KINDS = ("other_mail", "forwards", "report_attachments", "erased_letters", "cases")
 
 
 def years_before(moment: datetime, years: int) -> datetime:
@@ -63,6 +68,7 @@ def due_counts(session: Session, now: datetime, policy: RecordRetention) -> dict
     """How many items of each kind a purge at ``now`` would handle (``--dry-run``)."""
     cut = Cutoffs.at(now, policy)
     return {"other_mail": store.count_other_mail_due(session, cut.other_mail),
+            "forwards": copies.count_forwards_due(session, cut.other_mail),
             "report_attachments": store.count_attachments_due(session, cut.report_attachments),
             "erased_letters": len(store.redacted_cases_with_addresses(session, 1_000_000)),
             "cases": store.count_cases_due(session, cut.cases)}
@@ -80,6 +86,13 @@ def purge_other_mail(session: Session, now: datetime, policy: RecordRetention, *
                      limit: int, after_id: int = 0) -> Batch:
     ids = store.other_mail_due(session, Cutoffs.at(now, policy).other_mail, limit, after_id)
     store.purge_inbound(session, ids, now)
+    return Batch(len(ids), ids[-1] if ids else after_id)
+
+
+def purge_forwards(session: Session, now: datetime, policy: RecordRetention, *,
+                   limit: int, after_id: int = 0) -> Batch:
+    ids = copies.forwards_due(session, Cutoffs.at(now, policy).other_mail, limit, after_id)
+    copies.purge_forwards(session, ids, now)
     return Batch(len(ids), ids[-1] if ids else after_id)
 
 
@@ -105,7 +118,9 @@ def delete_expired_cases(session: Session, now: datetime, policy: RecordRetentio
                 or case.closed_at >= cutoff):
             continue
         closed_on = case.closed_at.date().isoformat()
-        counts = store.delete_case_file(session, case, now)
+        counts = store.delete_case_file(session, case, now, days=(
+            deadlines.local_date(case.received_at, policy.timezone),
+            deadlines.local_date(case.closed_at, policy.timezone)))
         audit.record(session, actor, "retention.case_deleted", case_id=case_id, details={
             "closed_on": closed_on, "case_years": policy.case_years, "mails": counts.mails,
             "letters": counts.letters, "attachments": counts.attachments,

@@ -195,8 +195,15 @@ def require_verified_owner(case: Case, customer: Customer) -> None:
 
 
 def registered_recipient(case: Case, customer: Customer) -> str:
-    """The registered address, if personal data may go there; read it BEFORE changing it."""
+    """The registered address, if personal data may go there; read it BEFORE changing it.
+
+    A request made on behalf of someone is answered there too (the data subject's own
+    address), unless staff checked the representative's authority and chose, explicitly,
+    to answer the representative (:mod:`handlers.representation`)."""
     require_verified_owner(case, customer)
+    if (case.on_behalf_of and case.authority == "checked"
+            and case.answer_to_representative):
+        return case.on_behalf_of
     if not identity.may_send_personal_data(identity.case_assessment(case), customer.email,
                                            customer):
         raise RightsError(f"{case.id}: the register holds no usable email address for this "

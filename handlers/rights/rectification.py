@@ -268,6 +268,8 @@ class RectificationHandler(GatedHandler):
             setattr(customer, change.field, change.value)
             if change.field == "email":
                 customer.email_normalised = normalise_email(change.value)
+                # A new address has not bounced: the undeliverable warning was the old one's.
+                customer.email_undeliverable_at = customer.email_undeliverable_status = None
             # The value now comes from the customer: the old source no longer applies.
             session.execute(delete(FieldProvenance).where(
                 col(FieldProvenance.customer_id) == customer.id,

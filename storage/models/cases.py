@@ -49,6 +49,16 @@ class Case(SQLModel, table=True):
     #: A reminder's claim that an earlier request was sent on this day (staff search for it;
     #: the deadline may run from then). Only staff move ``received_at``, never the claim.
     claimed_earlier: date | None = None
+    #: The representative's address when the request is made for another person (the data
+    #: subject is then someone else: nothing personal goes here unless staff choose so).
+    on_behalf_of: str | None = Field(default=None, max_length=320)
+    #: The letter of authority: ``to_check``, ``checked`` or ``refused`` (who, when, which).
+    authority: str | None = Field(default=None, max_length=16)
+    authority_by: str | None = Field(default=None, max_length=100)
+    authority_at: datetime | None = None
+    authority_document: str | None = Field(default=None, max_length=255)
+    #: Staff chose, after checking the authority, to answer the representative (audited).
+    answer_to_representative: bool = False
     verification_level: str = Field(default="none", max_length=32)
     signature_state: str = Field(default="none", max_length=32)
     assignee: str | None = Field(default=None, max_length=100)

@@ -62,6 +62,10 @@ class InboundMessage(SQLModel, table=True):
     #: When retention or an erasure emptied the row: the raw bytes, addresses and reasons are
     #: gone; the dedupe key (Message-ID, hash), dates and state stay (storage/purge.py).
     purged_at: datetime | None = None
+    #: The letter of ours this mail returns (a matched bounce), so an erasure that redacts the
+    #: letter finds the notice too (it quotes her address). No foreign key: the letter goes
+    #: with its case file after ``retention.case_years``, and that purge clears this link.
+    bounce_of: int | None = Field(default=None, index=True)
 
 
 class OutboundMessage(SQLModel, table=True):
@@ -93,6 +97,9 @@ class OutboundMessage(SQLModel, table=True):
     bounce_status: str | None = Field(default=None, max_length=16)
     bounce_diagnostic: str | None = Field(default=None, max_length=1000)
     bounced_at: datetime | None = None
+    #: The stored mail a forward to customer service carries whole (``kind="forward"``): the
+    #: forward is a copy of that mail and goes with it (retention, erasure).
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id", index=True)
 
 
 class OutboundAttachment(SQLModel, table=True):
