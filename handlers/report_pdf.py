@@ -4,8 +4,9 @@ Why the built-in font: it needs no font file at run time (nothing to ship, nothi
 download) and, drawn in Windows-1252, it covers Finnish and Swedish (ä, ö, å, Ä, Ö, Å), the
 euro sign (money reads ``199,90 €`` as in the letter), typographic quotes and dashes, and
 most Western European names. Other characters are replaced by a readable equivalent
-(``−`` -> ``-``) or, failing that, by a decomposed base letter (``č`` -> ``c``) or ``?``. The mail body itself carries the full
-Unicode text, so nothing is lost from the answer; the PDF is a printable copy.
+(``−`` -> ``-``) or, failing that, by a decomposed base letter (``č`` -> ``c``) or ``?``.
+The mail body itself carries the full Unicode text, so nothing is lost from the answer; the
+PDF is a printable copy.
 
 fpdf2 is optional: :func:`available` says whether it is installed, and callers skip the PDF
 when it is not.
