@@ -1,11 +1,12 @@
 """A PDF copy of a letter (the access report), made with fpdf2 and its built-in Helvetica.
 
 Why the built-in font: it needs no font file at run time (nothing to ship, nothing to
-download) and it is Latin-1, which covers Finnish and Swedish (ä, ö, å, Ä, Ö, Å) and most
-Western European names. Characters outside Latin-1 are replaced by a readable ASCII
-equivalent (``€`` -> ``EUR``, typographic dashes and quotes -> ASCII) or, failing that, by a
-decomposed base letter (``č`` -> ``c``) or ``?``. The mail body itself carries the full
-Unicode text, so nothing is lost from the answer; the PDF is a printable copy.
+download) and, drawn in Windows-1252, it covers Finnish and Swedish (ä, ö, å, Ä, Ö, Å), the
+euro sign (money reads ``199,90 €`` as in the letter), typographic quotes and dashes, and
+most Western European names. Other characters are replaced by a readable equivalent
+(``−`` -> ``-``) or, failing that, by a decomposed base letter (``č`` -> ``c``) or ``?``.
+The mail body itself carries the full Unicode text, so nothing is lost from the answer; the
+PDF is a printable copy.
 
 fpdf2 is optional: :func:`available` says whether it is installed, and callers skip the PDF
 when it is not.
@@ -18,12 +19,20 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+#: The core fonts' encoding here: Latin-1 plus the euro sign, quotes and dashes.
+ENCODING = "windows-1252"
+
 _REPLACEMENTS = {
-    "€": "EUR", "–": "-", "—": "-", "‒": "-", "−": "-", "‘": "'", "’": "'", "‚": ",",
-    "“": '"', "”": '"', "„": '"', "…": "...", "•": "-", "·": "-", "\u00a0": " ",
-    "\u202f": " ", "\u2009": " ", "™": "(TM)", "Œ": "OE", "œ": "oe", "Š": "S", "š": "s",
-    "Ž": "Z", "ž": "z",
+    "‒": "-", "−": "-", "\u202f": "\u00a0", "\u2009": " ", "\u2011": "-", "\u2010": "-",
 }
+
+
+def _drawable(ch: str) -> bool:
+    try:
+        ch.encode(ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def available() -> bool:
@@ -31,17 +40,17 @@ def available() -> bool:
     return importlib.util.find_spec("fpdf") is not None
 
 
-def to_latin1(text: str) -> str:
-    """Text the core fonts can draw: Latin-1 kept as is, everything else approximated."""
+def drawable(text: str) -> str:
+    """Text the core fonts can draw: Windows-1252 kept as is, everything else approximated."""
     out = []
     for ch in text:
-        if ord(ch) < 256:
+        if ord(ch) < 128 or _drawable(ch):
             out.append(ch)
         elif ch in _REPLACEMENTS:
             out.append(_REPLACEMENTS[ch])
         else:
             base = unicodedata.normalize("NFKD", ch)[0]
-            out.append(base if ord(base) < 256 else "?")
+            out.append(base if _drawable(base) else "?")
     return "".join(out)
 
 
@@ -56,11 +65,12 @@ def _wrap(pdf: Any, line: str) -> list[str]:
     made a report with 500 invoices take seconds; the core fonts have no kerning, so a line's
     width is the sum of its words' widths and each word is measured once.
     """
-    widths = pdf.current_font.cw  # core font: character -> width in 1/1000 em
+    widths = pdf.current_font.cw  # core font: byte as a character -> width in 1/1000 em
     scale = pdf.font_size / 1000
 
     def measure(text: str) -> float:
-        return float(sum(widths.get(ch, 500) for ch in text)) * scale
+        as_bytes = text.encode(ENCODING).decode("latin-1")  # how the font indexes them
+        return float(sum(widths.get(ch, 500) for ch in as_bytes)) * scale
 
     width = pdf.epw - 1
     if measure(line) <= width:
@@ -107,16 +117,17 @@ def letter_pdf(title: str, text: str, *, created: datetime, footer: str = "",
             self.set_y(-12)
             self.set_font("helvetica", style="I", size=8)
             label = page_label.format(page=self.page_no(), pages=self.str_alias_nb_pages)
-            self.cell(0, 5, to_latin1(label), align="C")
+            self.cell(0, 5, drawable(label), align="C")
 
     pdf = _Letter(format="A4")
+    pdf.core_fonts_encoding = ENCODING
     pdf.set_creation_date(created)
-    pdf.set_title(to_latin1(title))
+    pdf.set_title(drawable(title))
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)
     pdf.add_page()
     pdf.set_font("helvetica", style="B", size=15)
-    pdf.multi_cell(0, 8, to_latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, drawable(title), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     lines = text.splitlines()
     for index, line in enumerate(lines):
@@ -134,10 +145,10 @@ def letter_pdf(title: str, text: str, *, created: datetime, footer: str = "",
         if not line.strip():
             pdf.ln(3)
             continue
-        for part in _wrap(pdf, to_latin1(line)):
+        for part in _wrap(pdf, drawable(line)):
             pdf.cell(0, 5, part, new_x="LMARGIN", new_y="NEXT")
     if footer:
         pdf.ln(6)
         pdf.set_font("helvetica", style="I", size=8)
-        pdf.multi_cell(0, 4, to_latin1(footer), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4, drawable(footer), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

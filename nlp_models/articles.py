@@ -13,7 +13,8 @@ So an article counts (:func:`asked_rights`) when
 - it stands on its own (not in a list "15, 17 and 20" or a range "15-22") in a sentence that
   asks ("I request", "pyydän", "jag begär", "please") and does not describe duties or rights in
   general ("you must", "on oikeus", "har rätt", "including"), unless that sentence also asks in
-  the first person.
+  the first person, nor says it is not asked for now ("I am not requesting erasure under
+  Article 17", "joihin en vetoa", "which I reserve").
 
 All patterns run on folded text (lower case, no diacritics; :func:`nlp_models.preprocess.fold`).
 """
@@ -72,6 +73,36 @@ _BOILERPLATE = re.compile(
     r"|\bskyldig|\bhar (?:\w+ )?ratt\b|\brattighet|\bbland annat\b|\bsasom\b|\bt\.ex\b"
     r"|\binklusive\b|\bex\.\s"
 )
+
+_NOT_ASKING = re.compile(
+    r"\bnot (?:\w+ ){0,4}(?:request|ask|seek|invok|exercis|need|want)\w*"
+    r"|\b(?:i|we) (?:also )?reserve\b"
+    r"|\b(?:en|emme) (?:\w+ ){0,4}(?:veto|pyyd|vaadi|tarvits|kayt|hae)\w*|\bvaraa(?:n|mme)\b"
+    r"|\b(?:inte|ej) (?:\w+ ){0,4}(?:begar|aberop|utnyttj|utova|behov|ber om)\w*"
+    r"|\bbegar (?:jag |vi )?(?:inte|ej)\b|\bforbehall\w*"
+)
+"""A sentence that names a right to say it is not asked for now ("I am not at this stage
+requesting erasure under Article 17", "joihin en tässä vaiheessa vetoa", "which I reserve")."""
+
+
+def not_asked(sentence: str) -> bool:
+    """Whether a folded sentence says the rights it names are not asked for now."""
+    return bool(_NOT_ASKING.search(sentence))
+
+
+def recites(sentence: str) -> bool:
+    """Whether a folded sentence names rights without asking for them: it describes rights or
+    duties in general ("on oikeus", "including") and does not ask in the first person, or it
+    says the right is not asked for (:data:`_NOT_ASKING`)."""
+    if not_asked(sentence):
+        return True
+    return bool(_BOILERPLATE.search(sentence)) and not _FIRST_PERSON_ASK.search(sentence)
+
+
+def sentences_of(folded: str) -> list[str]:
+    """The sentences of folded text as the article rules split them (an "Art." does not end
+    one)."""
+    return [s for s in _SENTENCE.split(folded) if s.strip()]
 
 
 def _right(article: int, paragraph: str | None) -> str | None:
@@ -136,8 +167,7 @@ def asked_rights(folded_subject: str, folded_text: str) -> set[str]:
         return named
     asked: set[str] = set()
     for alone, _, sentence in per_sentence:
-        if alone and _ASK.search(sentence) and (
-                not _BOILERPLATE.search(sentence) or _FIRST_PERSON_ASK.search(sentence)):
+        if alone and _ASK.search(sentence) and not recites(sentence):
             asked |= alone
     return asked
 

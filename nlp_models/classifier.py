@@ -25,7 +25,7 @@ from nlp_models.entities import Entity, extract_entities
 from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
-from nlp_models.preprocess import CleanText, clean_body, older_text
+from nlp_models.preprocess import CleanText, clean_body, is_forward_subject, older_text
 from nlp_models.rectification import rectification_entities
 from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
 from nlp_models.representative import OnBehalfOf, representation
@@ -135,7 +135,7 @@ class Classifier:
         only where they can change the decision, unless `every_sentence` (for choosing the
         thresholds, which needs them all)."""
         subject = _text(subject)[:1000]
-        clean = clean_body(_text(body))
+        clean = clean_body(_text(body), forwarded=is_forward_subject(subject))
         own = clean.own
         garbage = is_garbage(f"{subject}\n{own}")
         scores = self.model_scores(subject, own)

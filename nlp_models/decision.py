@@ -43,6 +43,11 @@ class Thresholds:
     """A mail that claims no request goes to staff when one of its sentences, scored alone,
     asks for one this plainly (above 1: never): a request buried in an order complaint is
     outweighed by the complaint's words, but not in its own sentence."""
+    sentence_claim: float = 1.01
+    """A mail that claims no request claims the one a single sentence asks for this plainly
+    (above 1: never): "Poistakaa tietoni, kun tämä on selvitetty" at the end of a long order
+    complaint is the request, not the complaint. Such a mail still goes to staff when `other`
+    is likely too."""
 
     def to_json(self) -> dict[str, float]:
         return {k: round(v, 4) for k, v in asdict(self).items()}
@@ -82,6 +87,10 @@ def decide(
     ranked = sorted((x for x in REQUEST_LABELS if scores[x] >= t.threshold),
                     key=lambda x: -scores[x])
     requests = ranked[:1]
+    if not requests:
+        asked = max(REQUEST_LABELS, key=lambda x: best.get(x, 0.0))
+        if best.get(asked, 0.0) >= t.sentence_claim:
+            requests = [asked]
     if requests:
         requests += [
             x for x in REQUEST_LABELS
@@ -120,7 +129,7 @@ def sentences_may_decide(scores: Mapping[str, float], thresholds: Thresholds = D
     t = thresholds
     claimed = [x for x in REQUEST_LABELS if scores[x] >= t.threshold]
     if not claimed:
-        return t.sentence_review <= 1.0
+        return min(t.sentence_review, t.sentence_claim) <= 1.0
     if t.sentence > 1.0:
         return False
     top = max(claimed, key=lambda x: scores[x])

@@ -124,6 +124,18 @@ _LEXICON: Mapping[str, tuple[str, ...]] = {
         "cancel", "paymen", "tilau", "toimit", "lasku", "paket", "hyvit", "palaut", "hinta",
         "hinnan", "varast", "peruut", "maksu", "bestall", "levera", "faktur", "retur",
         "=pris", "lager", "betal", "reklamat", "takuu", "garant", "warrant",
+        # a purchase or contract cancelled under consumer law ("peruutan kaupan", "ångerrätt")
+        "=kauppa", "=kaupan", "kaupas", "purchas", "=kop", "=kopet", "=kopt", "=avtal",
+        "=avtalet", "contract", "angerr", "=ostin", "=ostos", "ostokse",
+    ),
+    # A company's invoicing details (e-invoice address, operator, business ID, VAT, bank): a
+    # supplier updating them asks nothing of the data subject's rights, however much "please
+    # update our address" reads like a rectification.
+    "billing": (
+        "verkkolas", "einvoic", "invoicing", "billing", "=ovt", "valittaj",
+        "operator", "operaattor", "=vat", "=alv", "=iban", "=bic", "laskutusos", "laskutusti",
+        "fakturaadr", "fakturerin", "efaktur", "organisationsnum", "=orgnr",
+        "momsreg", "viitenum", "=bankgiro", "pankkiyhte", "tilinume",
     ),
     "auto": (
         "vacation", "holiday", "=office", "automat", "undeliver", "daemon", "mailer", "lomall",
@@ -184,7 +196,7 @@ _CONTACT = re.compile(
     re.I,
 )
 _NAME_LINE = re.compile(r"^[\s\-–—/]*(?:[A-ZÅÄÖ][\w'.-]*[\s,]*){1,4}[,.]?\s*$")
-_SIGNATURE_CONCEPTS = frozenset({"field", "commerce", "account"})
+_SIGNATURE_CONCEPTS = frozenset({"field", "commerce", "account", "billing"})
 """Words a title or contact line may hold ("puh.", "Toimitusjohtaja", "asiakasnumero")."""
 
 
@@ -226,15 +238,41 @@ def sentences(subject: str, text: str) -> list[str]:
 
 
 def model_tokens(subject: str, text: str) -> list[str]:
-    """Tokens for the model: folded words, stems, concept and GDPR-article tokens."""
+    """Tokens for the model: folded words, stems, concept and GDPR-article tokens, and the
+    concepts of how-to questions (:func:`howto_tokens`)."""
     subject, is_reply = strip_reply_prefix(subject)
     folded = fold(_placeholders(drop_contact_block(text[:20_000])))
     head = fold(subject)
     tokens: list[str] = []
     if head.strip() and not is_reply:
         tokens.extend(_word_tokens(head, marker="s:"))
+        tokens.extend(howto_tokens(head))
+    tokens.extend(howto_tokens(folded))
     tokens.extend(_word_tokens(folded))
     return tokens[:MAX_TOKENS] or [EMPTY_TOKEN]
+
+
+_SENTENCE_PART = re.compile(r"[^.!?\n]+[.!?\n]?")
+"""A run up to and with its end mark (linear: it never fails and retries inside a run)."""
+_HOW = re.compile(r"\b(?:how|miten|kuinka|hur|where|mista|mihin|varifran|process|menettel\w*"
+                  r"|forfarande\w*|steps?)\b")
+
+
+def howto_tokens(folded: str) -> list[str]:
+    """`@howto` and `@howto+concept` for each question about how to do something ("how do I
+    unsubscribe?", "miten voin pyytää tietoni?", "hur gör man för att begära ut sina
+    uppgifter?"). Such a mail asks a question, not for the thing itself, though its words are
+    the request's: the pairs let the model tell "@howto+delete" from "@delete"."""
+    out: list[str] = []
+    for m in _SENTENCE_PART.finditer(folded[:5000]):
+        question = m.group()
+        if not question.endswith("?") or not _HOW.search(question):
+            continue
+        concepts = {c for w in _WORD.findall(question) for c in concepts_of(w)}
+        concepts -= {"negation", "question"}
+        out.append("@howto")
+        out.extend(f"@howto+{c}" for c in sorted(concepts))
+    return out
 
 
 def _placeholders(text: str) -> str:

@@ -51,6 +51,20 @@ _FORWARD_MARK = re.compile(
     r"forwarded\s+message|v[aä]litetty\s+viesti|vidarebefordrat\s+meddelande|begin\s+forwarded",
     re.I,
 )
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:(?:re|vs|sv|aw|vast|antw)\s*:\s*)*(?:fwd?|vl|vb|wg|tr)\b\s*:?", re.I)
+"""A forward's subject ("FW:", "Fwd:", "VL:", "VB:", "WG:", "TR:"), perhaps answered ("VS: VL:")."""
+_FORWARD_NOTE = re.compile(
+    r"\b(?:fyi|fw|fwd|forward\w*|passing (?:this|it) on|sending this|eteenp[aä]in|v[aä]lit[aä]n"
+    r"|l[aä]het[aä]n t[aä]m[aä]n|vidare\w*|skickar (?:detta|det h[aä]r)"
+    r"|(?:can|could) you (?:please )?(?:handle|take)|(?:pls|please) handle|kuuluu (?:nyt )?sinulle"
+    r"|hoida(?:tko|isitko)|ta hand om|g[aä]ller (?:nog )?dig)\b",
+    re.I,
+)
+"""A colleague's note that passes a mail on ("FYI", "laitan eteenpäin", "skickar vidare", "can
+you handle this?", "tämä kuuluu sinulle", "kan du ta hand om detta?")."""
+_UNCHECKED = re.compile(r"(?:\[ ?\]|☐|□)(?:(?!\[[ xX✓✔]?\]|☐|□|☒|☑|\n).)*")
+_CHECKED = re.compile(r"\[[xX✓✔]\]|☒|☑")
 _MOBILE_FOOTER = re.compile(
     r"^\s*(sent\s+from\s+my\s+\w+|get\s+outlook\s+for\s+\w+|l[aä]hetetty\s+(iphonesta|"
     r"androidista|android-\w+|\w+-laitteesta|mobiilista|puhelimesta)|skickat\s+fr[aå]n\s+min\s+\w+)",
@@ -262,25 +276,69 @@ def new_text(body: str) -> str:
     return "\n".join(line for line in new if not line.lstrip().startswith(">"))
 
 
-def clean_body(body: str) -> CleanText:
-    """Reduce a body to the sender's own words (see module docstring)."""
+def is_forward_subject(subject: str) -> bool:
+    """"FW: x", "VL: x", "VS: VL: x": the mail passes another one on."""
+    return bool(_FORWARD_SUBJECT.match(subject or ""))
+
+
+def tick_boxes(text: str) -> str:
+    """A filled-in form as what it asks: options left unticked ("[ ] Radering") go, the
+    ticked ones ("[x] Tillgång") stay without their box. A form lists every right; only the
+    ticked ones are asked for."""
+    if "[" not in text and not any(ch in text for ch in "☐□☒☑"):
+        return text
+    return _CHECKED.sub(" ", _UNCHECKED.sub(" ", text))
+
+
+def _is_forward(new: list[str], old: list[str], quoted: list[str], forwarded: bool) -> bool:
+    """Whether the forwarded (or '>'-quoted) mail below speaks for the sender: a forward by its
+    subject ("FW:", "VL:"), whatever the note on top says (a colleague passing on a customer's
+    mail writes a line or a page about it, the request is below); or a short note above a
+    marked forward ("---- Forwarded message ----") or above quoted mail the note says it
+    passes on ("FYI", "laitan eteenpäin", "skickar vidare")."""
+    if not (old or quoted):
+        return False
+    if forwarded:
+        return True
+    if _word_count(new) >= SHORT_FORWARD_NOTE:
+        return False
+    return bool(old and _FORWARD_MARK.search(old[0])) or bool(
+        _FORWARD_NOTE.search(" ".join(new)))
+
+
+def _unquote(lines: list[str]) -> list[str]:
+    return [re.sub(r"^\s*>\s?", "", line) for line in lines]
+
+
+def clean_body(body: str, *, forwarded: bool = False) -> CleanText:
+    """Reduce a body to the sender's own words (see module docstring). `forwarded`: the
+    subject says the mail is a forward (:func:`is_forward_subject`)."""
     text = body[:MAX_BODY_CHARS].replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     if looks_like_html(text):
         text = html_to_text(text)
     if "-----BEGIN PGP" in text:
         text = _PGP_HEAD.sub("", _PGP_BLOCK.sub("", text))
         text = re.sub(r"(?m)^- (?=-)", "", text)  # dash-escaped lines
+    text = tick_boxes(text)
     lines = text.split("\n")
     new, old = _strip_quoted(lines)
     new_end = min(len(text), sum(len(line) + 1 for line in new))
+    quoted = [line for line in new if line.lstrip().startswith(">")]
     new = [line for line in new if not line.lstrip().startswith(">")]
-    if old and _FORWARD_MARK.search(old[0]) and _word_count(new) < SHORT_FORWARD_NOTE:
-        # A bare forward, or "my lawyer told me to send this" on top of one: the forwarded
-        # message is what the sender means.
-        new = [*new, "", *_forwarded_content(old)]
+    passed_on: list[str] = []
+    if _is_forward(new, old, quoted, forwarded):
+        # A bare forward, "my lawyer told me to send this" or a colleague's note on top of
+        # one: the forwarded message is what the sender means.
+        passed_on = [_WS.sub(" ", line) for line in _forwarded_content(_unquote(quoted + old))]
         new_end = len(text)
     new = [_WS.sub(" ", line) for line in new]
     own_lines, sig_lines = _split_signature(new)
+    if passed_on:
+        # The note's signature and the forwarded mail's are split apart each on its own, so a
+        # "Thanks, Mark" in the note does not swallow the forwarded request as a signature.
+        more_own, more_sig = _split_signature(passed_on)
+        own_lines = [*own_lines, "", *more_own]
+        sig_lines = [*sig_lines, "", *more_sig]
     own = _drop_disclaimers("\n".join(own_lines)).strip()
     signature = _drop_disclaimers("\n".join(sig_lines)).strip()
     if not own and signature:

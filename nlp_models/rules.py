@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from nlp_models.articles import asked_rights
+from nlp_models.articles import asked_rights, named_rights, not_asked, recites, sentences_of
 from nlp_models.features import strip_reply_prefix
 from nlp_models.preprocess import fold
 
@@ -86,8 +86,33 @@ def rule_labels(subject: str, text: str) -> set[str]:
     if is_reply:
         subject = ""  # inherited from the mail answered ("SV: Ditt registerutdrag")
     folded_subject, folded_text = fold(subject), fold(text[:20_000])
-    named = legal_names(f"{folded_subject}\n{folded_text}")
-    return named | asked_rights(folded_subject, folded_text)
+    return (asked_legal_names(folded_subject, folded_text)
+            | asked_rights(folded_subject, folded_text))
+
+
+RECITAL_RIGHTS = 3
+"""A sentence naming this many rights by their legal names recites them ("the right of access,
+the right to rectification, the right to erasure...")."""
+
+
+def asked_legal_names(folded_subject: str, folded_text: str) -> set[str]:
+    """Rights named by their legal names that the sender asks for. A template or a lawyer's
+    letter recites the rights ("rekisteröidyllä on muun muassa oikeus saada pääsy tietoihin,
+    oikeus tietojen oikaisemiseen...", "bland annat rätt till tillgång, rättelse, radering")
+    before asking for one: a legal name counts when it is in the subject, when it is the only
+    right the mail names (by name or article) and is not said to be unasked, or when its
+    sentence does not recite rights (:func:`nlp_models.articles.recites`) nor list three or
+    more of them."""
+    found = legal_names(folded_subject)
+    per_sentence = [(legal_names(s), s) for s in sentences_of(folded_text)]
+    named = set().union(*(names for names, _ in per_sentence)) if per_sentence else set()
+    only = len(named | named_rights(folded_text) | found) == 1
+    for names, sentence in per_sentence:
+        if not names or not_asked(sentence):
+            continue
+        if only or (len(names) < RECITAL_RIGHTS and not recites(sentence)):
+            found |= names
+    return found
 
 
 def apply_rules(scores: Mapping[str, float], labels: set[str]) -> dict[str, float]:

@@ -36,7 +36,7 @@ from nlp_models.corpus import Example, data_hash, jsonl_files, read_examples
 from nlp_models.features import MIN_COUNT, UNKNOWN_TOKEN, model_tokens
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.langid import train_language_identifier
-from nlp_models.preprocess import clean_body
+from nlp_models.preprocess import clean_body, is_forward_subject
 
 PIPE = "textcat_multilabel"
 META_FILE = "dsrbot-model.json"
@@ -72,6 +72,11 @@ def model_config(config: TrainConfig) -> dict[str, Any]:
     }
 
 
+def _own(example: Example) -> str:
+    """The sender's own words, as the classifier will read them (a forward's subject included)."""
+    return clean_body(example.body, forwarded=is_forward_subject(example.subject)).own
+
+
 @dataclass(frozen=True)
 class _Sample:
     subject: str
@@ -82,7 +87,7 @@ class _Sample:
 
 def _samples(examples: Sequence[Example]) -> list[_Sample]:
     return [
-        _Sample(e.subject, clean_body(e.body).own, frozenset(e.labels), e.lang) for e in examples
+        _Sample(e.subject, _own(e), frozenset(e.labels), e.lang) for e in examples
     ]
 
 
@@ -184,7 +189,7 @@ def train_and_save(
     examples = read_examples(train_path)
     nlp = train_textcat(examples, config, progress)
     langid = train_language_identifier(
-        (e.lang, f"{e.subject}\n{clean_body(e.body).own}") for e in examples
+        (e.lang, f"{e.subject}\n{_own(e)}") for e in examples
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out_dir / PIPELINE_DIR)

@@ -54,7 +54,8 @@ def test_out_of_fold_decision_is_the_same_rule_as_the_classifiers() -> None:
 
     oof = OutOfFold(list(examples), scores, best, garbage, gold)
     for t in (DEFAULT, Thresholds(0.45, 0.6, 0.3, 0.6, 0.9, 0.1, 0.95),
-              Thresholds(0.6, 0.9, 0.2, 0.4, sentence_review=0.8)):
+              Thresholds(0.6, 0.9, 0.2, 0.4, sentence_review=0.8),
+              Thresholds(0.5, 0.8, 0.3, 0.5, 0.9, 0.2, 0.95, sentence_claim=0.9)):
         labels, review = predict(oof, t)
         for i in range(len(examples)):
             d = decide(dict(zip(LABELS, scores[i], strict=True)), bool(garbage[i]), t,
