@@ -28,6 +28,12 @@ FORGED = (b"From: Maija Meikalainen <maija@example.fi>\nTo: info@rusttet.fi\n"
           b"Subject: Poistakaa tietoni\n\nPoistakaa kaikki tietoni rekisteristanne.\n")
 
 
+#: An ordinary mail after the split one. It says plainly what it is: the mbox reader is under
+#: test here, not the classifier (a bare "Tilaus 1234567 saapui perille." reads as a
+#: subscription matter to the model and goes to staff).
+ORDER_NOTE = b"Tilaus 1234567 saapui perille eilen. Kiitos nopeasta toimituksesta!\n"
+
+
 def _box(tmp_path: Path, *messages: bytes) -> Path:
     path = tmp_path / "wild.mbox"
     path.write_bytes(b"".join(SEP + m + b"\n" for m in messages))
@@ -53,7 +59,7 @@ def _rows(tmp_path: Path) -> list[InboundMessage]:
 def test_misquoted_from_line_does_not_split_mbox(tmp_path: Path) -> None:
     """A writer forgot to quote a body line; the forged header block after it stays body."""
     first = _headers(1) + b"Hei,\n\nalla asiakkaan viesti:\n\nFrom maija@example.fi\n" + FORGED
-    box = _box(tmp_path, first, _headers(2) + b"Tilaus 1234567 saapui perille, kiitos.\n")
+    box = _box(tmp_path, first, _headers(2) + ORDER_NOTE)
     items = list(iter_mbox(box))
     assert len(items) == 2
     assert b"From maija@example.fi\nFrom: Maija" in items[0].raw
@@ -75,7 +81,7 @@ def test_dated_from_line_that_splits_a_mime_message_holds_both_parts(tmp_path: P
     mime = (b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n')
     first = (_headers(1, mime) + b"--b1\nContent-Type: text/plain\n\nHei,\n\n"
              b"From maija@example.fi Mon Nov 23 09:00:00 2026\n" + FORGED + b"\n--b1--\n")
-    box = _box(tmp_path, first, _headers(2) + b"Tilaus 1234567 saapui perille, kiitos.\n")
+    box = _box(tmp_path, first, _headers(2) + ORDER_NOTE)
     items = list(iter_mbox(box))
     assert [i.hold for i in items] == [True, True, False]
     assert "MIME multipart" in items[1].notes[-1]
