@@ -11,10 +11,10 @@ policy machinery and the composer (``dsrbot --help`` imports this package).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mailformat.errors import DsrbotError
+from mailformat.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from mailformat.charsets import clean_text, decode_bytes
@@ -79,14 +79,7 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # mypy sees the imports above, and still flags unknown names
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
+    __getattr__ = lazy_getattr(__name__, _HOMES, globals())
 
 
 __all__ = [

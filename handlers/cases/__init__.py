@@ -31,8 +31,9 @@ mypy and import-linter the same names.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mailformat.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from handlers.cases.decisions import (
@@ -130,14 +131,7 @@ _HOMES = {
 }
 
 if not TYPE_CHECKING:  # mypy sees the imports above, and still flags unknown names
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
+    __getattr__ = lazy_getattr(__name__, _HOMES, globals())
 
 
 __all__ = [
