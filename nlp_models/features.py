@@ -11,6 +11,7 @@ still decides what the concepts mean together; the lexicon only says which words
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -172,8 +173,10 @@ _EXACT, _PREFIX = _build_index()
 _MAX_STEM = max(len(k) for k in _PREFIX)
 
 
+@functools.lru_cache(maxsize=100_000)
 def concepts_of(word: str) -> tuple[str, ...]:
-    """Concepts of a folded word: exact entries, then the longest matching stem prefix."""
+    """Concepts of a folded word: exact entries, then the longest matching stem prefix.
+    Remembered per word: mail repeats its words, and the lookup was a tenth of classifying."""
     found = _EXACT.get(word, ())
     for k in range(min(len(word), _MAX_STEM), 2, -1):
         hit = _PREFIX.get(word[:k])
