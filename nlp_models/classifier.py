@@ -11,16 +11,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy
 import spacy
 from spacy.language import Language
 
 from nlp_models import rules
+from nlp_models.bow import BagOfWords
 from nlp_models.decision import Thresholds, decide, sentences_may_decide
 from nlp_models.entities import Entity, extract_entities
 from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
@@ -106,12 +105,7 @@ class Classifier:
         self.thresholds = Thresholds.from_json(meta.get("thresholds"))
         self._nlp: Language = spacy.load(model_dir / PIPELINE_DIR)
         self._textcat = self._nlp.get_pipe(PIPE)
-        self._labels = list(self._textcat.labels)  # type: ignore[attr-defined]
-        # The bag-of-words model is `with_cpu(extract_ngrams >> resizable(sparse_linear)) >>
-        # with_cpu(logistic)`; `_predict` does `extract_ngrams`'s part itself (see there).
-        bow = self._textcat.model  # type: ignore[attr-defined]
-        self._linear = bow.layers[0].layers[0].layers[1]
-        self._output = bow.layers[1]
+        self._bow = BagOfWords(self._textcat)
         self._orths: dict[str, int] = {}
         """Token -> its hash, for tokens the vocabulary already holds a lexeme of."""
         langid_json = (model_dir / LANGID_FILE).read_text(encoding="utf-8")
@@ -136,24 +130,9 @@ class Classifier:
         return out
 
     def _predict(self, docs: list[list[int]]) -> list[dict[str, float]]:
-        """Scores for each token list, all in one batch through the model: what
-        `TextCategorizer.predict` does with `Doc`s, with `extract_ngrams` (unigrams: each
-        distinct hash in ascending order and its count) done here on the hashes."""
-        if not any(docs):
-            return [dict.fromkeys(self._labels, 0.0) for _ in docs]
-        keys: list[int] = []
-        values: list[int] = []
-        lengths = []
-        for orths in docs:
-            counted = sorted(Counter(orths).items())
-            keys.extend(k for k, _ in counted)
-            values.extend(v for _, v in counted)
-            lengths.append(len(counted))
-        linear = self._linear.predict((numpy.asarray(keys, dtype=numpy.uint64),
-                                       numpy.asarray(values, dtype="f"),
-                                       numpy.asarray(lengths, dtype="int32")))
-        rows = self._output.predict(linear)
-        return [dict(zip(self._labels, map(float, row), strict=True)) for row in rows.tolist()]
+        """Scores for each token list (see `_tokens`), all in one batch through the model."""
+        names = self._bow.labels
+        return [dict(zip(names, row, strict=True)) for row in self._bow.scores(docs)]
 
     def model_scores(self, subject: str, own: str) -> dict[str, float]:
         """The pipeline's scores for the whole mail."""
