@@ -12,6 +12,7 @@ are the same to the bit (`tests/test_nlp_bow.py` compares them with spaCy's own)
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from typing import Any
 
 import numpy
@@ -34,10 +35,13 @@ class BagOfWords:
         self.labels: list[str] = list(textcat.labels)
         self._length = int(sparse.get_dim("length"))
         n_out = int(sparse.get_dim("nO"))
-        # One row of n_out weights per hash bucket (thinc keeps them label by label).
-        self._rows = numpy.ascontiguousarray(
-            sparse.get_param("W").reshape(n_out, self._length).T)
-        self._bias = sparse.get_param("b").astype("f").reshape(1, n_out)
+        # One row of n_out weights per hash bucket (thinc keeps them label by label), then the
+        # bias and a row of zeros, so a doc's terms are rows picked by index.
+        self._rows = numpy.concatenate([
+            sparse.get_param("W").reshape(n_out, self._length).T,
+            sparse.get_param("b").reshape(1, n_out),
+            numpy.zeros((1, n_out), dtype="f"),
+        ]).astype("f")
         self._buckets: dict[int, tuple[int, int]] = {}
         """Token hash -> its two weight rows (a few per word of the vocabulary)."""
 
@@ -54,21 +58,29 @@ class BagOfWords:
         """Per doc (a list of token hashes), the probability of each label in `labels`."""
         if not any(docs):
             return [[0.0] * len(self.labels) for _ in docs]
-        sums = numpy.empty((len(docs), self._bias.shape[1]), dtype="f")
-        for n, doc in enumerate(docs):
-            counts: dict[int, int] = {}
-            for key in doc:
-                counts[key] = counts.get(key, 0) + 1
-            keys = sorted(counts)
-            rows = [self._bucket(key) for key in keys]
-            values = numpy.asarray([counts[key] for key in keys], dtype="f").reshape(-1, 1)
-            # bias, then key by key its first row and its second row times its count: the
-            # order thinc adds them in (float32 sums depend on the order).
-            terms = numpy.empty((2 * len(keys) + 1, self._bias.shape[1]), dtype="f")
-            terms[0] = self._bias
-            terms[1::2] = self._rows[[r[0] for r in rows]] * values
-            terms[2::2] = self._rows[[r[1] for r in rows]] * values
-            sums[n] = numpy.add.accumulate(terms, axis=0)[-1]
+        # Per doc: the bias, then hash by hash (ascending) its first row and its second row
+        # times its count, added in that order as thinc adds them (float32 sums depend on it).
+        # All docs at once: term t of doc n at [t, n], shorter docs padded with the zero row
+        # (adding 0.0 changes no sum), summed down the first axis one term after another.
+        buckets, bias, zero = self._buckets, self._length, self._length + 1
+        picked: list[list[int]] = []
+        times: list[list[int]] = []
+        for doc in docs:
+            counted = Counter(doc)
+            rows, values = [bias], [1]
+            for key in sorted(counted):
+                rows.extend(buckets.get(key) or self._bucket(key))
+                count = counted[key]
+                values += (count, count)
+            picked.append(rows)
+            times.append(values)
+        longest = max(map(len, picked))
+        for rows, values in zip(picked, times, strict=True):
+            rows.extend([zero] * (longest - len(rows)))
+            values.extend([0] * (longest - len(values)))
+        at = numpy.asarray(picked).T
+        terms = self._rows[at] * numpy.asarray(times, dtype="f").T[:, :, None]
+        sums = numpy.add.accumulate(terms, axis=0)[-1]
         clipped = numpy.clip(sums, -20.0, 20.0)
         probabilities = 1.0 / (1.0 + numpy.exp(-clipped))
         result: list[list[float]] = probabilities.tolist()
