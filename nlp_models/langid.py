@@ -77,8 +77,9 @@ class LanguageIdentifier:
 
     def scores(self, text: str) -> dict[str, float]:
         totals = [0.0, 0.0, 0.0]
+        cached = self._word_scores
         for word, count in Counter(_words(text)).items():
-            a, b, c = self._word_score(word)
+            a, b, c = cached.get(word) or self._word_score(word)
             totals[0] += count * a
             totals[1] += count * b
             totals[2] += count * c
