@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import spacy
-from spacy.language import Language
-
 from nlp_models import rules
 from nlp_models.bow import BagOfWords
 from nlp_models.decision import Thresholds, decide, sentences_may_decide
@@ -29,7 +26,8 @@ from nlp_models.preprocess import CleanText, clean_body, is_forward_subject, old
 from nlp_models.rectification import rectification_entities
 from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
 from nlp_models.representative import OnBehalfOf, representation
-from nlp_models.train import LANGID_FILE, PIPE, PIPELINE_DIR, read_meta
+from nlp_models.vocab import Vocabulary
+from nlp_models.model_files import LANGID_FILE, PIPELINE_DIR, read_meta
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
@@ -103,31 +101,22 @@ class Classifier:
         meta = read_meta(model_dir)
         self.version = str(meta.get("version", "unknown"))
         self.thresholds = Thresholds.from_json(meta.get("thresholds"))
-        self._nlp: Language = spacy.load(model_dir / PIPELINE_DIR)
-        self._textcat = self._nlp.get_pipe(PIPE)
-        self._bow = BagOfWords(self._textcat)
-        self._orths: dict[str, int] = {}
-        """Token -> its hash, for tokens the vocabulary already holds a lexeme of."""
+        pipeline = model_dir / PIPELINE_DIR
+        self._bow = BagOfWords.load(pipeline)
+        lang = json.loads((pipeline / "meta.json").read_text(encoding="utf-8"))["lang"]
+        self._vocab = Vocabulary.load(pipeline, lang)
         langid_json = (model_dir / LANGID_FILE).read_text(encoding="utf-8")
         self._langid = LanguageIdentifier.from_json(json.loads(langid_json))
 
     def _tokens(self, subject: str, text: str) -> list[int]:
         """The model's tokens as the hashes a spaCy `Doc` of them would hold (ORTH), without
-        building the `Doc`: that took a fifth of classifying."""
+        spaCy (see :mod:`nlp_models.vocab`)."""
         # Only tokens the model was trained on: an unseen token has no weight of its own, and
         # adding it would grow the vocabulary of a long-running process without bound.
-        known = self._nlp.vocab.strings
+        vocab = self._vocab
+        known = vocab.known
         words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, text)]
-        orths = self._orths
-        out = []
-        for word in words:
-            orth = orths.get(word)
-            if orth is None:
-                # The lexeme a `Doc` would create (its lower case, prefix, suffix and shape
-                # join the vocabulary, as they did when the `Doc` was built here).
-                orth = orths[word] = self._nlp.vocab[word].orth
-            out.append(orth)
-        return out
+        return [vocab.orth(word) for word in words]
 
     def _predict(self, docs: list[list[int]]) -> list[dict[str, float]]:
         """Scores for each token list (see `_tokens`), all in one batch through the model."""

@@ -38,10 +38,7 @@ from nlp_models.labels import LABELS, OTHER
 from nlp_models.langid import train_language_identifier
 from nlp_models.preprocess import clean_body, is_forward_subject
 
-PIPE = "textcat_multilabel"
-META_FILE = "dsrbot-model.json"
-LANGID_FILE = "langid.json"
-PIPELINE_DIR = "pipeline"
+from nlp_models.model_files import LANGID_FILE, META_FILE, PIPE, PIPELINE_DIR
 
 
 @dataclass(frozen=True)
@@ -216,9 +213,3 @@ def write_meta(out_dir: Path, meta: dict[str, Any]) -> None:
     (out_dir / META_FILE).write_text(
         json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
     )
-
-
-def read_meta(model_dir: Path) -> dict[str, Any]:
-    data = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
