@@ -67,7 +67,8 @@ def dump(out: Path, corpus: Path) -> None:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= TOLERANCE
+        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+        return numbers and abs(a - b) <= TOLERANCE
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):

@@ -22,12 +22,12 @@ from nlp_models.entities import Entity, extract_entities
 from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
+from nlp_models.model_files import LANGID_FILE, PIPELINE_DIR, read_meta
 from nlp_models.preprocess import CleanText, clean_body, is_forward_subject, older_text
 from nlp_models.rectification import rectification_entities
 from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
 from nlp_models.representative import OnBehalfOf, representation
 from nlp_models.vocab import Vocabulary
-from nlp_models.model_files import LANGID_FILE, PIPELINE_DIR, read_meta
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 

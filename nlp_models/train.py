@@ -36,9 +36,8 @@ from nlp_models.corpus import Example, data_hash, jsonl_files, read_examples
 from nlp_models.features import MIN_COUNT, UNKNOWN_TOKEN, model_tokens
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.langid import train_language_identifier
-from nlp_models.preprocess import clean_body, is_forward_subject
-
 from nlp_models.model_files import LANGID_FILE, META_FILE, PIPE, PIPELINE_DIR
+from nlp_models.preprocess import clean_body, is_forward_subject
 
 
 @dataclass(frozen=True)

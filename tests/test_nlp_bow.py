@@ -58,7 +58,7 @@ def test_token_hashes_shapes_and_symbols_are_spacys() -> None:
     strings = json.loads((PIPELINE / "vocab" / "strings.json").read_text(encoding="utf-8"))
     strings += ["", "ä", "€uro", "日本語のテキスト", "x" * 17, "#unk"]
     assert all(hash_string(s) == spacy_hash_string(s) for s in strings if s)
-    assert all(word_shape(s) == spacy_word_shape(s) for s in strings + ["A" * 120])
+    assert all(word_shape(s) == spacy_word_shape(s) for s in [*strings, "A" * 120])
     assert json.loads(_SYMBOLS_FILE.read_text(encoding="utf-8")) == dict(spacy.symbols.IDS)
 
 
