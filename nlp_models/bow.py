@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import struct
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +85,11 @@ class BagOfWords:
         times: list[list[int]] = []
         for doc in docs:
             counted = Counter(doc)
-            rows, values = [bias], [1]
-            for key in sorted(counted):
-                rows.extend(buckets.get(key) or self._bucket(key))
-                count = counted[key]
-                values += (count, count)
-            picked.append(rows)
-            times.append(values)
+            keys = sorted(counted)
+            pairs = [found if (found := buckets.get(key)) else self._bucket(key) for key in keys]
+            counts = [counted[key] for key in keys]
+            picked.append([bias, *chain.from_iterable(pairs)])
+            times.append([1, *chain.from_iterable(zip(counts, counts, strict=True))])
         longest = max(map(len, picked))
         for rows, values in zip(picked, times, strict=True):
             rows.extend([zero] * (longest - len(rows)))

@@ -116,7 +116,9 @@ class Classifier:
         vocab = self._vocab
         known = vocab.known
         words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, text)]
-        return [vocab.orth(word) for word in words]
+        made = vocab.orths
+        return [orth if (orth := made.get(word)) is not None else vocab.orth(word)
+                for word in words]
 
     def _predict(self, docs: list[list[int]]) -> list[dict[str, float]]:
         """Scores for each token list (see `_tokens`), all in one batch through the model."""

@@ -81,8 +81,8 @@ class Vocabulary:
         self._lang = lang
         self.known: set[str] = {"", *strings, *symbols}
         """Strings spaCy's `StringStore` holds now (`token in known`)."""
-        self._orths: dict[str, int] = {}
-        """Tokens whose lexeme has been made -> their hash."""
+        self.orths: dict[str, int] = {}
+        """Tokens whose lexeme has been made -> their hash (read-only outside)."""
 
     @classmethod
     def load(cls, pipeline_dir: Path, lang: str) -> Vocabulary:
@@ -94,10 +94,10 @@ class Vocabulary:
         """The hash of a known token (ORTH), making its lexeme the first time (see above).
         Norm is lower case here: spaCy's norm exceptions are punctuation and currency signs,
         never a token of ours."""
-        found = self._orths.get(token)
+        found = self.orths.get(token)
         if found is None:
             symbol = self._symbols.get(token)
-            found = self._orths[token] = hash_string(token) if symbol is None else symbol
+            found = self.orths[token] = hash_string(token) if symbol is None else symbol
             self.known.update((token, token.lower(), token[:1], token[-3:], word_shape(token),
                                self._lang))
         return found
