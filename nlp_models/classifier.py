@@ -36,10 +36,10 @@ REMINDER_CHARS = 20_000
 RULES_UNLESS_OTHER = 0.5
 """The rules do not lift a mail the model finds this likely to ask nothing."""
 
-_LETTER = re.compile(r"[^\W\d_]")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _BLOB = re.compile(r"[A-Za-z0-9+/=]{60,}")
 _VISIBLE = re.compile(r"\S")
-_SPACE = re.compile(r"\s")
+_SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
@@ -72,8 +72,8 @@ def is_garbage(text: str) -> bool:
         return True
     # Encoded blobs (base64, signatures) beside a few real words do not make the words garbage.
     readable = _BLOB.sub(" ", sample)
-    visible = len(readable) - len(_SPACE.findall(readable))
-    letters = len(_LETTER.findall(readable))
+    visible = len(_SPACES.sub("", readable))
+    letters = len(readable) - len(_LETTERS.sub("", readable))
     return letters < 2 or letters / max(1, visible) < 0.5
 
 
