@@ -207,6 +207,8 @@ _ALIGNED = _aligned_table()
 def fold_aligned(text: str) -> str:
     """`fold` that keeps every offset (one character in, one out): for spans found in folded
     text that must point back into `text`. Covers the Latin alphabets; others are lower-cased."""
+    if text.isascii():  # the table only lower-cases ASCII
+        return text.lower()
     translated = text.translate(_ALIGNED)
     lowered = translated.lower()
     if len(lowered) == len(text):
