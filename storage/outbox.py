@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from mailformat import (
@@ -36,7 +37,7 @@ from mailformat import (
     is_forwarded_mail,
     thread_headers,
 )
-from storage import audit, chat_outbox
+from storage import audit, chat_outbox, txmemo
 from storage.models import OutboundAttachment, OutboundMessage, OutboundState
 
 __all__ = [
@@ -128,6 +129,7 @@ def enqueue(
     address = check_recipient(recipient)
     now = now or datetime.now(UTC)
     row = OutboundMessage(
+        id=_next_id(session),
         message_id=new_message_id(domain, case_id),
         case_id=case_id,
         kind=kind,
@@ -144,8 +146,7 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # written with the session's next flush, in the caller's transaction
     assert row.id is not None
     for position, attachment in enumerate(attachments or ()):
         # A forwarded mail keeps its type (the composer attaches it whole, never base64).
@@ -161,6 +162,26 @@ def enqueue(
         "outbound_id": row.id, "kind": kind, "attachments": len(attachments or ()),
     })
     return row
+
+
+def _next_id(session: Session) -> int:
+    """The new row's id, known before it is written: the audit entry names it.
+
+    Flushing the row to learn its id cost a flush per letter (every pending row of a batch's
+    transaction, a statement each). SQLite: the transaction holds the write lock (``BEGIN
+    IMMEDIATE``), so the last id is read once per transaction and counted on, as SQLite's own
+    rowid would be (max + 1); any rollback, also of a savepoint, forgets it (:mod:`txmemo`).
+    PostgreSQL: the column's sequence, as the INSERT would have used it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('outboundmessage', 'id'))")).scalar_one())
+    known = txmemo.memo(session, "outbox")
+    if "last" not in known:
+        known["last"] = int(session.execute(
+            select(func.max(OutboundMessage.id))).scalar_one() or 0)
+    known["last"] += 1
+    return int(known["last"])
 
 
 def find_by_key(session: Session, dedupe_key: str) -> OutboundMessage | None:
