@@ -255,8 +255,11 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                             "(non-ASCII), which outgoing mail cannot address; staff to reply")
     elif reachable_address(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
+        # The day of receipt as the letter prints it (in the organisation's zone): with the
+        # date, not the moment, one rendering of the receipt serves the day's cases.
+        received_on = work.received_at.astimezone(ctx.org.timezone).date()
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
-                    context={"received_at": work.received_at, "due_date": case.due_date,
+                    context={"received_at": received_on, "due_date": case.due_date,
                              "types": types})
     return None
 
