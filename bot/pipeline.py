@@ -159,11 +159,18 @@ def process_one(db: Database, settings: Settings, inbound_id: int) -> str:
 
 
 def _load(db: Database, ids: list[int]) -> list[Work]:
+    """What the CPU stages need of each row still ``received``: its columns, not ORM objects
+    (the batch's transaction reads the rows again, under lock)."""
+    m = InboundMessage
     with db.read_session() as session:
-        rows = session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(ids))
-                            .where(col(InboundMessage.state) == InboundState.RECEIVED)
-                            .order_by(col(InboundMessage.id))).all()
-        return [Work.from_row(row) for row in rows]
+        rows = session.execute(
+            select(col(m.id), col(m.raw), col(m.channel), col(m.envelope_from),
+                   col(m.received_at), col(m.reasons))
+            .where(col(m.id).in_(ids)).where(col(m.state) == InboundState.RECEIVED)
+            .order_by(col(m.id))).all()
+    return [Work(inbound_id=row.id, raw=row.raw, channel=row.channel,
+                 envelope_from=row.envelope_from, received_at=row.received_at,
+                 reasons=list(row.reasons)) for row in rows]
 
 
 def process_pending(

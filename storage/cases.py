@@ -143,7 +143,8 @@ def add_thread_ref(session: Session, case: Case, message_id: str) -> bool:
     case.thread_message_ids = [*case.thread_message_ids, message_id]
     case.updated_at = datetime.now(UTC)
     session.add(case)
-    session.add(CaseThreadRef(case_id=case.id, message_id=message_id))
+    session.add(CaseThreadRef(id=txmemo.next_row_id(session, CaseThreadRef), case_id=case.id,
+                              message_id=message_id))
     return True
 
 

@@ -148,6 +148,9 @@ def enqueue(
     )
     session.add(row)  # written with the session's next flush, in the caller's transaction
     assert row.id is not None
+    if attachments:
+        # No ORM relationship orders the two tables: the row goes first, for the foreign key.
+        session.flush()
     for position, attachment in enumerate(attachments or ()):
         # A forwarded mail keeps its type (the composer attaches it whole, never base64).
         maintype, subtype = (("message", "rfc822") if is_forwarded_mail(attachment)
@@ -168,20 +171,14 @@ def _next_id(session: Session) -> int:
     """The new row's id, known before it is written: the audit entry names it.
 
     Flushing the row to learn its id cost a flush per letter (every pending row of a batch's
-    transaction, a statement each). SQLite: the transaction holds the write lock (``BEGIN
-    IMMEDIATE``), so the last id is read once per transaction and counted on, as SQLite's own
-    rowid would be (max + 1); any rollback, also of a savepoint, forgets it (:mod:`txmemo`).
-    PostgreSQL: the column's sequence, as the INSERT would have used it.
+    transaction, a statement each). SQLite: counted in the transaction
+    (:func:`txmemo.next_row_id`); PostgreSQL: the column's sequence, as the INSERT would.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return int(session.execute(text(
-            "SELECT nextval(pg_get_serial_sequence('outboundmessage', 'id'))")).scalar_one())
-    known = txmemo.memo(session, "outbox")
-    if "last" not in known:
-        known["last"] = int(session.execute(
-            select(func.max(OutboundMessage.id))).scalar_one() or 0)
-    known["last"] += 1
-    return int(known["last"])
+    known = txmemo.next_row_id(session, OutboundMessage)
+    if known is not None:
+        return known
+    return int(session.execute(text(
+        "SELECT nextval(pg_get_serial_sequence('outboundmessage', 'id'))")).scalar_one())
 
 
 def find_by_key(session: Session, dedupe_key: str) -> OutboundMessage | None:
