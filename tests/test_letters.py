@@ -272,7 +272,7 @@ def test_every_receipt_reads_as_if_written_for_its_case_alone(language: str) -> 
     evening = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)  # 2 March in Helsinki
     for n, case_id in enumerate(("DSR-2026-0001", "DSR-2026-0002", "DSR-2026-123456",
                                  "DSR-2026-0001")):
-        base = {"org": ORG, "case_id": case_id, "due_date": date(2026, 4, 2 + n % 2),
+        base = {"org": ORG, "case_id": case_id, "due_date": date(2026, 4, 2 + n // 2),
                 "types": [["erasure", "marketing_optout"], ["access"]][n % 2]}
         fresh = LetterRenderer().render("receipt", language, {**base, "received_at": evening},
                                         tz=zone)
