@@ -14,6 +14,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 _INFO = "dsrbot_txmemo"
+#: Kept for the session's life (the memo itself is dropped): its listeners are registered.
+_LISTENING = "dsrbot_txmemo_listening"
 
 
 def _forget(session: Session, *_args: object) -> None:
@@ -27,9 +29,11 @@ def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
 
 def memo(session: Session, name: str) -> dict[Any, Any]:
     """The transaction's memo called ``name`` (empty when it starts or after a rollback)."""
-    if not event.contains(session, "after_soft_rollback", _forget):
-        event.listen(session, "after_soft_rollback", _forget)
-        event.listen(session, "after_transaction_end", _forget_at_end)
+    if _LISTENING not in session.info:  # (``event.contains`` on every call cost more)
+        if not event.contains(session, "after_soft_rollback", _forget):
+            event.listen(session, "after_soft_rollback", _forget)
+            event.listen(session, "after_transaction_end", _forget_at_end)
+        session.info[_LISTENING] = True
     memos: dict[str, dict[Any, Any]] = session.info.setdefault(_INFO, {})
     return memos.setdefault(name, {})
 
