@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from bot.clock import SystemClock
 from bot.cpu_worker import CpuRunner, CpuStages, Done, InProcessRunner, Interrupted, run_stages
