@@ -9,13 +9,17 @@ replaced. The worker is started with ``forkserver`` (never ``fork``: the service
 and kept warm with the model loaded.
 
 Messages are sent ahead (the worker classifies the next batch while the service commits the
-last one); each reports when it starts a stage, with a monotonic time stamp, so the deadline
-counts from when the worker began that message, not from when the service came to read it.
+last one). The worker posts which message it is on, its stage and since when (a monotonic
+time stamp) on a :class:`Board` in shared memory, which the service's timer reads when it
+wakes: the deadline counts from when the worker began that message, not from when the service
+came to read it, and the pipe carries only one outcome per message (four stage reports per
+mail through the pipe cost the main process as much CPU as a tenth of its commit work).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import time
 from collections import deque
@@ -131,7 +135,49 @@ class InProcessRunner:
         self._queue.clear()
 
 
-def _serve(conn: Connection, policy: IntakePolicy, warm_up: bool) -> None:
+class Board:
+    """Where the worker is, in shared memory: the count of messages it has begun, the index of
+    the stage the last one is in (-1 once it is finished) and when it began (monotonic).
+
+    Written only by the worker, read by the service's timer. A version counter, odd while a
+    write is under way (a seqlock), keeps a reader from mixing two messages' fields; no lock,
+    so a worker killed mid-write can never block the service.
+    """
+
+    def __init__(self, mp: Any) -> None:
+        self.cells = mp.RawArray("d", 4)  # version, begun, stage, since
+
+    def _write(self, begun: float, stage: float, since: float) -> None:
+        cells = self.cells
+        cells[0] += 1
+        cells[1], cells[2], cells[3] = begun, stage, since
+        cells[0] += 1
+
+    def begin(self, begun: int) -> None:
+        self._write(begun, 0, time.monotonic())
+
+    def stage(self, index: int) -> None:
+        cells = self.cells
+        self._write(cells[1], index, cells[3])
+
+    def finish(self) -> None:
+        cells = self.cells
+        self._write(cells[1], -1, cells[3])
+
+    def read(self) -> tuple[int, int, float]:
+        """(messages begun, stage index or -1, since); a consistent snapshot if one is had
+        within a few tries (a write takes well under a microsecond), else the last read."""
+        cells = self.cells
+        snapshot = (0, -1, 0.0)
+        for _ in range(100):
+            version = cells[0]
+            snapshot = (int(cells[1]), int(cells[2]), cells[3])
+            if version % 2 == 0 and cells[0] == version:
+                break
+        return snapshot
+
+
+def _serve(conn: Connection, policy: IntakePolicy, warm_up: bool, board: Board) -> None:
     """The worker's loop: load the model once, then run the stages of each message sent."""
     from bot.pipeline import cpu_stages  # the table lives with the pipeline
 
@@ -140,16 +186,22 @@ def _serve(conn: Connection, policy: IntakePolicy, warm_up: bool) -> None:
         warm = Work(inbound_id=0, raw=text.encode(), channel="warm-up", envelope_from="",
                     received_at=datetime.now(UTC))
         run_stages(stages, warm, intake.Context(policy=policy, now=datetime.now(UTC)))
-    conn.send(("ready",))
+    names = tuple(name for name, _run in stages)
+    index = {name: i for i, name in enumerate(names)}
+    conn.send(("ready", names))
+    begun = 0
     while True:
         try:
             job = conn.recv()
         except EOFError:  # the service has gone
             return
         work, now = job
+        begun += 1
+        board.begin(begun)
         outcome = run_stages(stages, work, intake.Context(policy=policy, now=now),
-                             lambda name: conn.send(("stage", name, time.monotonic())))
-        conn.send(("outcome", outcome))
+                             lambda name: board.stage(index[name]))
+        board.finish()  # before the send, which may wait for the service to read the pipe
+        conn.send(outcome)
 
 
 class WorkerProcess:
@@ -165,8 +217,11 @@ class WorkerProcess:
         self._conn: Connection | None = None
         #: Sent and not yet answered, oldest first (resent to a new worker after a kill).
         self._pending: deque[tuple[Work, datetime]] = deque()
-        #: The stage the oldest pending message is in, and since when (monotonic).
-        self._stage: tuple[str, float] | None = None
+        #: The current worker's board, its stage names, and how many outcomes it has sent
+        #: (so the oldest pending message is the ``answered + 1``-th it was sent).
+        self._board: Board | None = None
+        self._names: tuple[str, ...] = ()
+        self._answered = 0
         #: When the oldest pending message became the oldest (monotonic), before any stage.
         self._head_since = time.monotonic()
         self.replaced = 0
@@ -174,11 +229,13 @@ class WorkerProcess:
     def start(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Start a worker and wait until its model is loaded."""
         parent, child = self._mp.Pipe()
-        process = self._mp.Process(target=_serve, args=(child, self._policy, self._warm_up),
+        board = Board(self._mp)
+        process = self._mp.Process(target=_serve,
+                                   args=(child, self._policy, self._warm_up, board),
                                    name="dsrbot-cpu-worker", daemon=True)
         process.start()
         child.close()
-        self._process, self._conn = process, parent
+        self._process, self._conn, self._board = process, parent, board
         deadline = time.monotonic() + WARM_UP_SECONDS
         while not parent.poll(POLL_SECONDS):
             if should_stop():
@@ -188,10 +245,11 @@ class WorkerProcess:
                 self.close()
                 raise RuntimeError("the CPU worker did not start")
         try:
-            parent.recv()  # ("ready",)
+            self._names = parent.recv()[1]  # ("ready", stage names)
         except EOFError:
             self.close()
             raise RuntimeError("the CPU worker exited while starting") from None
+        self._answered = 0
         for work, now in self._pending:  # what the last worker had not finished
             parent.send((work, now))
         self._head_since = time.monotonic()
@@ -218,46 +276,56 @@ class WorkerProcess:
                 wait = min(wait, max(self._deadline() - time.monotonic(), 0.0))
             try:
                 ready = self._conn.poll(wait)
-                message = self._conn.recv() if ready else None
+                outcome: Outcome | None = self._conn.recv() if ready else None
             except (EOFError, OSError):  # the worker died (killed from outside, out of memory)
                 return self._lost("worker exited")
-            if message is None:
+            if outcome is None:
                 if self._pending and time.monotonic() > self._deadline():
                     return self._overran()
                 continue
-            if message[0] == "stage":  # the budget counts from the message's first stage
-                since = message[2] if self._stage is None else self._stage[1]
-                self._stage = (message[1], since)
-                continue
             self._pending.popleft()
-            self._stage = None
+            self._answered += 1
             self._head_since = time.monotonic()
-            outcome: Outcome = message[1]
             return outcome
+
+    def _head_stage(self) -> tuple[str, float] | None:
+        """The stage the oldest pending message is in and since when its first stage began;
+        None if the worker has not begun it, or has finished it (its outcome is on the way)."""
+        if self._board is None:
+            return None
+        begun, stage, since = self._board.read()
+        if begun != self._answered + 1 or not 0 <= stage < len(self._names):
+            return None
+        return self._names[stage], since
 
     def _deadline(self) -> float:
         """When the oldest pending message overruns: the budget from its first stage, or, if
         the worker has not begun it, the budget and a grace from when it became the oldest."""
-        if self._stage is not None:
-            return self._stage[1] + self._max
+        head = self._head_stage()
+        if head is not None:
+            return head[1] + self._max
+        if self._board is not None and self._board.read()[0] > self._answered:
+            return math.inf  # finished: the outcome is in the pipe or being written to it
         return self._head_since + self._max + START_GRACE_SECONDS
 
     def _overran(self) -> Outcome:
+        head = self._head_stage()
         work, _now = self._pending.popleft()
-        stage = self._stage[0] if self._stage else "parse"
+        stage = head[0] if head else "parse"
         log.warning("message overran its budget in %s inbound_id=%s; worker replaced",
                     stage, work.inbound_id)
         self._kill()
         return Overran(work, stage)
 
     def _lost(self, reason: str) -> Outcome:
+        head = self._head_stage()
         work, _now = self._pending.popleft()
-        stage = self._stage[0] if self._stage else "parse"
+        stage = head[0] if head else "parse"
         self._kill()
         return Failed(work, stage, reason)
 
     def _kill(self) -> None:
-        self._stage = None
+        self._board = None
         self.replaced += 1
         if self._process is not None:
             self._process.kill()
@@ -269,7 +337,7 @@ class WorkerProcess:
     def close(self) -> None:
         """Stop the worker; what it had in hand stays ``received`` in the database."""
         self._pending.clear()
-        self._stage = None
+        self._board = None
         if self._process is not None:
             self._process.kill()
             self._process.join(5)
