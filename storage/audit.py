@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from storage import txmemo
+from storage import rows, txmemo
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -136,17 +136,17 @@ def record(
         raise AuditKeyError("the audit log is keyed: set DSRBOT_AUDIT__KEY or audit.key_file "
                             "to write to it; nothing was changed")
     extra = session.info.get(CONTEXT_INFO) or {}
-    entry = AuditEntry(
-        id=last[0] + 1 if last else 1,
-        at=at or datetime.now(UTC),
-        actor=actor,
-        action=action,
-        case_id=case_id,
-        customer_number=customer_number,
-        details={**(details or {}), **extra},
-        prev_hash=last[1] if last else GENESIS,
-        hash="",
-    )
+    entry = rows.build(AuditEntry, {  # ~2 entries per mail in a batch: the cheap constructor
+        "id": last[0] + 1 if last else 1,
+        "at": at or datetime.now(UTC),
+        "actor": actor,
+        "action": action,
+        "case_id": case_id,
+        "customer_number": customer_number,
+        "details": {**(details or {}), **extra},
+        "prev_hash": last[1] if last else GENESIS,
+        "hash": "",
+    })
     entry.hash = entry_hash(entry, key)
     session.add(entry)
     txmemo.memo(session, "audit")["head"] = (entry.id, entry.hash)
