@@ -17,7 +17,6 @@ from handlers import challenge as challenges
 from storage import cases as store
 from storage.db import Database
 from storage.models import (
-    AuditEntry,
     CaseStatus,
     ChatNotification,
     Customer,
@@ -26,6 +25,7 @@ from storage.models import (
     SentReminder,
 )
 from tests import factories
+from tests.db_reads import audit_actions as audit_actions
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -128,12 +128,6 @@ def letters_of_case(db: Database, case_id: str) -> list[OutboundMessage]:
     with db.read_session() as s:
         return list(s.exec(select(OutboundMessage).where(col(OutboundMessage.case_id) == case_id)
                            .order_by(col(OutboundMessage.id))).all())
-
-
-def audit_actions(db: Database, action: str) -> list[AuditEntry]:
-    with db.read_session() as s:
-        return list(s.exec(select(AuditEntry).where(col(AuditEntry.action) == action)
-                           .order_by(col(AuditEntry.id))).all())
 
 
 def days(first: str, last: str) -> list[date]:

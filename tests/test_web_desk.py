@@ -21,9 +21,10 @@ from starlette.testclient import TestClient
 from bot.settings import Settings
 from bot.web.routes_report import csv_text, load_report
 from storage.db import Database
-from storage.models import AuditEntry, Case, Customer, OutboundMessage
+from storage.models import Customer, OutboundMessage
 from storage.staff_logins import StaffLogin
 from tests import web_kit as kit
+from tests.db_reads import audit_actions, case_row
 
 
 class Clock:
@@ -56,19 +57,6 @@ def web(desk: tuple[Path, Settings], db: Database, clock: Clock) -> Iterator[Tes
 @pytest.fixture
 def case_id(db: Database) -> str:
     return kit.make_case(db, customer_id=kit.add_customer(db))
-
-
-def audit_actions(db: Database, action: str) -> list[AuditEntry]:
-    with db.read_session() as s:
-        return list(s.exec(select(AuditEntry).where(col(AuditEntry.action) == action)
-                           .order_by(col(AuditEntry.id))).all())
-
-
-def case_row(db: Database, case_id: str) -> Case:
-    with db.read_session() as s:
-        found = s.get(Case, case_id)
-        assert found is not None
-        return found
 
 
 # --- login, sessions, throttling -----------------------------------------------------------------

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 from starlette.testclient import TestClient
 
 from storage.db import Database
-from storage.models import AuditEntry, Case, Customer, OutboundMessage
+from storage.models import Customer, OutboundMessage
 from tests import web_kit as kit
+from tests.db_reads import audit_actions, case_row
 
 
 @pytest.fixture
@@ -31,18 +32,6 @@ def web(tmp_path: Path, db: Database) -> Iterator[TestClient]:
 @pytest.fixture
 def case_id(db: Database) -> str:
     return kit.make_case(db, customer_id=kit.add_customer(db))
-
-
-def audit_actions(db: Database, action: str) -> list[AuditEntry]:
-    with db.read_session() as s:
-        return list(s.exec(select(AuditEntry).where(col(AuditEntry.action) == action)).all())
-
-
-def case_row(db: Database, case_id: str) -> Case:
-    with db.read_session() as s:
-        found = s.get(Case, case_id)
-        assert found is not None
-        return found
 
 
 def test_ban_sets_the_customer_flag_and_confirms_to_the_registered_address(
