@@ -70,7 +70,7 @@ def main() -> None:
     p50 = statistics.median(timings) * 1000
     p99 = timings[int(len(timings) * 0.99) - 1] * 1000
     print(f"messages:        {len(timings)} ({len(messages)} distinct x {args.rounds})")
-    print(f"model load:      {load_s:.3f} s wall, {load_cpu:.3f} s CPU (imports + spaCy pipeline"
+    print(f"model load:      {load_s:.3f} s wall, {load_cpu:.3f} s CPU (imports + pipeline"
           " + language profiles)")
     print(f"throughput:      {len(timings) / wall:.0f} messages/s wall clock, "
           f"{len(timings) / cpu:.0f} messages per CPU second (one process, one thread)")

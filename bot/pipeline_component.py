@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from bot.cpu_worker import WorkerProcess
-from bot.pipeline import run_once
+from bot.pipeline import run_once, warm_up
 from bot.policy_from_settings import intake_policy
 from bot.settings import Settings
 from storage.db import Database
@@ -45,8 +45,16 @@ class PipelineComponent:
         """Start the worker (its model loaded) before the receivers open: once the port
         answers, mail is processed at full speed."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._worker.start, lambda: self._stopping)
+        # This process's own first-use loading, while the worker loads its model.
+        await asyncio.gather(asyncio.to_thread(self._worker.start, lambda: self._stopping),
+                             asyncio.to_thread(self._warm_up))
         self._task = asyncio.create_task(self._run(), name="pipeline")
+
+    def _warm_up(self) -> None:
+        try:
+            warm_up(self._settings)
+        except Exception:  # the first batch loads it then, and reports what is wrong
+            log.exception("pipeline warm-up failed")
 
     async def _run(self) -> None:
         while not self._stopping:

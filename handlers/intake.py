@@ -47,6 +47,7 @@ from mailformat.cleaning import reachable_address, writable_address
 from nlp_models import classify
 from nlp_models.labels import REQUEST_LABELS
 from nlp_models.preprocess import MAX_BODY_CHARS
+from storage import cases as case_store
 from storage import inbox, used_signatures
 from storage import register as reg
 from storage.candidates import find_candidates
@@ -182,11 +183,17 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
         bounded = replace(msg, text=msg.text[:IDENTITY_TEXT_CHARS])
         work.reasons.append(f"text cut: identity searched its first {IDENTITY_TEXT_CHARS:,} "
                             "characters for customer numbers and addresses")
-    registered = list(reg.customers_by_email(session, msg.from_address))
-    # Numbers, phones, addresses, and names in any inflection ("Matti Virtasen"): third parties.
-    candidates = list(find_candidates(session, _keys(work, bounded.text)))
-    candidates += [c for c in named_customers(session, bounded.text)
-                   if all(c.id != known.id for known in candidates)]
+    # Read without flushing what the batch's earlier messages wrote: intake never adds a
+    # customer nor changes what these queries match on (address, number, phone, name), so
+    # the rows found are the same, and the batch's rows are written together at its end
+    # instead of a flush (a statement per row) before every request.
+    with session.no_autoflush:
+        registered = list(reg.customers_by_email(session, msg.from_address))
+        # Numbers, phones, addresses, and names in any inflection ("Matti Virtasen"): third
+        # parties.
+        candidates = list(find_candidates(session, _keys(work, bounded.text)))
+        candidates += [c for c in named_customers(session, bounded.text)
+                       if all(c.id != known.id for known in candidates)]
     identity = ctx.policy.identity
     # A valid signature counts only over this request, recently, and for one case only.
     asks = any(label in REQUEST_LABELS for label in work.result.labels)
@@ -248,15 +255,18 @@ def case_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
                             "(non-ASCII), which outgoing mail cannot address; staff to reply")
     elif reachable_address(msg.from_address):
         # The receipt reveals nothing personal, so it goes to the sender, whoever that is.
+        # The day of receipt as the letter prints it (in the organisation's zone): with the
+        # date, not the moment, one rendering of the receipt serves the day's cases.
+        received_on = work.received_at.astimezone(ctx.org.timezone).date()
         send_letter(session, ctx.org, case, kind="receipt", recipient=msg.from_address,
-                    context={"received_at": work.received_at, "due_date": case.due_date,
+                    context={"received_at": received_on, "due_date": case.due_date,
                              "types": types})
     return None
 
 
 def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     assert work.case_id is not None and work.assessment is not None
-    case = session.get(Case, work.case_id)
+    case = case_store.case_by_id(session, work.case_id)
     assert case is not None
     # For a representative, the sender's register entry (if any) is not the data subject's.
     owner_id = None if case.on_behalf_of else work.assessment.customer_id

@@ -15,21 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc
-
 from nlp_models import rules
+from nlp_models.bow import BagOfWords
 from nlp_models.decision import Thresholds, decide, sentences_may_decide
 from nlp_models.entities import Entity, extract_entities
 from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
+from nlp_models.model_files import LANGID_FILE, PIPELINE_DIR, read_meta
 from nlp_models.preprocess import CleanText, clean_body, is_forward_subject, older_text
 from nlp_models.rectification import rectification_entities
 from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
 from nlp_models.representative import OnBehalfOf, representation
-from nlp_models.train import LANGID_FILE, PIPE, PIPELINE_DIR, read_meta
+from nlp_models.vocab import Vocabulary
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
@@ -38,8 +36,11 @@ REMINDER_CHARS = 20_000
 RULES_UNLESS_OTHER = 0.5
 """The rules do not lift a mail the model finds this likely to ask nothing."""
 
-_LETTER = re.compile(r"[^\W\d_]")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _BLOB = re.compile(r"[A-Za-z0-9+/=]{60,}")
+_VISIBLE = re.compile(r"\S")
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,19 @@ class Classification:
 
 
 def is_garbage(text: str) -> bool:
-    """Nothing a person wrote: too few letters, control bytes, or one long encoded blob."""
+    """Nothing a person wrote: too few letters, control bytes, or one long encoded blob.
+    (Counted with regular expressions, not character by character: `\\s` is `str.isspace`.)"""
     sample = text[:20_000]
-    visible = [ch for ch in sample if not ch.isspace()]
-    if not visible:
+    if not _VISIBLE.search(sample):
         return True
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t") + sample.count("\ufffd")
+    controls = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
     if controls / len(sample) > 0.02:
         return True
     # Encoded blobs (base64, signatures) beside a few real words do not make the words garbage.
     readable = _BLOB.sub(" ", sample)
-    visible = [ch for ch in readable if not ch.isspace()]
-    letters = len(_LETTER.findall(readable))
-    return letters < 2 or letters / max(1, len(visible)) < 0.5
+    visible = len(_SPACES.sub("", readable))
+    letters = len(readable) - len(_LETTERS.sub("", readable))
+    return letters < 2 or letters / max(1, visible) < 0.5
 
 
 @dataclass(frozen=True)
@@ -100,33 +101,39 @@ class Classifier:
         meta = read_meta(model_dir)
         self.version = str(meta.get("version", "unknown"))
         self.thresholds = Thresholds.from_json(meta.get("thresholds"))
-        self._nlp: Language = spacy.load(model_dir / PIPELINE_DIR)
-        self._textcat = self._nlp.get_pipe(PIPE)
+        pipeline = model_dir / PIPELINE_DIR
+        self._bow = BagOfWords.load(pipeline)
+        lang = json.loads((pipeline / "meta.json").read_text(encoding="utf-8"))["lang"]
+        self._vocab = Vocabulary.load(pipeline, lang)
         langid_json = (model_dir / LANGID_FILE).read_text(encoding="utf-8")
         self._langid = LanguageIdentifier.from_json(json.loads(langid_json))
 
-    def _doc(self, subject: str, text: str) -> Doc:
+    def _tokens(self, subject: str, text: str) -> list[int]:
+        """The model's tokens as the hashes a spaCy `Doc` of them would hold (ORTH), without
+        spaCy (see :mod:`nlp_models.vocab`)."""
         # Only tokens the model was trained on: an unseen token has no weight of its own, and
         # adding it would grow the vocabulary of a long-running process without bound.
-        known = self._nlp.vocab.strings
+        vocab = self._vocab
+        known = vocab.known
         words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, text)]
-        return Doc(self._nlp.vocab, words=words)
+        made = vocab.orths
+        return [orth if (orth := made.get(word)) is not None else vocab.orth(word)
+                for word in words]
 
-    def _predict(self, docs: list[Doc]) -> list[dict[str, float]]:
-        """Scores for each doc, all in one batch through the model."""
-        rows = self._textcat.predict(docs)  # type: ignore[attr-defined]
-        names = list(self._textcat.labels)  # type: ignore[attr-defined]
-        return [dict(zip(names, map(float, row), strict=True)) for row in rows.tolist()]
+    def _predict(self, docs: list[list[int]]) -> list[dict[str, float]]:
+        """Scores for each token list (see `_tokens`), all in one batch through the model."""
+        names = self._bow.labels
+        return [dict(zip(names, row, strict=True)) for row in self._bow.scores(docs)]
 
     def model_scores(self, subject: str, own: str) -> dict[str, float]:
         """The pipeline's scores for the whole mail."""
-        scores = self._predict([self._doc(subject, own)])[0]
+        scores = self._predict([self._tokens(subject, own)])[0]
         return {label: scores.get(label, 0.0) for label in LABELS}
 
     def sentence_best(self, subject: str, own: str) -> dict[str, float]:
         """Per request, the best score of any one sentence scored alone."""
         parts = sentences(subject, own)
-        rows = self._predict([self._doc("", p) for p in parts]) if parts else []
+        rows = self._predict([self._tokens("", p) for p in parts]) if parts else []
         return {label: max((row.get(label, 0.0) for row in rows), default=0.0)
                 for label in REQUEST_LABELS}
 

@@ -11,6 +11,7 @@ still decides what the concepts mean together; the lexicon only says which words
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -172,8 +173,10 @@ _EXACT, _PREFIX = _build_index()
 _MAX_STEM = max(len(k) for k in _PREFIX)
 
 
+@functools.lru_cache(maxsize=100_000)
 def concepts_of(word: str) -> tuple[str, ...]:
-    """Concepts of a folded word: exact entries, then the longest matching stem prefix."""
+    """Concepts of a folded word: exact entries, then the longest matching stem prefix.
+    Remembered per word: mail repeats its words, and the lookup was a tenth of classifying."""
     found = _EXACT.get(word, ())
     for k in range(min(len(word), _MAX_STEM), 2, -1):
         hit = _PREFIX.get(word[:k])
@@ -290,12 +293,15 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
         out.append(f"@art{match.group(1) or match.group(2)}")
     for clause in _CLAUSE.split(folded):
         words = _WORD.findall(clause)
-        negated = _negation_scope(words)
+        if not words:
+            continue
+        concepts = [concepts_of(word) for word in words]
+        negated = _negation_scope(concepts)
         seen: list[str] = []
         for i, word in enumerate(words):
             if len(out) >= MAX_TOKENS:
                 return out
-            if word.startswith("#"):
+            if word[0] == "#":
                 out.append(word)
                 continue
             if word.isdigit():
@@ -304,7 +310,7 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
             out.append(marker + word)
             if len(word) > STEM_LENGTH:
                 out.append(word[:STEM_LENGTH] + "~")
-            for concept in concepts_of(word):
+            for concept in concepts[i]:
                 if concept == "negation":
                     continue
                 # "do NOT delete", "radera dem inte", "ei saa poistaa": the negated concept is
@@ -322,12 +328,13 @@ def _word_tokens(folded: str, marker: str = "") -> list[str]:
     return out
 
 
-def _negation_scope(words: list[str]) -> list[bool]:
-    """True for words within three words after, or two before, a negation word."""
-    flags = [False] * len(words)
-    for i, word in enumerate(words):
-        if "negation" in concepts_of(word):
-            for j in range(max(0, i - 2), min(len(words), i + 4)):
+def _negation_scope(concepts: list[tuple[str, ...]]) -> list[bool]:
+    """For words with these concepts: True within three words after, or two before, a negation
+    word."""
+    flags = [False] * len(concepts)
+    for i, found in enumerate(concepts):
+        if "negation" in found:
+            for j in range(max(0, i - 2), min(len(concepts), i + 4)):
                 if j != i:
                     flags[j] = True
     return flags

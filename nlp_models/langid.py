@@ -65,11 +65,13 @@ class LanguageIdentifier:
             return cached
         table, floor = self._table, self._floor
         a = b = c = 0.0
-        for gram in _word_ngrams(word):
-            row = table.get(gram, floor)
-            a += row[0]
-            b += row[1]
-            c += row[2]
+        padded = f" {word[:30]} "  # the n-grams of `_word_ngrams`, in its order
+        for n in (1, 2, 3, 4):
+            for i in range(len(padded) - n + 1):
+                row = table.get(padded[i:i + n], floor)
+                a += row[0]
+                b += row[1]
+                c += row[2]
         if len(self._word_scores) >= WORD_CACHE_SIZE:
             self._word_scores.clear()
         self._word_scores[word] = (a, b, c)
@@ -77,8 +79,9 @@ class LanguageIdentifier:
 
     def scores(self, text: str) -> dict[str, float]:
         totals = [0.0, 0.0, 0.0]
+        cached = self._word_scores
         for word, count in Counter(_words(text)).items():
-            a, b, c = self._word_score(word)
+            a, b, c = cached.get(word) or self._word_score(word)
             totals[0] += count * a
             totals[1] += count * b
             totals[2] += count * c

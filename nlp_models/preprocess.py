@@ -168,10 +168,27 @@ def looks_like_html(text: str) -> bool:
     return bool(_HTML_HINT.search(text[:5000]))
 
 
+class _WithoutCombining(dict[int, int | None]):
+    """A `str.translate` table that drops combining marks and keeps every other character.
+    Filled as characters are met (Latin and the other alphabets below U+3000 are remembered,
+    so the table stays a few thousand entries whatever a mail holds)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        if code < 0x3000:
+            self[code] = kept
+        return kept
+
+
+_NO_COMBINING = _WithoutCombining()
+
+
 def fold(text: str) -> str:
     """Lower-case and strip diacritics, so 'rekisteristä' and 'rekisterista' meet."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    lowered = text.casefold()
+    if lowered.isascii():  # NFKD leaves ASCII as it is and it has no combining marks
+        return lowered
+    return unicodedata.normalize("NFKD", lowered).translate(_NO_COMBINING)
 
 
 def _aligned_table() -> dict[int, str]:
@@ -190,6 +207,8 @@ _ALIGNED = _aligned_table()
 def fold_aligned(text: str) -> str:
     """`fold` that keeps every offset (one character in, one out): for spans found in folded
     text that must point back into `text`. Covers the Latin alphabets; others are lower-cased."""
+    if text.isascii():  # the table only lower-cases ASCII
+        return text.lower()
     translated = text.translate(_ALIGNED)
     lowered = translated.lower()
     if len(lowered) == len(text):

@@ -20,6 +20,7 @@ back into the text as written.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -214,7 +215,10 @@ def _earlier(folded: str) -> bool:
     return _EARLIER.search(folded) is not None
 
 
+@functools.lru_cache(maxsize=4)
 def _reminds(folded: str) -> bool:
+    """(Remembered for the last few texts: the classifier asks it of the same words twice, for
+    the rights a reminder names and for the earlier request, and it is the costliest search.)"""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
     return bool(_REMINDER.search(folded) or (_ARRIVED.search(folded) and _earlier(folded)))

@@ -68,8 +68,15 @@ _COMPILED: Mapping[str, re.Pattern[str]] = {
 }
 
 
+_ANY_LEGAL_NAME = re.compile("|".join(f"(?:{p.pattern})" for p in _COMPILED.values()))
+"""Matches where any right's pattern does: most sentences name no right, and one search
+tells so instead of one per right."""
+
+
 def legal_names(folded: str) -> set[str]:
     """Labels whose right is named by its legal name in folded text (no article numbers)."""
+    if not _ANY_LEGAL_NAME.search(folded):
+        return set()
     return {label for label, pattern in _COMPILED.items() if pattern.search(folded)}
 
 

@@ -36,12 +36,8 @@ from nlp_models.corpus import Example, data_hash, jsonl_files, read_examples
 from nlp_models.features import MIN_COUNT, UNKNOWN_TOKEN, model_tokens
 from nlp_models.labels import LABELS, OTHER
 from nlp_models.langid import train_language_identifier
+from nlp_models.model_files import LANGID_FILE, META_FILE, PIPE, PIPELINE_DIR
 from nlp_models.preprocess import clean_body, is_forward_subject
-
-PIPE = "textcat_multilabel"
-META_FILE = "dsrbot-model.json"
-LANGID_FILE = "langid.json"
-PIPELINE_DIR = "pipeline"
 
 
 @dataclass(frozen=True)
@@ -216,9 +212,3 @@ def write_meta(out_dir: Path, meta: dict[str, Any]) -> None:
     (out_dir / META_FILE).write_text(
         json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
     )
-
-
-def read_meta(model_dir: Path) -> dict[str, Any]:
-    data = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from mailformat import (
@@ -36,7 +37,7 @@ from mailformat import (
     is_forwarded_mail,
     thread_headers,
 )
-from storage import audit, chat_outbox
+from storage import audit, chat_outbox, txmemo
 from storage.models import OutboundAttachment, OutboundMessage, OutboundState
 
 __all__ = [
@@ -128,6 +129,7 @@ def enqueue(
     address = check_recipient(recipient)
     now = now or datetime.now(UTC)
     row = OutboundMessage(
+        id=_next_id(session),
         message_id=new_message_id(domain, case_id),
         case_id=case_id,
         kind=kind,
@@ -144,9 +146,11 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # written with the session's next flush, in the caller's transaction
     assert row.id is not None
+    if attachments:
+        # No ORM relationship orders the two tables: the row goes first, for the foreign key.
+        session.flush()
     for position, attachment in enumerate(attachments or ()):
         # A forwarded mail keeps its type (the composer attaches it whole, never base64).
         maintype, subtype = (("message", "rfc822") if is_forwarded_mail(attachment)
@@ -161,6 +165,20 @@ def enqueue(
         "outbound_id": row.id, "kind": kind, "attachments": len(attachments or ()),
     })
     return row
+
+
+def _next_id(session: Session) -> int:
+    """The new row's id, known before it is written: the audit entry names it.
+
+    Flushing the row to learn its id cost a flush per letter (every pending row of a batch's
+    transaction, a statement each). SQLite: counted in the transaction
+    (:func:`txmemo.next_row_id`); PostgreSQL: the column's sequence, as the INSERT would.
+    """
+    known = txmemo.next_row_id(session, OutboundMessage)
+    if known is not None:
+        return known
+    return int(session.execute(text(
+        "SELECT nextval(pg_get_serial_sequence('outboundmessage', 'id'))")).scalar_one())
 
 
 def find_by_key(session: Session, dedupe_key: str) -> OutboundMessage | None:

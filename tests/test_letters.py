@@ -256,3 +256,29 @@ def test_a_date_is_formatted_once_per_process_not_once_per_letter() -> None:
     second = render_letter("refusal", "fi", _context("refusal")).text
     assert first == second
     assert long_date.cache_info().misses == misses and long_date.cache_info().hits > 0
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_receipt_reads_as_if_written_for_its_case_alone(language: str) -> None:
+    """Receipts are rendered once per language and day and kept, the case id put in: each
+    must equal a receipt rendered afresh for that case, whatever its id's length, and a
+    request received late in the evening UTC is dated by the organisation's day, as before."""
+    from zoneinfo import ZoneInfo
+
+    from handlers.letters.renderer import LOCALES, LetterRenderer
+
+    zone = ZoneInfo("Europe/Helsinki")
+    kept = LetterRenderer()
+    evening = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)  # 2 March in Helsinki
+    for n, case_id in enumerate(("DSR-2026-0001", "DSR-2026-0002", "DSR-2026-123456",
+                                 "DSR-2026-0001")):
+        base = {"org": ORG, "case_id": case_id, "due_date": date(2026, 4, 2 + n // 2),
+                "types": [["erasure", "marketing_optout"], ["access"]][n % 2]}
+        fresh = LetterRenderer().render("receipt", language, {**base, "received_at": evening},
+                                        tz=zone)
+        letter = kept.render("receipt", language,
+                             {**base, "received_at": evening.astimezone(zone).date()}, tz=zone)
+        assert letter == fresh
+        assert case_id in letter.text
+        assert letter.html is not None and case_id in letter.html
+        assert long_date(date(2026, 3, 2), LOCALES[language]) in letter.text

@@ -331,3 +331,48 @@ def test_a_sender_over_the_limit_within_one_batch_is_held(
         cases = s.exec(select(Case)).all()
     assert states[3:] == ["held", "held"]
     assert len(cases) == 3
+
+
+def test_a_message_that_fails_in_a_batch_is_quarantined_alone_and_the_rest_answered(
+        db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch commits in one transaction. When one message's stage raises after its case and
+    receipt were written, only that message is quarantined: none of its rows stay, the other
+    requests get their cases and one receipt each, numbered without gaps, each receipt's
+    audit entry names its outbox row, and the audit chain verifies."""
+    import dataclasses
+
+    import bot.pipeline as pipeline
+
+    with db.session() as s:
+        for n in range(4):
+            inbox.store_inbound(s, mail("Tietojen poisto", f"Poistakaa kaikki tietoni. {n}",
+                                        sender=f"asiakas{n}@example.com"),
+                                channel="smtp", envelope_from="", envelope_to=["info@rusttet.fi"],
+                                received_at=datetime.now(UTC))
+    decide = next(st.run for st in pipeline.STAGES if st.name == "decide")
+
+    def decide_or_fail(work: object, ctx: object, session: object) -> object:
+        if work.message.from_address == "asiakas1@example.com":  # type: ignore[attr-defined]
+            raise RuntimeError("stage failed")
+        return decide(work, ctx, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "STAGES", tuple(
+        dataclasses.replace(st, run=decide_or_fail) if st.name == "decide" else st
+        for st in pipeline.STAGES))
+    run_once(db, settings)
+    with db.read_session() as s:
+        rows = list(s.exec(select(InboundMessage).order_by(InboundMessage.id)).all())  # type: ignore[arg-type]
+        cases = list(s.exec(select(Case).order_by(Case.id)).all())  # type: ignore[arg-type]
+        enqueued = {e.details["outbound_id"]: e.case_id for e in audit.iter_entries(s)
+                    if e.action == "outbox.enqueued"}
+        assert audit.verify(s).ok
+    assert [r.state for r in rows] == ["processed", "quarantined", "processed", "processed"]
+    assert "internal error while processing: RuntimeError" in rows[1].reasons
+    assert rows[1].case_id is None
+    assert sorted(c.requester for c in cases) == [
+        "asiakas0@example.com", "asiakas2@example.com", "asiakas3@example.com"]
+    assert [c.id[-4:] for c in cases] == ["0001", "0002", "0003"]
+    receipts = [r for r in outbox_rows(db) if r.kind == "receipt"]
+    assert sorted(r.recipient for r in receipts) == [
+        "asiakas0@example.com", "asiakas2@example.com", "asiakas3@example.com"]
+    assert enqueued == {r.id: r.case_id for r in receipts}

@@ -77,6 +77,15 @@ FINAL_KINDS: frozenset[str] = frozenset({
     "marketing_optout", "publication_ban",
 })
 
+#: Kinds whose template prints ``case_id`` as plain text and nothing else depends on it: one
+#: rendering per language and other values serves every case (see ``LetterRenderer.render``).
+CASE_ID_ONLY_KINDS: frozenset[str] = frozenset({"receipt"})
+#: Renderings kept per process for those kinds (a day's dates x languages x request types).
+MAX_MEMO = 512
+#: Stands for the case id in a kept rendering: a private-use character, which neither HTML
+#: escaping nor the tidying changes, repeated to the id's length so nothing shifts.
+_CASE_MARK = "\ue000"
+
 _HERE = Path(__file__).parent
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -160,6 +169,8 @@ class LetterRenderer:
             "lstrip_blocks": True,
             "keep_trailing_newline": True,
         }
+        #: (kind, language, html, zone, the other values, id length) -> the rendering
+        self._memo: dict[tuple[Any, ...], Letter] = {}
         self._text = SandboxedEnvironment(autoescape=False, **common)
         self._html = SandboxedEnvironment(autoescape=True, **common)
         for env in (self._text, self._html):
@@ -167,6 +178,26 @@ class LetterRenderer:
 
     def render(self, kind: str, language: str, context: Mapping[str, Any], *,
                html: bool = True, tz: ZoneInfo | None = None) -> Letter:
+        """The letter; for :data:`CASE_ID_ONLY_KINDS` rendered once per language and values
+        other than ``case_id`` and kept (a batch of mail sends hundreds of receipts, each two
+        Jinja renderings), the case id put in by replacing its mark."""
+        case_id = context.get("case_id")
+        key = _memo_key(kind, language, context, html, tz) if kind in CASE_ID_ONLY_KINDS else None
+        if key is None or not isinstance(case_id, str) or _CASE_MARK in case_id:
+            return self._render(kind, language, context, html=html, tz=tz)
+        mark = _CASE_MARK * len(case_id)
+        kept = self._memo.get(key)
+        if kept is None:
+            if len(self._memo) >= MAX_MEMO:
+                self._memo.clear()
+            kept = self._render(kind, language, {**context, "case_id": mark}, html=html, tz=tz)
+            self._memo[key] = kept
+        return Letter(subject=kept.subject.replace(mark, case_id),
+                      text=kept.text.replace(mark, case_id),
+                      html=kept.html.replace(mark, case_id) if kept.html is not None else None)
+
+    def _render(self, kind: str, language: str, context: Mapping[str, Any], *,
+                html: bool = True, tz: ZoneInfo | None = None) -> Letter:
         if kind not in LETTER_KINDS:
             raise LetterError(f"unknown letter kind {kind!r}")
         lang = normalise_language(language)
@@ -182,6 +213,29 @@ class LetterRenderer:
             raise LetterError(f"letter {kind!r} ({lang}) could not be rendered: {exc}") from exc
         return Letter(subject=subject, text=_tidy_text(text),
                       html=_tidy_html(markup, lang) if markup is not None else None)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a context value (dicts and lists as tuples), or raise TypeError."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, *(_frozen(v) for v in value))
+    hash(value)
+    return (type(value).__name__, value)
+
+
+def _memo_key(kind: str, language: str, context: Mapping[str, Any], html: bool,
+              tz: ZoneInfo | None) -> tuple[Any, ...] | None:
+    """Everything the rendering depends on but the case id (None: a value is not hashable).
+    Values are keyed by type too: a date and a datetime print differently."""
+    try:
+        rest = _frozen({k: v for k, v in context.items() if k != "case_id"})
+    except TypeError:
+        return None
+    case_id = context.get("case_id")
+    return (kind, normalise_language(language), html, tz.key if tz else None, rest,
+            len(case_id) if isinstance(case_id, str) else None)
 
 
 def _subject_params(context: Mapping[str, Any]) -> dict[str, Any]:
