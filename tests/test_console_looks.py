@@ -11,19 +11,9 @@ from storage.db import Database
 from tests.db_reads import audit_actions
 from tests.helpers import run_cli
 from tests.test_case_engine import _verified
+from tests.test_console_identity import _as, _config
 
-STAFF = '[[chat.staff]]\nname = "anna"\nrole = "approver"\n'
 CONSOLE_USERS = '[staff]\nconsole_users = { akorhonen = "anna" }\n'
-
-
-def _config(tmp_path: Path, db: Database, extra: str = "") -> str:
-    cfg = tmp_path / "dsrbot.toml"
-    cfg.write_text(f'[database]\nurl = "{db.url}"\n{extra}{STAFF}', encoding="utf-8")
-    return str(cfg)
-
-
-def _as(login: str) -> dict[str, str]:
-    return {"LOGNAME": login, "USER": login}
 
 
 def test_console_look_at_a_case_is_audited_with_who_looked(db: Database, tmp_path: Path) -> None:
