@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mailformat import domain_of
+import mailformat  # its names load on first use: bot.settings imports this module
 
 #: The organisation's timezone unless configured otherwise (``organisation.timezone``): the
 #: one place the default is written.
@@ -59,7 +59,7 @@ class OrgInfo:
 
     @property
     def domain(self) -> str:
-        return domain_of(self.contact_email)
+        return mailformat.domain_of(self.contact_email)
 
     @property
     def tz(self) -> str:

@@ -17,7 +17,6 @@ from storage.models import (
     CaseStatus,
     CaseThreadRef,
     Customer,
-    InboundMessage,
     Staff,
 )
 
@@ -169,6 +168,8 @@ def cases_by_thread_ids(
 
 def link_inbound(session: Session, inbound_id: int, case_id: str) -> bool:
     """Point a stored inbound message at its case; False when no such message exists."""
+    from storage.models import InboundMessage  # the mail tables: `dsrbot cases` needs none
+
     message = session.get(InboundMessage, inbound_id)
     if message is None:
         return False

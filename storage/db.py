@@ -15,8 +15,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-# Importing registers the tables on SQLModel.metadata (the desk's logins live apart).
-from storage import models, staff_logins  # noqa: F401
 from storage.audit import KEY_INFO
 
 

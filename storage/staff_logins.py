@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, String, delete, update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, col, select
+
+from storage.models.base import TableModel
 
 
-class StaffLogin(SQLModel, table=True):
+class StaffLogin(TableModel, table=True):
     """How one staff member logs in to the web desk."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,7 +37,7 @@ class StaffLogin(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
-class WebSession(SQLModel, table=True):
+class WebSession(TableModel, table=True):
     """A logged-in browser. The cookie carries a signed random id; only its hash is stored."""
 
     id: int | None = Field(default=None, primary_key=True)

@@ -439,3 +439,13 @@ async def test_authority_of_a_representative_is_recorded_in_the_chat(
     assert [e.actor for e in audit_entries(db, "case.authority_checked")] == ["staff:anna"]
     await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
     assert "authority checked by anna" in last_sent_text(fake)
+
+
+async def test_chat_look_at_a_case_is_audited_with_who_looked(
+    fake: FakeTelegram, db: Database, chat: TelegramChat
+) -> None:
+    case_id = make_case(db)
+    await feed(chat, fake.text_update(VIEWER_ID, f"/case {case_id}"))
+    looks = audit_entries(db, "case.viewed")
+    assert [(e.actor, e.case_id, e.details) for e in looks] == [
+        ("staff:ville", case_id, {"channel": "chat", "personal_data": False})]

@@ -16,7 +16,7 @@ import pytest
 
 from bot.cli import COMMANDS, load_command
 from storage.db import Database
-from storage.models import CaseStatus
+from storage.models import MODULES, CaseStatus
 from tests import scheduler_kit as kit
 from tests.helpers import run_cli
 
@@ -71,6 +71,45 @@ def test_quick_commands_never_import_spacy_or_telegram(home: Path, args: list[st
     shows = {"--help": "Usage:", "status": "open cases: 1 (", "cases": case_id, "case": case_id}
     assert shows[args[0]] in probe.stdout
     assert probe.stderr == marker[0] + "\n"
+
+
+GC_PROBE = """
+import gc, sys
+import bot.cli.admin_cmds as cmds
+seen = []
+real = cmds.list_cases
+cmds.list_cases = lambda session: (seen.append(gc.isenabled()), real(session))[1]
+from bot.cli import main
+sys.argv = ["dsrbot", "cases"]
+try:
+    main()
+except SystemExit:
+    pass
+print("GC=" + repr(seen))
+"""
+
+
+def test_the_command_itself_runs_with_the_garbage_collector_on(home: Path) -> None:
+    """main() switches the cyclic GC off only while the CLI and the command's module are
+    imported (start-up time); a long command (``run``, ``ingest``) must still collect."""
+    assert _cli(home, "init").returncode == 0
+    probe = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=home, text=True,
+                           capture_output=True, timeout=120, check=False)
+    assert "GC=[True]" in probe.stdout, probe.stdout + probe.stderr
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_table_module_brings_the_tables_its_foreign_keys_name(module: str) -> None:
+    """storage.models loads a table module on first use. A process that imported only this
+    one must still be able to write its rows: a flush resolves every foreign key of the
+    tables it writes (as ``sort_tables`` does here), and fails on a table it cannot find."""
+    code = (f"import storage.models.{module}\n"
+            "from sqlalchemy.schema import sort_tables\n"
+            "from sqlmodel import SQLModel\n"
+            "sort_tables(SQLModel.metadata.tables.values())\n")
+    result = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_help_lists_each_command_with_its_own_summary() -> None:

@@ -174,9 +174,18 @@ class ChatActions:
             session, org_info(self.settings), case, outcome=outcome, document=document,
             reason=reason, actor=actor, now=self.clock.now())
 
-    def view(self, case_id: str) -> CaseView | None:
+    def view(self, case_id: str, looker: Member | None = None) -> CaseView | None:
+        """The case as the chat shows it. A staff member's look (``/case``, the details button)
+        is audited like the desk's (``case.viewed``, with whether the chat shows personal data
+        unmasked); refreshing a message already shown (``looker`` None) is not a new look."""
         with self.db.read_session() as session:
-            return load_case_view(session, case_id)
+            view = load_case_view(session, case_id)
+        if view is not None and looker is not None:
+            with self.db.session() as session:
+                audit.record(session, looker.actor, "case.viewed", case_id=case_id, details={
+                    "channel": "chat",
+                    "personal_data": self.settings.chat.personal_data == "full"})
+        return view
 
     def requester_verified(self, case_id: str) -> bool:
         """Whether a refusal letter may state reasons (else the requester gets the neutral one)."""

@@ -201,7 +201,7 @@ class TelegramChat:
         if member is None:
             return
         if verb == render.DETAILS:
-            await self._send_details(update, case_id)
+            await self._send_details(update, case_id, member)
             await query.answer()
         elif verb in PROMPTS:
             verified = (await asyncio.to_thread(self.actions.requester_verified, case_id)
@@ -276,13 +276,14 @@ class TelegramChat:
         if case_id is None:
             await say(update, "Usage: /case DSR-2026-0001")
             return
-        if await self._gate(update, "view", case_id) is None:
+        member = await self._gate(update, "view", case_id)
+        if member is None:
             return
-        await self._send_details(update, case_id, with_buttons=True)
+        await self._send_details(update, case_id, member, with_buttons=True)
 
-    async def _send_details(self, update: Update, case_id: str, *,
+    async def _send_details(self, update: Update, case_id: str, member: Member, *,
                             with_buttons: bool = False) -> None:
-        view = await asyncio.to_thread(self.actions.view, case_id)
+        view = await asyncio.to_thread(self.actions.view, case_id, member)
         chat = update.effective_chat
         assert chat is not None
         if view is None:

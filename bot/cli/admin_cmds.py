@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli.console_looks import record_look
 from bot.cli.context import EXIT_CONFIG, ctx_obj, fail
 from storage import audit
 from storage.case_status import CLOSED
@@ -105,6 +106,8 @@ def cases(
         }
         for c, number in rows if every or c.status not in CLOSED
     ]
+    if records:
+        record_look(ctx_obj(ctx), "cases.listed", cases=len(records), all=every)
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return

@@ -24,6 +24,7 @@ from bot.cli.console_identity import (
     refuse_and_audit,
     staff_names,
 )
+from bot.cli.console_looks import record_look
 from bot.cli.context import ctx_obj, fail
 from handlers import cases as engine
 from handlers import deadlines, representation
@@ -204,6 +205,8 @@ def case(
         raise _db_failure(exc) from exc
     if record is None:
         raise fail(f"unknown case {cid}")
+    record_look(ctx_obj(ctx), "case.viewed", case_id=cid,
+                customer_number=record["customer_number"])
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
     else:

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from sqlmodel import Session
 
 from bot.cli.console_identity import ConsoleRefusal, ConsoleUser, check_exact, staff_names
+from bot.cli.console_looks import record_look
 from bot.cli.context import CliContext, ctx_obj, fail, operator_actor
 from handlers import csv_import
 from handlers.register_export import Batch, write_csv_dir, write_json, write_label_list
@@ -135,6 +136,7 @@ def export_register(
 ) -> None:
     """Every customer with all register fields, orders and invoices."""
     db = ctx_obj(ctx).db
+    record_look(ctx_obj(ctx), "register.exported", format=fmt.value)
     if fmt is ExportFormat.json:
         if output is None:
             write_json(_batches(db), sys.stdout)
@@ -154,6 +156,7 @@ def export_list(
     purpose: Annotated[ListPurpose, typer.Option("--purpose")],
 ) -> None:
     """Mailing labels (CSV to stdout) without anyone banned, restricted or anonymised."""
+    record_look(ctx_obj(ctx), "list.exported", purpose=purpose.value)
     with ctx_obj(ctx).db.read_session() as session:
         write_label_list(reg.iter_mailing_list(session, purpose.value), sys.stdout)
 

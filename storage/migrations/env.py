@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 from storage import models, staff_logins  # noqa: F401
 
+models.load_all()  # the package imports its tables lazily; Alembic needs every one
 target_metadata = SQLModel.metadata
 
 

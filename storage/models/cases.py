@@ -9,7 +9,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+# A flush resolves the foreign keys of the table it writes, so the tables they
+# name (``case.customer_id`` names ``customer``)
+# must be registered even when this module is imported alone.
+import storage.models.register  # noqa: F401
+from storage.models.base import TableModel
 
 
 class CaseStatus(enum.StrEnum):
@@ -24,7 +30,7 @@ class CaseStatus(enum.StrEnum):
     DELIVERY_FAILED = "delivery_failed"
 
 
-class Case(SQLModel, table=True):
+class Case(TableModel, table=True):
     """A request and where it stands. What the code branches on is a typed column (who decided,
     whether the refusal letter or the extension notice went out, whether carrying it out
     failed); ``details`` keeps what intake found, for staff to read."""
@@ -87,14 +93,14 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = None
 
 
-class CaseCounter(SQLModel, table=True):
+class CaseCounter(TableModel, table=True):
     """Per-year sequence for readable case ids (DSR-2026-0001); row-locked on increment."""
 
     year: int = Field(primary_key=True)
     last: int = 0
 
 
-class CaseThreadRef(SQLModel, table=True):
+class CaseThreadRef(TableModel, table=True):
     """Index of a case's thread Message-IDs (the request's own and our letters').
 
     ``Case.thread_message_ids`` holds the same ids for reading; this table lets a follow-up's
@@ -108,7 +114,7 @@ class CaseThreadRef(SQLModel, table=True):
     message_id: str = Field(max_length=998, index=True)
 
 
-class IdentityChallenge(SQLModel, table=True):
+class IdentityChallenge(TableModel, table=True):
     """A one-time code mailed to the address already in the register (EDPB 01/2022: link the
     new request to the known channel). Only the code's hash is stored; a code has a lifetime,
     an attempt limit and is used once (``consumed_at``), like Fides' identity verification.
@@ -126,7 +132,7 @@ class IdentityChallenge(SQLModel, table=True):
     created_at: datetime
 
 
-class UsedSignature(SQLModel, table=True):
+class UsedSignature(TableModel, table=True):
     """A signature that verified a case: one signature verifies one case only, so an old signed
     mail cannot be replayed to verify another request (the key is SHA-256 of its bytes)."""
 
@@ -135,7 +141,7 @@ class UsedSignature(SQLModel, table=True):
     used_at: datetime
 
 
-class SentReminder(SQLModel, table=True):
+class SentReminder(TableModel, table=True):
     """What the scheduler has done: one row per reminder, escalation, expiry, digest or
     retention action, keyed so the same thing can never be done twice.
 

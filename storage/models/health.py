@@ -11,10 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+# A flush resolves the foreign keys of the table it writes, so the tables they
+# name (a probe names its inbound and outbound messages)
+# must be registered even when this module is imported alone.
+import storage.models.mail  # noqa: F401
+from storage.models.base import TableModel
 
 
-class CanaryProbe(SQLModel, table=True):
+class CanaryProbe(TableModel, table=True):
     """One probe mailed to our own address through the real outgoing path."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -29,7 +35,7 @@ class CanaryProbe(SQLModel, table=True):
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
 
 
-class HealthIncident(SQLModel, table=True):
+class HealthIncident(TableModel, table=True):
     """A health problem staff were told about (``canary`` late, ``silence``)."""
 
     id: int | None = Field(default=None, primary_key=True)

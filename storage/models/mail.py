@@ -8,7 +8,13 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, LargeBinary, String, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+# A flush resolves the foreign keys of the table it writes, so the tables they
+# name (the messages' ``case_id`` names ``case``)
+# must be registered even when this module is imported alone.
+import storage.models.cases  # noqa: F401
+from storage.models.base import TableModel
 
 
 class InboundState(enum.StrEnum):
@@ -29,7 +35,7 @@ class OutboundState(enum.StrEnum):
     BOUNCED = "bounced"
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(TableModel, table=True):
     """Durable inbox: stored and committed before the sender or server is acknowledged."""
 
     __table_args__ = (
@@ -68,7 +74,7 @@ class InboundMessage(SQLModel, table=True):
     bounce_of: int | None = Field(default=None, index=True)
 
 
-class OutboundMessage(SQLModel, table=True):
+class OutboundMessage(TableModel, table=True):
     """Transactional outbox: written in the transaction that caused it, delivered by a loop."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,7 +108,7 @@ class OutboundMessage(SQLModel, table=True):
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id", index=True)
 
 
-class OutboundAttachment(SQLModel, table=True):
+class OutboundAttachment(TableModel, table=True):
     """A file sent with an outbound message (access report, export, refusal certificate).
 
     Bytes in their own table rather than base64 in the message row's JSON: no 33% inflation,
@@ -120,7 +126,7 @@ class OutboundAttachment(SQLModel, table=True):
     purged_at: datetime | None = None
 
 
-class ImapState(SQLModel, table=True):
+class ImapState(TableModel, table=True):
     """How far the IMAP watcher has stored a mailbox: UIDs are only valid within a UIDVALIDITY."""
 
     __table_args__ = (UniqueConstraint("account", "mailbox", name="uq_imapstate_account_mailbox"),)

@@ -9,7 +9,13 @@ import unicodedata
 from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, Column, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+# A flush resolves the foreign keys of the table it writes, so the tables they
+# name (``fieldchange.case_id`` names ``case``)
+# must be registered even when this module is imported alone.
+import storage.models.cases  # noqa: F401
+from storage.models.base import TableModel
 
 #: Customer fields that hold personal data from the notice, in the notice's order.
 PERSONAL_FIELDS: tuple[str, ...] = (
@@ -50,7 +56,7 @@ class DisclosurePurpose(enum.StrEnum):
     LAW = "law"
 
 
-class Party(SQLModel, table=True):
+class Party(TableModel, table=True):
     """A source or recipient of register data (notice: sources, recipients, disclosures)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -67,7 +73,7 @@ def normalise_email(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
-class Customer(SQLModel, table=True):
+class Customer(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_number: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
     first_name: str = Field(default="", max_length=200)
@@ -98,7 +104,7 @@ class Customer(SQLModel, table=True):
     updated_at: datetime
 
 
-class Order(SQLModel, table=True):
+class Order(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_number: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
     customer_id: int = Field(foreign_key="customer.id", index=True)
@@ -107,7 +113,7 @@ class Order(SQLModel, table=True):
     amount_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
-class Invoice(SQLModel, table=True):
+class Invoice(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_number: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
     customer_id: int = Field(foreign_key="customer.id", index=True)
@@ -118,7 +124,7 @@ class Invoice(SQLModel, table=True):
     status: str = Field(default=InvoiceStatus.OPEN.value, max_length=20)
 
 
-class FieldProvenance(SQLModel, table=True):
+class FieldProvenance(TableModel, table=True):
     """A field that came from a party other than the record's source (e.g. an update service)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -128,7 +134,7 @@ class FieldProvenance(SQLModel, table=True):
     obtained_at: datetime
 
 
-class Disclosure(SQLModel, table=True):
+class Disclosure(TableModel, table=True):
     """Register data given outside: to whom, which fields, why (credit, collection, law...)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -139,7 +145,7 @@ class Disclosure(SQLModel, table=True):
     disclosed_at: datetime
 
 
-class FieldChange(SQLModel, table=True):
+class FieldChange(TableModel, table=True):
     """History of register corrections (GDPR Art. 16): which field, when, by whom, on what grounds.
 
     ``old_value`` is kept only while the customer exists; erasure clears it with the customer,
@@ -156,7 +162,7 @@ class FieldChange(SQLModel, table=True):
     grounds: str = Field(default="", max_length=1000)
 
 
-class LegalHold(SQLModel, table=True):
+class LegalHold(TableModel, table=True):
     """Data that legislation (or an authority) requires us to keep: blocks erasure until ``until``.
 
     ``fields`` lists the customer fields that must be kept; an empty list means all of them.

@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from storage.models.base import TableModel
 
 
-class CaseStatistic(SQLModel, table=True):
+class CaseStatistic(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     language: str = Field(default="", max_length=8)

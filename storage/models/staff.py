@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, String, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+# A flush resolves the foreign keys of the table it writes, so the tables they
+# name (the chat rows' ``case_id`` names ``case``)
+# must be registered even when this module is imported alone.
+import storage.models.cases  # noqa: F401
+from storage.models.base import TableModel
 
 
 class StaffRole(enum.StrEnum):
@@ -16,7 +22,7 @@ class StaffRole(enum.StrEnum):
     VIEWER = "viewer"
 
 
-class Staff(SQLModel, table=True):
+class Staff(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(100), unique=True, nullable=False))
     telegram_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, unique=True))
@@ -24,7 +30,7 @@ class Staff(SQLModel, table=True):
     active: bool = True
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(TableModel, table=True):
     """Append-only, hash-chained. ``details`` never holds personal data, only ids and reasons."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -44,7 +50,7 @@ class ChatNotificationState(enum.StrEnum):
     FAILED = "failed"
 
 
-class ChatNotification(SQLModel, table=True):
+class ChatNotification(TableModel, table=True):
     """The staff chat's outbox: a case to show (or re-show), written with the change behind it.
 
     Delivery renders the case as it is *then* (not as it was when the row was written), so
@@ -64,7 +70,7 @@ class ChatNotification(SQLModel, table=True):
     sent_at: datetime | None = None
 
 
-class ChatCaseMessage(SQLModel, table=True):
+class ChatCaseMessage(TableModel, table=True):
     """Which chat message shows which case, so later changes edit that message in place."""
 
     __table_args__ = (UniqueConstraint("case_id", "chat_id", name="uq_chatcasemessage_case_chat"),)
