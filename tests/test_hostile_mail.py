@@ -245,3 +245,35 @@ def test_worker_that_hangs_before_a_message_begins_is_replaced() -> None:
         assert worker.next_outcome(lambda: time.monotonic() > gave_up).work.inbound_id == 2
     finally:
         worker.close()
+
+
+def test_overrun_while_earlier_outcomes_wait_unread_is_charged_to_the_overrunning_mail() -> None:
+    """The worker runs ahead of the service (it classifies the next batch while the service
+    commits): the mail that overruns is the one stopped, the ones it finished before are
+    delivered as done, and the ones after it go to a fresh worker."""
+    now = datetime.now(UTC)
+
+    def ordinary(inbound_id: int) -> Work:
+        return Work(inbound_id=inbound_id, channel="smtp", envelope_from="m@example.fi",
+                    received_at=now, raw=b"From: m@example.fi\r\nSubject: hei\r\n\r\nHei.\r\n")
+
+    # 20 MB of the slowest body takes ~5 s on a quiet machine: ten times the budget, and
+    # still running when the service looks again after its 1 s elsewhere.
+    worker = WorkerProcess(intake_policy(Settings()), max_seconds=0.5)
+    try:
+        worker.start()
+        worker.submit(ordinary(1), now)
+        worker.submit(Work(inbound_id=2, raw=hostile_mail(20), channel="smtp",
+                           envelope_from="hostile@example.fi", received_at=now), now)
+        worker.submit(ordinary(3), now)
+        time.sleep(1)  # the service busy elsewhere: mail 1's outcome waits, mail 2 overruns
+        first = worker.next_outcome(lambda: False)
+        assert isinstance(first, Done) and first.work.inbound_id == 1
+        second = worker.next_outcome(lambda: False)
+        assert isinstance(second, Overran) and second.work.inbound_id == 2
+        assert second.stage in ("parse", "triage", "classify")
+        third = worker.next_outcome(lambda: False)
+        assert isinstance(third, Done) and third.work.inbound_id == 3
+        assert worker.replaced == 1
+    finally:
+        worker.close()
