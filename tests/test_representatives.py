@@ -37,9 +37,7 @@ EN_REQUEST = ("Dear Sir or Madam,\n\nI am writing on behalf of my client, Maija 
 
 @pytest.fixture
 def desk(tmp_path: Path, db: Database) -> tuple[Path, Settings]:
-    cfg, settings = kit.write_settings(tmp_path, db)
-    kit.add_staff(cfg, "aino", "approver")
-    return cfg, settings
+    return kit.staffed_desk(tmp_path, db, aino="approver")
 
 
 @pytest.fixture

@@ -37,10 +37,7 @@ class Clock:
 
 @pytest.fixture
 def desk(tmp_path: Path, db: Database) -> tuple[Path, Settings]:
-    cfg, settings = kit.write_settings(tmp_path, db)
-    kit.add_staff(cfg, "aino", "approver")
-    kit.add_staff(cfg, "ville", "viewer")
-    return cfg, settings
+    return kit.staffed_desk(tmp_path, db, aino="approver", ville="viewer")
 
 
 @pytest.fixture

@@ -24,10 +24,7 @@ DIAGNOSTIC = (f"550 5.1.1 <{kit.REGISTERED}>: Recipient address rejected: "
 
 @pytest.fixture
 def desk(tmp_path: Path, db: Database) -> tuple[Path, Settings]:
-    cfg, settings = kit.write_settings(tmp_path, db)
-    kit.add_staff(cfg, "aino", "approver")
-    kit.add_staff(cfg, "ville", "viewer")
-    return cfg, settings
+    return kit.staffed_desk(tmp_path, db, aino="approver", ville="viewer")
 
 
 @pytest.fixture

@@ -35,6 +35,14 @@ def write_settings(folder: Path, db: Database, extra: str = "") -> tuple[Path, S
     return cfg, load_settings(cfg)
 
 
+def staffed_desk(folder: Path, db: Database, **roles: str) -> tuple[Path, Settings]:
+    """A settings file and one login per ``name=role``, in the order given."""
+    cfg, settings = write_settings(folder, db)
+    for name, role in roles.items():
+        add_staff(cfg, name, role)
+    return cfg, settings
+
+
 def dsrbot(cfg: Path, *args: str, stdin: str | None = None) -> Result:
     return CliRunner().invoke(cli_app, ["--config", str(cfg), *args], input=stdin,
                               catch_exceptions=False)
