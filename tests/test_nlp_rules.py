@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nlp_models.classifier import DEFAULT_MODEL_DIR, RULE_FLOOR, Classifier
+from nlp_models.labels import LABELS
 from nlp_models.rules import RULE_SCORE, apply_rules, rule_labels
 
 
@@ -79,3 +81,24 @@ def test_article_numbers_in_finnish_and_swedish_forms_name_their_right() -> None
     assert rule_labels("", "Vaadin 18 artiklan nojalla. Lisäksi 15 artiklan mukaiset tiedot, "
                            "pyydän.") == {"restriction", "access"}
     assert rule_labels("", "Jag begär med stöd av artikel 16 rättelse.") == {"rectification"}
+
+
+def _classifier_scoring(scores: dict[str, float]) -> Classifier:
+    """The committed model's rules and thresholds over fixed model scores (so the test does not
+    depend on one training run)."""
+    classifier = Classifier(DEFAULT_MODEL_DIR)
+    fixed = {label: scores.get(label, 0.0) for label in LABELS}
+    classifier.model_scores = lambda subject, own: dict(fixed)  # type: ignore[method-assign]
+    return classifier
+
+
+def test_rule_floor_a_right_named_in_passing_is_not_claimed_when_the_model_sees_no_ask() -> None:
+    """Strangers name rights they do not ask for; out of fold, lifting every named right cost
+    macro-F1. A legal name lifts its right only where the model leans to it (RULE_FLOOR)."""
+    mail = ("Unsubscribe", "Please stop sending me your newsletter. Your privacy page mentions "
+                           "the right to erasure as well.")
+    assert rule_labels(*mail) == {"erasure"}
+    unseen = _classifier_scoring({"marketing_optout": 0.95, "erasure": RULE_FLOOR / 2})
+    assert unseen.classify(*mail).labels == ["marketing_optout"]
+    leaning = _classifier_scoring({"marketing_optout": 0.95, "erasure": RULE_FLOOR + 0.05})
+    assert leaning.classify(*mail).labels == ["marketing_optout", "erasure"]
