@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage import txmemo
@@ -40,13 +41,18 @@ MAX_CANDIDATES = 20
 
 #: The transaction's answers of :func:`find_candidates`, by :func:`_memo_key`.
 _FOUND = "candidates"
+_TABLE = str(Customer.__tablename__)
 #: :func:`remember_candidates` reads at most this many customers for a batch, and at most
 #: this many keys (bound parameters) in one query; beyond either it remembers nothing.
 _BATCH_ROWS = 2000
 _BATCH_KEYS = 900
 
 
-def _memo_key(keys: CandidateKeys) -> tuple[object, ...]:
+_Key = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...],
+             tuple[str, ...]]
+
+
+def _memo_key(keys: CandidateKeys) -> _Key:
     return (tuple(keys.customer_numbers), tuple(keys.phones), tuple(keys.emails),
             tuple(keys.names), tuple(keys.near_misses))
 
@@ -58,7 +64,7 @@ def find_candidates(session: Session, keys: CandidateKeys) -> Sequence[Customer]
     these keys (a batch of mail reads them in one query, not one per request)."""
     if not keys:
         return []
-    known = txmemo.reading(session, _FOUND, Customer.__tablename__).get(_memo_key(keys))
+    known = txmemo.reading(session, _FOUND, _TABLE).get(_memo_key(keys))
     if known is not None:
         return list(known)
     return session.exec(
@@ -103,7 +109,7 @@ def remember_candidates(session: Session, many: Sequence[CandidateKeys]) -> None
     if not wanted or size > _BATCH_KEYS:
         return
     rows = session.execute(
-        select(Customer, col(Customer.customer_number), col(Customer.phone),
+        sa_select(Customer, col(Customer.customer_number), col(Customer.phone),
                col(Customer.email_normalised), func.lower(Customer.first_name),
                func.lower(Customer.last_name))
         .where(or_(*_conditions(union)))
@@ -113,7 +119,7 @@ def remember_candidates(session: Session, many: Sequence[CandidateKeys]) -> None
     ).all()
     if len(rows) > _BATCH_ROWS:
         return  # too common a key: each mail asks for itself
-    known = txmemo.reading(session, _FOUND, Customer.__tablename__)
+    known = txmemo.reading(session, _FOUND, _TABLE)
     for key in wanted:
         numbers, phones, emails = set(key[0]), set(key[1]), {*key[2], *key[4]}
         names = {(first.lower(), last.lower()) for first, last in key[3]}

@@ -106,6 +106,7 @@ def party_by_name(session: Session, name: str) -> Party:
 
 #: The transaction's answers of :func:`customers_by_email`, by normalised address.
 _BY_EMAIL = "customers_by_email"
+_CUSTOMERS = str(Customer.__tablename__)
 
 
 def customers_by_email(session: Session, email: str) -> Sequence[Customer]:
@@ -116,7 +117,7 @@ def customers_by_email(session: Session, email: str) -> Sequence[Customer]:
     key = normalise_email(email)
     if not key:
         return []
-    known = txmemo.reading(session, _BY_EMAIL, Customer.__tablename__)
+    known = txmemo.reading(session, _BY_EMAIL, _CUSTOMERS)
     if key in known:
         return list(known[key])
     return session.exec(select(Customer).where(Customer.email_normalised == key)
@@ -139,7 +140,7 @@ def remember_customers_by_email(session: Session, emails: Iterable[str]) -> None
                 .where(col(Customer.email_normalised).in_(keys[start:start + 900]))
                 .order_by(col(Customer.id))).all():
             found[key].append(customer)
-    txmemo.reading(session, _BY_EMAIL, Customer.__tablename__).update(found)
+    txmemo.reading(session, _BY_EMAIL, _CUSTOMERS).update(found)
 
 
 def customer_by_number(session: Session, number: str) -> Customer | None:
