@@ -10,6 +10,7 @@ the constructor leaves, without validation (these values come from our code, nev
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic_core import PydanticUndefined
@@ -17,9 +18,6 @@ from sqlalchemy.orm import attributes, instrumentation
 from sqlmodel import SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
-
-_PLAIN_DEFAULTS: dict[type[SQLModel], dict[str, Any]] = {}
-
 
 def build(cls: type[Row], values: dict[str, Any]) -> Row:
     """A new, transient ``cls`` with ``values``, which must name every field (no defaults are
@@ -37,17 +35,15 @@ def build(cls: type[Row], values: dict[str, Any]) -> Row:
     return row
 
 
+@cache
 def plain_defaults(cls: type[SQLModel]) -> dict[str, Any]:
     """``cls``'s fields that have a plain default (``None``, ``False``, a string), with it.
 
     Fields with a ``default_factory`` are left out: a caller of :func:`build_with_defaults`
-    gives those (a shared list or dict would be one object in every row)."""
-    known = _PLAIN_DEFAULTS.get(cls)
-    if known is None:
-        known = {name: info.default for name, info in cls.model_fields.items()
-                 if info.default is not PydanticUndefined and info.default_factory is None}
-        _PLAIN_DEFAULTS[cls] = known
-    return known
+    gives those (a shared list or dict would be one object in every row). Read once per
+    class (cached); the dict is shared, so callers copy it, never change it."""
+    return {name: info.default for name, info in cls.model_fields.items()
+            if info.default is not PydanticUndefined and info.default_factory is None}
 
 
 def build_with_defaults(cls: type[Row], values: dict[str, Any]) -> Row:
