@@ -46,9 +46,10 @@ def quarantine(db: Database, inbound_id: int, reason: str) -> None:
 
 def _lock_batch(session: Session, ctx: intake.Context, done: list[Done]
                 ) -> dict[int, InboundMessage]:
-    """What every message of the batch needs from the database, read in two queries instead
-    of two per message: its inbound row under lock (the raw bytes left unread: the stages
-    have them), and when its sender's recent mail arrived (the rate limit's count)."""
+    """What every message of the batch needs from the database, read in three queries instead
+    of three per message: its inbound row under lock (the raw bytes left unread: the stages
+    have them), when its sender's recent mail arrived (the rate limit's count), and the
+    register's customers its identify stage looks up (``intake.remember_register``)."""
     ids = [item.work.inbound_id for item in done]
     rows = session.exec(select(InboundMessage).where(col(InboundMessage.id).in_(ids))
                         .options(defer(InboundMessage.raw))  # type: ignore[arg-type]
@@ -59,6 +60,8 @@ def _lock_batch(session: Session, ctx: intake.Context, done: list[Done]
         window = timedelta(minutes=ctx.policy.rate_limit_window_minutes)
         since = min(item.work.received_at for item in done) - window
         inbox.remember_recent(session, senders, since)
+        intake.remember_register(session, [item.work for item in done if item.stop is None
+                                           and item.work.parsed is not None])
     return {row.id: row for row in rows if row.id is not None}
 
 

@@ -14,6 +14,7 @@ Product rules that live here, in one place:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -50,7 +51,7 @@ from nlp_models.preprocess import MAX_BODY_CHARS
 from storage import cases as case_store
 from storage import inbox, used_signatures
 from storage import register as reg
-from storage.candidates import find_candidates
+from storage.candidates import find_candidates, remember_candidates
 from storage.models import Case, CaseStatus, Customer, InboundState
 
 #: Identity looks for customer numbers, phones and addresses this far into the text (the
@@ -187,11 +188,13 @@ def identify_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
     # customer nor changes what these queries match on (address, number, phone, name), so
     # the rows found are the same, and the batch's rows are written together at its end
     # instead of a flush (a statement per row) before every request.
+    if work.candidate_keys is None:
+        work.candidate_keys = _keys(work, bounded.text)
     with session.no_autoflush:
         registered = list(reg.customers_by_email(session, msg.from_address))
         # Numbers, phones, addresses, and names in any inflection ("Matti Virtasen"): third
         # parties.
-        candidates = list(find_candidates(session, _keys(work, bounded.text)))
+        candidates = list(find_candidates(session, work.candidate_keys))
         candidates += [c for c in named_customers(session, bounded.text)
                        if all(c.id != known.id for known in candidates)]
     identity = ctx.policy.identity
@@ -292,12 +295,32 @@ def decide_stage(work: Work, ctx: Context, session: Session) -> Stop | None:
 # --- shared steps ----------------------------------------------------------------------------
 
 
+def remember_register(session: Session, works: Sequence[Work]) -> None:
+    """The identify stage's register look-ups for a whole batch, read in two queries before
+    its stages run instead of two per request (answered from the transaction's memo until
+    something writes to the register): every sender's address, and the candidate keys of
+    every mail that asks for something (found here once, kept on its ``Work``)."""
+    reg.remember_customers_by_email(session, [w.message.from_address for w in works])
+    asking = [w for w in works if _asks(w)]
+    for w in asking:
+        if w.candidate_keys is None:
+            w.candidate_keys = _keys(w, w.message.text[:IDENTITY_TEXT_CHARS])
+    remember_candidates(session, [w.candidate_keys for w in asking if w.candidate_keys])
+
+
+def _asks(work: Work) -> bool:
+    """A request, a mail held for staff, or a reminder of an earlier request."""
+    c = work.result
+    return (c.needs_review or any(lbl in REQUEST_LABELS for lbl in c.labels)
+            or _earlier(work) is not None)
+
+
 def _may_need_identity(work: Work, session: Session) -> bool:
     """A request, a mail held for staff, or one :func:`followup_stage` could join to a case:
     its checks, with the sender taken as verified (a superset). No query without thread ids,
     a case id, a code, a "not me" or a reminder."""
-    c, msg = work.result, work.message
-    if c.needs_review or any(lbl in REQUEST_LABELS for lbl in c.labels) or _earlier(work):
+    msg = work.message
+    if _asks(work):
         return True
     if engine.find_case_for_followup(
             session, in_reply_to=msg.in_reply_to, references=msg.references,

@@ -12,6 +12,7 @@ from handlers.parse import ParsedMessage
 from handlers.policy import IntakePolicy, OrgInfo
 from handlers.signatures import SignatureResult
 from nlp_models import Classification
+from storage.candidates import CandidateKeys
 from storage.models import InboundMessage, InboundState
 
 
@@ -50,6 +51,9 @@ class Work:
     #: Set by the outcome steps: the id of our canary probe / of our letter this bounce returns.
     probe_id: int | None = None
     bounce_of: int | None = None
+    #: What the identify stage looks up in the register, once found (see
+    #: ``intake.remember_register``: the batch finds them before its stages run).
+    candidate_keys: CandidateKeys | None = None
 
     @classmethod
     def from_row(cls, row: InboundMessage) -> Work:

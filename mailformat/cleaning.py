@@ -9,6 +9,7 @@ smuggle a header either). Pure functions on strings: no database, no sockets.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -88,10 +89,18 @@ def _decode_words(text: str) -> str:
 def check_recipient(recipient: str) -> str:
     """Return the one addr-spec ``recipient`` names, normalised; refuse anything else.
 
+    Remembered for the latest addresses (a pure function of the string, no DNS): a request's
+    receipt checks its sender's address twice (whether it is writable, then the letter).
+
     Refused: display names, lists (``a@x, b@y``), group syntax, quoted or empty local parts,
     domain literals, control characters or whitespace anywhere, non-ASCII local parts (they
     need SMTPUTF8, which we do not rely on). Internationalised domains come back as A-labels.
     """
+    return _checked_recipient(recipient)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_recipient(recipient: str) -> str:
     if not recipient or len(recipient) > 320:
         raise UnsafeValue("recipient is empty or longer than 320 characters")
     if any(is_unsafe_char(ch) or ch.isspace() for ch in recipient):

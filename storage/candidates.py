@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage import txmemo
 from storage.models import Customer
 
 
@@ -37,10 +39,43 @@ class CandidateKeys:
 MAX_CANDIDATES = 20
 
 
+#: The transaction's answers of :func:`find_candidates`, by :func:`_memo_key`.
+_FOUND = "candidates"
+_TABLE = str(Customer.__tablename__)
+#: :func:`remember_candidates` reads at most this many customers for a batch, and at most
+#: this many keys (bound parameters) in one query; beyond either it remembers nothing.
+_BATCH_ROWS = 2000
+_BATCH_KEYS = 900
+
+
+_Key = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...],
+             tuple[str, ...]]
+
+
+def _memo_key(keys: CandidateKeys) -> _Key:
+    return (tuple(keys.customer_numbers), tuple(keys.phones), tuple(keys.emails),
+            tuple(keys.names), tuple(keys.near_misses))
+
+
 def find_candidates(session: Session, keys: CandidateKeys) -> Sequence[Customer]:
-    """Customers matching any key (not anonymised), at most :data:`MAX_CANDIDATES`."""
+    """Customers matching any key (not anonymised), at most :data:`MAX_CANDIDATES`, by id.
+
+    Answered from what :func:`remember_candidates` read for the transaction when it holds
+    these keys (a batch of mail reads them in one query, not one per request)."""
     if not keys:
         return []
+    known = txmemo.reading(session, _FOUND, _TABLE).get(_memo_key(keys))
+    if known is not None:
+        return list(known)
+    return session.exec(
+        select(Customer).where(or_(*_conditions(keys)))
+        .where(col(Customer.anonymised_at).is_(None))
+        .order_by(col(Customer.id))
+        .limit(MAX_CANDIDATES)
+    ).all()
+
+
+def _conditions(keys: CandidateKeys) -> list[Any]:
     conditions: list[Any] = []
     if keys.customer_numbers:
         conditions.append(col(Customer.customer_number).in_(keys.customer_numbers))
@@ -52,13 +87,45 @@ def find_candidates(session: Session, keys: CandidateKeys) -> Sequence[Customer]
     for first, last in keys.names:
         conditions.append(and_(func.lower(Customer.first_name) == first.lower(),
                                func.lower(Customer.last_name) == last.lower()))
-    return session.exec(
-        select(Customer)
-        .where(or_(*conditions))
+    return conditions
+
+
+def remember_candidates(session: Session, many: Sequence[CandidateKeys]) -> None:
+    """Read the candidates of every set of keys in ``many`` in one query, for
+    :func:`find_candidates` to answer from until the transaction ends, rolls back, or writes
+    to the customer table.
+
+    The query matches any key of any set; which customers each set matches is then decided
+    here on the columns as the database returned them (names lower-cased by the database,
+    as the per-mail query compares them), in id order, at most :data:`MAX_CANDIDATES`."""
+    wanted = list(dict.fromkeys(_memo_key(k) for k in many if k))
+    union = CandidateKeys(
+        customer_numbers=list(dict.fromkeys(n for k in wanted for n in k[0])),
+        phones=list(dict.fromkeys(p for k in wanted for p in k[1])),
+        emails=list(dict.fromkeys(e for k in wanted for part in (k[2], k[4]) for e in part)),
+        names=list(dict.fromkeys(n for k in wanted for n in k[3])))
+    size = (len(union.customer_numbers) + len(union.phones) + len(union.emails)
+            + 2 * len(union.names))
+    if not wanted or size > _BATCH_KEYS:
+        return
+    rows = session.execute(
+        sa_select(Customer, col(Customer.customer_number), col(Customer.phone),
+               col(Customer.email_normalised), func.lower(Customer.first_name),
+               func.lower(Customer.last_name))
+        .where(or_(*_conditions(union)))
         .where(col(Customer.anonymised_at).is_(None))
         .order_by(col(Customer.id))
-        .limit(MAX_CANDIDATES)
+        .limit(_BATCH_ROWS + 1)
     ).all()
+    if len(rows) > _BATCH_ROWS:
+        return  # too common a key: each mail asks for itself
+    known = txmemo.reading(session, _FOUND, _TABLE)
+    for key in wanted:
+        numbers, phones, emails = set(key[0]), set(key[1]), {*key[2], *key[4]}
+        names = {(first.lower(), last.lower()) for first, last in key[3]}
+        known[key] = [row[0] for row in rows
+                      if row[1] in numbers or row[2] in phones or row[3] in emails
+                      or (row[4], row[5]) in names][:MAX_CANDIDATES]
 
 
 def customers_by_name_prefix(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
-from storage import audit, txmemo
+from storage import audit, rows, txmemo
 from storage.case_status import CLOSED, check_transition
 from storage.models import (
     AuditEntry,
@@ -52,15 +52,15 @@ def create_case(
 ) -> Case:
     """``case_year`` numbers the id (default: the UTC year of receipt; pass the local one)."""
     now = datetime.now(UTC)
-    case = Case(
+    # Built without the constructor's per-field pydantic assignment (~1 ms a case, one case
+    # per request mail in a batch); the list and dict fields are given, never shared.
+    case = rows.build_with_defaults(Case, dict(
         id=allocate_case_id(session, case_year or received_at.year),
         types=list(types), requester=requester, language=language, channel=channel,
         customer_id=customer_id, received_at=received_at, due_date=due_date,
         reasons=list(reasons or []), created_at=now, updated_at=now,
-        # Given, not left to ``default_factory``: pydantic inspects a builtin factory's
-        # signature on every construction (parsing its text), ~0.3 ms a field per case.
         details={}, applied_at_once=[], thread_message_ids=[],
-    )
+    ))
     session.add(case)  # written by the next flush (the unit of work orders the inserts)
     # Nobody else sees a row this transaction inserted: it counts as locked until commit.
     txmemo.memo(session, "locked_cases")[case.id] = True
@@ -142,8 +142,8 @@ def add_thread_ref(session: Session, case: Case, message_id: str) -> bool:
     case.thread_message_ids = [*case.thread_message_ids, message_id]
     case.updated_at = datetime.now(UTC)
     session.add(case)
-    session.add(CaseThreadRef(id=txmemo.next_row_id(session, CaseThreadRef), case_id=case.id,
-                              message_id=message_id))
+    session.add(rows.build(CaseThreadRef, {"id": txmemo.next_row_id(session, CaseThreadRef),
+                                           "case_id": case.id, "message_id": message_id}))
     return True
 
 

@@ -37,7 +37,7 @@ from mailformat import (
     is_forwarded_mail,
     thread_headers,
 )
-from storage import audit, chat_outbox, txmemo
+from storage import audit, chat_outbox, rows, txmemo
 from storage.models import OutboundAttachment, OutboundMessage, OutboundState
 
 __all__ = [
@@ -128,7 +128,7 @@ def enqueue(
         raise UnsafeValue(f"kind must be 1 to {MAX_KIND_CHARS} characters")
     address = check_recipient(recipient)
     now = now or datetime.now(UTC)
-    row = OutboundMessage(
+    row = rows.build_with_defaults(OutboundMessage, dict(  # (the cheap constructor)
         id=_next_id(session),
         message_id=new_message_id(domain, case_id),
         case_id=case_id,
@@ -145,7 +145,7 @@ def enqueue(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
-    )
+    ))
     session.add(row)  # written with the session's next flush, in the caller's transaction
     assert row.id is not None
     if attachments:

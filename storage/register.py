@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from mailformat import DsrbotError
-from storage import audit
+from storage import audit, txmemo
 from storage.models import (
     Customer,
     Invoice,
@@ -104,12 +104,43 @@ def party_by_name(session: Session, name: str) -> Party:
     return party
 
 
+#: The transaction's answers of :func:`customers_by_email`, by normalised address.
+_BY_EMAIL = "customers_by_email"
+_CUSTOMERS = str(Customer.__tablename__)
+
+
 def customers_by_email(session: Session, email: str) -> Sequence[Customer]:
-    """Every customer whose registered address equals ``email`` case-insensitively."""
+    """Every customer whose registered address equals ``email`` case-insensitively, by id.
+
+    Answered from what :func:`remember_customers_by_email` read for the transaction when it
+    holds the address (a batch of mail reads its senders in one query, not one each)."""
     key = normalise_email(email)
     if not key:
         return []
-    return session.exec(select(Customer).where(Customer.email_normalised == key)).all()
+    known = txmemo.reading(session, _BY_EMAIL, _CUSTOMERS)
+    if key in known:
+        return list(known[key])
+    return session.exec(select(Customer).where(Customer.email_normalised == key)
+                        .order_by(col(Customer.id))).all()
+
+
+def remember_customers_by_email(session: Session, emails: Iterable[str]) -> None:
+    """Read the customers of every address in ``emails`` in one query, for
+    :func:`customers_by_email` to answer from until the transaction ends, rolls back, or
+    writes to the customer table (then it queries again and sees what was written)."""
+    keys = [k for k in dict.fromkeys(normalise_email(e) for e in emails) if k]
+    if not keys:
+        return
+    found: dict[str, list[Customer]] = {k: [] for k in keys}
+    for start in range(0, len(keys), 900):
+        # The column as stored (a customer already in the session may hold a change not
+        # yet written, which the per-address query would not have matched on either).
+        for customer, key in session.exec(
+                select(Customer, col(Customer.email_normalised))
+                .where(col(Customer.email_normalised).in_(keys[start:start + 900]))
+                .order_by(col(Customer.id))).all():
+            found[key].append(customer)
+    txmemo.reading(session, _BY_EMAIL, _CUSTOMERS).update(found)
 
 
 def customer_by_number(session: Session, number: str) -> Customer | None:

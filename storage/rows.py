@@ -10,13 +10,14 @@ the constructor leaves, without validation (these values come from our code, nev
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy.orm import attributes, instrumentation
 from sqlmodel import SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
-
 
 def build(cls: type[Row], values: dict[str, Any]) -> Row:
     """A new, transient ``cls`` with ``values``, which must name every field (no defaults are
@@ -32,3 +33,20 @@ def build(cls: type[Row], values: dict[str, Any]) -> Row:
     object.__setattr__(row, "__pydantic_extra__", None)
     object.__setattr__(row, "__pydantic_private__", None)
     return row
+
+
+@cache
+def plain_defaults(cls: type[SQLModel]) -> dict[str, Any]:
+    """``cls``'s fields that have a plain default (``None``, ``False``, a string), with it.
+
+    Fields with a ``default_factory`` are left out: a caller of :func:`build_with_defaults`
+    gives those (a shared list or dict would be one object in every row). Read once per
+    class (cached); the dict is shared, so callers copy it, never change it."""
+    return {name: info.default for name, info in cls.model_fields.items()
+            if info.default is not PydanticUndefined and info.default_factory is None}
+
+
+def build_with_defaults(cls: type[Row], values: dict[str, Any]) -> Row:
+    """:func:`build`, the fields not in ``values`` taking their plain defaults (as the
+    constructor would); a field with neither a value nor a plain default raises TypeError."""
+    return build(cls, {**plain_defaults(cls), **values})

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.elements import TextClause
 
 _INFO = "dsrbot_txmemo"
 #: Kept for the session's life (the memo itself is dropped): its listeners are registered.
 _LISTENING = "dsrbot_txmemo_listening"
+#: Memos read from a table, by name: the table, whose writes in the session drop them.
+_READS = "dsrbot_txmemo_reads"
 
 
 def _forget(session: Session, *_args: object) -> None:
@@ -25,6 +28,59 @@ def _forget(session: Session, *_args: object) -> None:
 def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the transaction itself (not a savepoint) ended
         session.info.pop(_INFO, None)
+
+
+def _drop_reading(session: Session, tables: set[str]) -> None:
+    memos = session.info.get(_INFO)
+    if not memos:
+        return
+    for name, table in session.info.get(_READS, {}).items():
+        if table in tables:
+            memos.pop(name, None)
+
+
+def _pending_tables(session: Session) -> set[str]:
+    """Tables of the ORM rows the session would write at its next flush."""
+    if not (session.new or session.dirty or session.deleted):
+        return set()
+    return {getattr(obj, "__tablename__", "") for obj in
+            (*session.new, *session.dirty, *session.deleted)}
+
+
+def _before_flush(session: Session, *_args: object) -> None:
+    """ORM rows about to be written (new, changed, deleted): memos read from their tables go."""
+    if session.info.get(_READS):
+        _drop_reading(session, _pending_tables(session))
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    """A statement that may write (Core/ORM insert, update, delete, or SQL text naming the
+    table): memos read from its table go, before it runs."""
+    if state.is_select or not state.session.info.get(_READS):
+        return
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        sql = statement.text.lower()
+        _drop_reading(state.session, {t for t in state.session.info[_READS].values() if t in sql})
+        return
+    table = getattr(statement, "table", None)
+    _drop_reading(state.session, {str(getattr(table, "name", ""))})
+
+
+def reading(session: Session, name: str, table: str) -> dict[Any, Any]:
+    """:func:`memo` of what was read from ``table``: also dropped when the session writes to
+    that table (an ORM flush of its rows, or an insert, update or delete statement), so a
+    later read in the same transaction sees what an earlier one wrote, as a query would."""
+    reads: dict[str, str] = session.info.setdefault(_READS, {})
+    if name not in reads:
+        reads[name] = table
+        if not event.contains(session, "before_flush", _before_flush):
+            event.listen(session, "before_flush", _before_flush)
+            event.listen(session, "do_orm_execute", _on_execute)
+    if session.autoflush and table in _pending_tables(session):
+        # A query would flush these rows first and see them: the caller must query.
+        _drop_reading(session, {table})
+    return memo(session, name)
 
 
 def memo(session: Session, name: str) -> dict[Any, Any]:

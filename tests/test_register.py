@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from handlers.csv_import import CsvImportError, parse_customers
 from storage import register as reg
+from storage.candidates import CandidateKeys, find_candidates, remember_candidates
 from storage.db import Database
 from storage.models import AuditEntry, Customer
 from tests import factories
@@ -207,3 +210,74 @@ def test_demo_data_builds_a_register_with_holds(db: Database) -> None:
         statuses = {i.status for i in s.exec(select(Invoice))}
         assert statuses == {"open", "paid", "in_collection"}
         assert len({c.customer_number for c in customers}) == 3000
+
+
+def test_an_address_read_for_a_batch_still_finds_a_customer_written_later_in_its_transaction(
+    db: Database,
+) -> None:
+    """A batch reads its senders' customers once; a register write later in the same
+    transaction (a row added, an address changed by statement or in a loaded row) must be
+    seen by the next look-up, as a query of its own would."""
+    with db.session() as s:
+        reg.remember_customers_by_email(s, ["uusi@example.fi", "toinen@example.fi",
+                                            "kolmas@example.fi"])
+        assert reg.customers_by_email(s, "uusi@example.fi") == []
+        factories.add_customer(s, "1", email="Uusi@Example.fi")
+        assert [c.customer_number for c in reg.customers_by_email(s, "uusi@example.fi")] == ["1"]
+
+        reg.remember_customers_by_email(s, ["toinen@example.fi"])
+        s.execute(update(Customer).where(col(Customer.customer_number) == "1")
+                  .values(email="toinen@example.fi", email_normalised="toinen@example.fi"))
+        assert [c.customer_number for c in reg.customers_by_email(s, "toinen@example.fi")] == [
+            "1"]
+
+        customer = factories.add_customer(s, "2", email="muu@example.fi")
+        reg.remember_customers_by_email(s, ["kolmas@example.fi"])
+        customer.email, customer.email_normalised = "kolmas@example.fi", "kolmas@example.fi"
+        assert [c.customer_number for c in reg.customers_by_email(s, "kolmas@example.fi")] == [
+            "2"]
+
+
+def test_customers_sharing_an_address_come_back_oldest_first_whether_read_alone_or_for_a_batch(
+    db: Database,
+) -> None:
+    with db.session() as s:
+        for number in ("3", "1", "2"):
+            factories.add_customer(s, number, email="yhteinen@example.fi")
+    with db.read_session() as s:
+        alone = [c.customer_number for c in reg.customers_by_email(s, "yhteinen@example.fi")]
+    with db.read_session() as s:
+        reg.remember_customers_by_email(s, ["YHTEINEN@example.fi"])
+        batch = [c.customer_number for c in reg.customers_by_email(s, "yhteinen@example.fi")]
+    assert alone == batch == ["3", "1", "2"]
+
+
+def test_candidates_read_for_a_batch_are_those_each_mail_finds_alone(db: Database) -> None:
+    """A batch reads every request's candidate keys in one query and decides per mail which
+    customers match: the same customers, in the same order, as each mail's own query (names
+    compared as the database lower-cases them, anonymised customers left out), and a customer
+    added later in the same transaction is found."""
+    with db.session() as s:
+        factories.add_customer(s, "A-1001", email="a@example.fi")
+        factories.add_customer(s, "2", phone="+358401111111")
+        factories.add_customer(s, "3", first_name="Äijä", last_name="Ölander",
+                               phone="+358402222222")
+        factories.add_customer(s, "4", phone="+358401111111", anonymised_at=datetime.now(UTC))
+        factories.add_customer(s, "5", first_name="Matti", last_name="Virtanen")
+    many = [CandidateKeys(customer_numbers=["A-1001"], names=[("matti", "VIRTANEN")]),
+            CandidateKeys(phones=["+358401111111"], emails=["b@example.fi"]),
+            CandidateKeys(names=[("äijä", "ölander"), ("ÄIJÄ", "Ölander")]),
+            CandidateKeys(near_misses=["a@example.fi"]), CandidateKeys(),
+            CandidateKeys(phones=["+358402222222"])]
+
+    def numbers(found: Sequence[Customer]) -> list[str]:
+        return [c.customer_number for c in found]
+
+    with db.read_session() as s:
+        alone = [numbers(find_candidates(s, keys)) for keys in many]
+    with db.session() as s:
+        remember_candidates(s, many)
+        assert [numbers(find_candidates(s, keys)) for keys in many] == alone
+        assert alone[:2] == [["A-1001", "5"], ["2"]]
+        factories.add_customer(s, "6", email="b@example.fi")
+        assert numbers(find_candidates(s, many[1])) == ["2", "6"]
