@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from storage import txmemo
 from storage.models import Customer
+from storage.register import BOUND_PARAMS
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ _TABLE = str(Customer.__tablename__)
 #: :func:`remember_candidates` reads at most this many customers for a batch, and at most
 #: this many keys (bound parameters) in one query; beyond either it remembers nothing.
 _BATCH_ROWS = 2000
-_BATCH_KEYS = 900
+_BATCH_KEYS = BOUND_PARAMS
 
 
 _Key = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...],

@@ -104,6 +104,16 @@ def party_by_name(session: Session, name: str) -> Party:
     return party
 
 
+#: Keys bound in one ``IN (...)`` list: SQLite before 3.32 refuses more than 999 bound
+#: parameters in one statement, so longer lists are read in slices of this many.
+BOUND_PARAMS = 900
+
+
+def _slices(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), BOUND_PARAMS):
+        yield items[start : start + BOUND_PARAMS]
+
+
 #: The transaction's answers of :func:`customers_by_email`, by normalised address.
 _BY_EMAIL = "customers_by_email"
 _CUSTOMERS = str(Customer.__tablename__)
@@ -132,12 +142,12 @@ def remember_customers_by_email(session: Session, emails: Iterable[str]) -> None
     if not keys:
         return
     found: dict[str, list[Customer]] = {k: [] for k in keys}
-    for start in range(0, len(keys), 900):
+    for chunk in _slices(keys):
         # The column as stored (a customer already in the session may hold a change not
         # yet written, which the per-address query would not have matched on either).
         for customer, key in session.exec(
                 select(Customer, col(Customer.email_normalised))
-                .where(col(Customer.email_normalised).in_(keys[start:start + 900]))
+                .where(col(Customer.email_normalised).in_(chunk))
                 .order_by(col(Customer.id))).all():
             found[key].append(customer)
     txmemo.reading(session, _BY_EMAIL, _CUSTOMERS).update(found)
@@ -152,8 +162,7 @@ def _ids_by_number(session: Session, model: Any, column: Any, numbers: Iterable[
 ]:
     wanted = list(dict.fromkeys(numbers))
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), 900):
-        chunk = wanted[start : start + 900]
+    for chunk in _slices(wanted):
         for number, ident in session.execute(
             select(column, model.id).where(column.in_(chunk))
         ).all():
@@ -270,8 +279,7 @@ def orders_and_invoices(
 ) -> tuple[dict[int, list[Order]], dict[int, list[Invoice]]]:
     orders: dict[int, list[Order]] = {}
     invoices: dict[int, list[Invoice]] = {}
-    for start in range(0, len(customer_ids), 900):
-        chunk = customer_ids[start : start + 900]
+    for chunk in _slices(customer_ids):
         for o in session.exec(
             select(Order).where(col(Order.customer_id).in_(chunk)).order_by(col(Order.id))
         ):
