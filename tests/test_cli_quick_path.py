@@ -290,3 +290,15 @@ def test_every_column_the_quick_path_reads_exists_with_the_type_it_assumes() -> 
             kind = type(model.columns[name].type).__name__
             for type_name, names in kinds.items():
                 assert (kind == type_name) == (name in names), (table, name, kind)
+
+
+def test_the_quick_paths_copies_of_full_path_constants_agree() -> None:
+    """Three values the quick path keeps its own copy of (their homes load the ORM or
+    pydantic): the purged-forward marker, the shortest audit key, the secret setting names."""
+    from bot.cli.quick import look, reads, snapshot
+    from bot.settings import MIN_AUDIT_KEY_CHARS, SECRET_KEYS
+    from storage import mail_copies
+
+    assert reads.NOT_SENT == mail_copies.NOT_SENT
+    assert look.MIN_AUDIT_KEY_CHARS == MIN_AUDIT_KEY_CHARS
+    assert {k.upper() for k in SECRET_KEYS} == snapshot.SECRET_PARTS
