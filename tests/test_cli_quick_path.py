@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -142,6 +143,18 @@ def _entries(home: Path, after: int) -> list[tuple[object, ...]]:
     return [(a, b, c, d, json.loads(e)) for a, b, c, d, e in rows]
 
 
+#: What changes between two runs a few seconds apart: how long mail has waited.
+_AGES = ((re.compile(r'("age_seconds": )\d+'), r"\1#"),
+         (re.compile(r"waits \d+ min"), "waits # min"),
+         (re.compile(r"waiting \d+ (?:s|min|h|d)\b"), "waiting #"))
+
+
+def _timeless(output: str) -> str:
+    for pattern, replacement in _AGES:
+        output = pattern.sub(replacement, output)
+    return output
+
+
 def _both(home: Path, *args: str, env: dict[str, str] | None = None
           ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """The full path's and the quick path's answer, each on a copy of the same database."""
@@ -173,8 +186,8 @@ def test_quick_path_prints_what_the_full_path_prints(home: Path, args: list[str]
         args[1] = f"[{args[1].lower()}]"  # as pasted from a subject line
     full, quick = _both(home, *args)
     assert quick.returncode != EXIT_DECLINED, quick.stderr
-    assert (quick.stdout, quick.stderr, quick.returncode) == (
-        full.stdout, full.stderr, full.returncode)
+    assert (_timeless(quick.stdout), quick.stderr, quick.returncode) == (
+        _timeless(full.stdout), full.stderr, full.returncode)
     assert full.stdout.strip()
 
 
@@ -276,7 +289,8 @@ def test_the_quick_path_loads_neither_the_orm_nor_pydantic_nor_typer(home: Path)
                              capture_output=True, timeout=120, check=False,
                              env={**os.environ, "DSRBOT_CLI_QUICK": "only"})
         assert "LOADED= CODE=" in run.stderr, run.stderr
-        assert run.stderr.rsplit("CODE=", 1)[1].strip() == "None"  # answered, exit 0
+        code = run.stderr.rsplit("CODE=", 1)[1].strip()
+        assert code in ("0", "1", "3"), code  # answered (status: 1 not running, 3 degraded)
 
 
 def test_every_column_the_quick_path_reads_exists_with_the_type_it_assumes() -> None:
