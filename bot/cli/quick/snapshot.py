@@ -53,15 +53,16 @@ def _environment() -> list[tuple[str, str | None]]:
 def stamp(config: Path | None) -> dict[str, Any] | None:
     """What must not have changed since the snapshot; None when the config cannot be read."""
     try:
+        cwd = os.getcwd()
         resolved = config.resolve() if config is not None else None
         content = resolved.read_bytes() if resolved is not None else b""
         code = [[name, (ROOT / name).stat().st_mtime_ns, (ROOT / name).stat().st_size]
                 for name in CODE_FILES]
-    except OSError:
+    except OSError:  # the config file or the working folder is gone: the full path says so
         return None
     return {
         "version": VERSION,
-        "cwd": os.getcwd(),
+        "cwd": cwd,
         "config": str(resolved) if resolved is not None else None,
         "config_sha256": _sha256(content),
         "environment_sha256": _sha256(json.dumps(_environment()).encode()),
