@@ -5,11 +5,14 @@ run) against an initialised SQLite database with one case; wall time is reported
 min, and the CPU time the child used (user + sys), which a loaded machine inflates far less
 than wall time. ``--tree PATH`` measures another checkout (e.g. main before the change);
 ``--tree A --tree B`` measures both, alternating runs so both see the same load.
+The warm-up run of ``status`` takes the full path and leaves the settings snapshot the quick
+path (bot.cli.quick) answers from afterwards; ``--full-path`` turns the quick path off.
 ``--bytecode`` lets Python cache compiled modules (in the temp folder, not the tree) as an
 installed package would: with ``PYTHONDONTWRITEBYTECODE=1`` in the environment, as on the
 project's machines, every run compiles our own modules again.
 
-Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH [--tree PATH]] [--bytecode]``.
+Run: ``python benchmarks/bench_cli.py [--runs N] [--tree PATH [--tree PATH]] [--bytecode]
+[--full-path]``.
 """
 
 from __future__ import annotations
@@ -58,8 +61,11 @@ def _prepare(folder: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", seed], cwd=folder, env=env, check=True)
 
 
-def _env(tree: Path, folder: Path, bytecode: bool) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(tree.resolve()))
+def _env(tree: Path, folder: Path, bytecode: bool, full_path: bool = False) -> dict[str, str]:
+    # The CLI's settings snapshot (bot.cli.quick) goes to the temp folder, not the user's cache.
+    env = dict(os.environ, PYTHONPATH=str(tree.resolve()), XDG_CACHE_HOME=str(folder / "cache"))
+    if full_path:
+        env["DSRBOT_CLI_QUICK"] = "0"
     if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache" / tree.resolve().name)
@@ -72,16 +78,20 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, action="append",
                         help="checkout to measure (default: this one); give it twice to "
                              "compare two, their runs interleaved so both see the same load")
+    parser.add_argument("--full-path", action="store_true",
+                        help="turn the quick path off (DSRBOT_CLI_QUICK=0): the Typer app, "
+                             "pydantic settings and the ORM for every command")
     parser.add_argument("--bytecode", action="store_true",
                         help="cache compiled modules (under the temp folder) between runs")
     args = parser.parse_args()
     trees: list[Path] = args.tree or [Path(__file__).resolve().parents[1]]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        envs = [_env(tree, folder, args.bytecode) for tree in trees]
+        envs = [_env(tree, folder, args.bytecode, args.full_path) for tree in trees]
         _prepare(folder, envs[0])
         print(f"{args.runs} runs each, load avg {os.getloadavg()[0]:.1f}, "
-              f"bytecode {'cached' if args.bytecode else 'as the environment says'}")
+              f"bytecode {'cached' if args.bytecode else 'as the environment says'}"
+              + (", quick path off" if args.full_path else ""))
         for cmd in COMMANDS:
             for env in envs:
                 _run(cmd, env, folder)  # warm-up (and, with --bytecode, compile)

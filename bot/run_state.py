@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.settings import Settings
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 #: How often the run-state file is rewritten; ``dsrbot status`` calls it stale after 3 misses.
 HEARTBEAT_SECONDS = 10.0

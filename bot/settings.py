@@ -8,7 +8,6 @@ Every error names the dotted key so a bad config is fixed in one attempt.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -16,6 +15,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config_path import resolve_config_path
 from bot.health.settings import HealthSettings
 from bot.mail.settings import (
     ImapSettings,
@@ -304,17 +304,6 @@ def _find_secrets_in_file(data: dict[str, Any], prefix: str = "") -> str | None:
         elif key in SECRET_KEYS:
             return dotted
     return None
-
-
-def resolve_config_path(explicit: Path | None) -> Path | None:
-    """``--config`` first, then ``DSRBOT_CONFIG``, then ``./config.toml`` when it exists."""
-    if explicit is not None:
-        return explicit
-    env = os.environ.get("DSRBOT_CONFIG")
-    if env:
-        return Path(env)
-    default = Path("config.toml")
-    return default if default.exists() else None
 
 
 def _resolve_paths(settings: Settings, base: Path) -> None:

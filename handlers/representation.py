@@ -22,6 +22,16 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from handlers import cases as engine
+
+# The views' half, re-exported under its old names (the case views import it from there).
+from handlers.representation_view import CHECKED as CHECKED
+from handlers.representation_view import REFUSED as REFUSED
+from handlers.representation_view import TO_CHECK as TO_CHECK
+from handlers.representation_view import documents as documents
+from handlers.representation_view import may_answer_representative as may_answer_representative
+from handlers.representation_view import represented_person as represented_person
+from handlers.representation_view import staff_note as staff_note
+from handlers.representation_view import status_line as status_line
 from storage import audit
 from storage import cases as store
 from storage.models import Case
@@ -30,9 +40,6 @@ if TYPE_CHECKING:  # the case views import this module: they must stay light
     from handlers.parse.parsed import Attachment
     from handlers.policy import OrgInfo
 
-TO_CHECK = "to_check"
-CHECKED = "checked"
-REFUSED = "refused"
 OUTCOMES = (CHECKED, REFUSED)
 #: Who receives the answer once the authority is checked (default: the data subject).
 REPRESENTATIVE = "representative"
@@ -44,11 +51,6 @@ REFUSED_LETTER = "authority_refused"
 #: The case's reason (reasons reach the chat unmasked, so it names no one; the case views
 #: show the person's name through :func:`status_line`, masked where the channel masks).
 REASON = "acting for another person: authority to be checked"
-
-
-def staff_note(person: str | None) -> str:
-    """What staff are told on the case views (console, desk, chat with its masking)."""
-    return f"acting for {person or 'another person'}: authority to be checked"
 
 
 def flag(session: Session, case: Case, *, representative: str, person: str | None,
@@ -82,46 +84,6 @@ def add_documents(session: Session, case: Case, *, sender: str,
     audit.record(session, actor, "case.authority_document", case_id=case.id,
                  details={"documents": len(documents)})
     return len(documents)
-
-
-def documents(case: Case) -> list[dict[str, Any]]:
-    """The authority documents that came with the request (name, type, size, SHA-256)."""
-    found = (case.details.get("representation") or {}).get("documents") or []
-    return [dict(d) for d in found]
-
-
-def represented_person(case: Case) -> str | None:
-    value = (case.details.get("representation") or {}).get("person")
-    return str(value) if value else None
-
-
-def may_answer_representative(case: Case) -> bool:
-    """Personal data may go to the representative: authority checked and staff chose so."""
-    return bool(case.on_behalf_of and case.authority == CHECKED
-                and case.answer_to_representative)
-
-
-def status_line(case: Case, *, person: str | None = None,
-                representative: str | None = None) -> str | None:
-    """One line for every case view; None when the requester acts for themselves.
-
-    ``person`` and ``representative`` replace the name and the address (a channel that
-    masks personal data passes masked ones)."""
-    if not case.on_behalf_of:
-        return None
-    who = person if person is not None else represented_person(case)
-    rep = representative if representative is not None else case.on_behalf_of
-    if case.authority not in (CHECKED, REFUSED):
-        return f"{staff_note(who)} (representative {rep})"
-    head = f"acting for {who or 'another person'} (representative {rep}): "
-    when = case.authority_at.strftime("%Y-%m-%d %H:%M UTC") if case.authority_at else "?"
-    by = (case.authority_by or "?").removeprefix("staff:")
-    if case.authority == CHECKED:
-        to = ("the representative" if case.answer_to_representative
-              else "the data subject's registered address")
-        return (f"{head}authority checked by {by} at {when} "
-                f"(document: {case.authority_document}); answers go to {to}")
-    return f"{head}authority refused by {by} at {when}"
 
 
 def record_authority(

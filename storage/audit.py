@@ -23,10 +23,7 @@ process without the key refuses to append plain entries after keyed ones.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -36,14 +33,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from storage import rows, txmemo
+from storage import audit_chain, rows, txmemo
 from storage.models import AuditEntry
 
-GENESIS = "0" * 64
+GENESIS = audit_chain.GENESIS
 BOT_ACTOR = "dsrbot"
 #: The periodic jobs, when they decide on a case themselves (an identity code expired).
 SCHEDULER_ACTOR = "dsrbot:scheduler"
-KEYED_PREFIX = "hmac:"
+KEYED_PREFIX = audit_chain.KEYED_PREFIX
+is_keyed = audit_chain.is_keyed
 #: ``session.info`` keys: the audit key (bytes) and extra attribution merged into ``details``.
 KEY_INFO = "dsrbot_audit_key"
 CONTEXT_INFO = "dsrbot_audit_context"
@@ -67,29 +65,15 @@ def attribute_session(session: Session, **context: str) -> None:
 
 
 def _canonical(entry: AuditEntry) -> bytes:
-    payload = {
-        "id": entry.id,
-        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": entry.actor,
-        "action": entry.action,
-        "case_id": entry.case_id,
-        "customer_number": entry.customer_number,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
-    }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def is_keyed(stored_hash: str) -> bool:
-    return stored_hash.startswith(KEYED_PREFIX)
+    return audit_chain.canonical(
+        id=entry.id, at=entry.at, actor=entry.actor, action=entry.action,
+        case_id=entry.case_id, customer_number=entry.customer_number, details=entry.details,
+        prev_hash=entry.prev_hash)
 
 
 def entry_hash(entry: AuditEntry, key: bytes | None = None) -> str:
     """SHA-256 hex without a key; ``hmac:`` + base64url HMAC-SHA256 with one (48 chars)."""
-    if key is None:
-        return hashlib.sha256(_canonical(entry)).hexdigest()
-    mac = hmac.new(key, _canonical(entry), hashlib.sha256).digest()
-    return KEYED_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return audit_chain.hash_of(_canonical(entry), key)
 
 
 def _chain_head(session: Session) -> tuple[int, str] | None:

@@ -14,7 +14,7 @@ or record a withdrawal. Approving again is refused (it would carry the rights ou
 from __future__ import annotations
 
 from mailformat import DsrbotError
-from storage.models import CaseStatus as S
+from storage.states import CaseStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.RECEIVED: frozenset({S.AWAITING_IDENTITY, S.AWAITING_APPROVAL, S.APPROVED, S.REFUSED,

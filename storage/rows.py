@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy.orm import attributes, instrumentation
+from sqlalchemy.orm import attributes, configure_mappers, instrumentation
 from sqlmodel import SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -25,8 +25,14 @@ def build(cls: type[Row], values: dict[str, Any]) -> Row:
     missing = cls.model_fields.keys() - values.keys()
     if missing:
         raise TypeError(f"{cls.__name__} needs every field; missing {sorted(missing)}")
+    manager = instrumentation.manager_of_class(cls)
+    if not manager.mapper.configured:
+        # The constructor would configure the mappers on first use; __new__ does not, and a
+        # process whose first row is built here (a fresh CLI command) has no attribute
+        # implementations yet.
+        configure_mappers()
     row = cls.__new__(cls)  # SQLModel's __new__ sets pydantic's private attributes
-    instrumentation.manager_of_class(cls)._new_state_if_none(row)
+    manager._new_state_if_none(row)
     for key, value in values.items():
         attributes.set_attribute(row, key, value)  # history, as an insert needs it
     object.__setattr__(row, "__pydantic_fields_set__", set(values))

@@ -23,11 +23,13 @@ PG_ENV = "DSRBOT_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _desk_on_a_free_port() -> Iterator[None]:
+def _desk_on_a_free_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Services started by tests serve the staff desk on a free port, never the fixed 8026
-    (several services, and other checkouts' tests, run on one machine at once)."""
+    (several services, and other checkouts' tests, run on one machine at once). The CLI's
+    settings snapshots (bot.cli.quick) go to the run's own cache folder, not the user's."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DSRBOT_WEB__PORT", os.environ.get("DSRBOT_TEST_WEB_PORT", "0"))
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         yield
 
 

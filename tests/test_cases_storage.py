@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -83,3 +85,28 @@ def test_cases_json_lists_the_contract_fields(tmp_path: Path) -> None:
         "claimed_earlier": None, "on_behalf_of": None}]
     table = run_cli("--config", str(cfg), "cases").stdout
     assert "DSR-2026-0001" in table and "access" in table
+
+
+FIRST_WRITE = """
+import sys
+from datetime import UTC, date, datetime
+from storage import migrate
+from storage.cases import create_case
+from storage.db import Database
+url = "sqlite:///" + sys.argv[1]
+migrate.upgrade(url)
+db = Database(url)
+with db.session() as s:
+    case = create_case(s, types=["access"], requester="a@example.fi", language="fi",
+                       received_at=datetime(2026, 3, 2, 9, tzinfo=UTC), due_date=date(2026, 4, 2))
+print(case.id)
+"""
+
+
+def test_a_fresh_process_can_open_a_case_as_its_first_write(tmp_path: Path) -> None:
+    """Rows are built without the constructor (storage.rows); in a new process nothing has
+    configured the ORM's mappers yet, and the first case must still be written."""
+    done = subprocess.run([sys.executable, "-c", FIRST_WRITE, str(tmp_path / "x.db")],
+                          text=True, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().startswith("DSR-2026-")

@@ -7,6 +7,7 @@ says so in one line, `cases` shows open cases and does not wrap when piped, and
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -94,7 +95,8 @@ def test_the_command_itself_runs_with_the_garbage_collector_on(home: Path) -> No
     imported (start-up time); a long command (``run``, ``ingest``) must still collect."""
     assert _cli(home, "init").returncode == 0
     probe = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=home, text=True,
-                           capture_output=True, timeout=120, check=False)
+                           capture_output=True, timeout=120, check=False,
+                           env={**os.environ, "DSRBOT_CLI_QUICK": "0"})  # the full path
     assert "GC=[True]" in probe.stdout, probe.stdout + probe.stderr
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from bot.cli.cases_view import case_records, print_cases
 from bot.cli.console_looks import record_look
 from bot.cli.context import EXIT_CONFIG, ctx_obj, fail
 from storage import audit
-from storage.case_status import CLOSED
 from storage.cases import list_cases
 from storage.register import ensure_default_parties
 
@@ -93,45 +91,15 @@ def cases(
     every: Annotated[bool, typer.Option("--all", help="Closed cases too")] = False,
 ) -> None:
     """List open cases (--all: every case)."""
-    with ctx_obj(ctx).db.read_session() as session:
-        rows = list_cases(session)
-    records: list[dict[str, Any]] = [
-        {
-            "id": c.id, "types": c.types, "status": c.status,
-            "received_at": c.received_at.isoformat(),
-            "due_date": (c.extended_due_date or c.due_date).isoformat(),
-            "customer_number": number, "requester": c.requester, "language": c.language,
-            "claimed_earlier": c.claimed_earlier.isoformat() if c.claimed_earlier else None,
-            "on_behalf_of": c.on_behalf_of,
-        }
-        for c, number in rows if every or c.status not in CLOSED
-    ]
-    if records:
-        record_look(ctx_obj(ctx), "cases.listed", cases=len(records), all=every)
-    if as_json:
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
-        return
-    header = ("id", "types", "status", "due", "customer", "lang")
-    lines = [(r["id"], ",".join(r["types"]), r["status"].replace("_", " "), r["due_date"],
-              r["customer_number"] or "-", r["language"]) for r in records]
-    if not sys.stdout.isatty():
-        # Piped: one line per case, never wrapped or cut, columns aligned for `column`/awk.
-        sizes = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-        for row in [header, *lines]:
-            typer.echo("  ".join(v.ljust(w) for v, w in zip(row, sizes, strict=True)).rstrip())
-        return
-    from rich.console import Console
-    from rich.table import Table
+    from bot.cli.quick.remember import remember_for_quick
 
-    table = Table(title=f"{len(records)} {'' if every else 'open '}case(s)")
-    # What staff act on, readable in 80 columns: nothing is cut ("dsrbot case ID" has the rest).
-    widths = {"id": 13, "status": 17, "due": 10}
-    for column in header:
-        table.add_column(column, no_wrap=column != "types", overflow="fold",
-                         min_width=widths.get(column))
-    for row in lines:
-        table.add_row(row[0], row[1].replace(",", ", "), *row[2:])
-    Console().print(table)
+    obj = ctx_obj(ctx)
+    remember_for_quick(obj)
+    with obj.db.read_session() as session:
+        records = case_records(list_cases(session), every)
+    if records:
+        record_look(obj, "cases.listed", cases=len(records), all=every)
+    print_cases(records, as_json=as_json, every=every)
 
 
 def register(app: typer.Typer) -> None:

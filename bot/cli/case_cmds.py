@@ -17,6 +17,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from bot.cli.case_view import case_record, normalised_case_id, print_case
 from bot.cli.console_identity import (
     ConsoleRefusal,
     ConsoleUser,
@@ -38,10 +39,6 @@ EXIT_BAD_DATE = 2
 NameOption = Annotated[str, typer.Option("--as", help="Staff member deciding (an approver)")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (the requester is told it)")]
 CaseIdArg = Annotated[str, typer.Argument(help="Case id, e.g. DSR-2026-0001")]
-
-
-def _case_id(raw: str) -> str:
-    return raw.strip().strip("[]").strip().upper()
 
 
 def _parse_moment(raw: str) -> date | datetime:
@@ -75,95 +72,6 @@ def deadline(
     typer.echo("\n".join(lines))
 
 
-def _case_record(session: Session, case: Case, tz: str = deadlines.DEFAULT_TZ
-                 ) -> dict[str, Any]:
-    trail = store.case_audit_trail(session, case.id)
-    who = identity_summary(session, case, trail)
-    customer = session.get(Customer, who.customer_id) if who.customer_id is not None else None
-    today = deadlines.local_date(datetime.now(UTC))
-    due = engine.effective_due(case)
-    return {
-        "id": case.id, "status": case.status, "types": case.types,
-        "requester": case.requester,
-        "customer_number": who.customer_number,
-        "customer_verified": who.verified,
-        "identity_customer": who.customer_line(),
-        # A permanent bounce of the registered address: letters there do not arrive.
-        "customer_email_undeliverable": (
-            {"since": customer.email_undeliverable_at.isoformat(timespec="seconds"),
-             "status": customer.email_undeliverable_status}
-            if customer is not None and customer.email_undeliverable_at else None),
-        "language": case.language, "channel": case.channel,
-        "received_at": case.received_at.isoformat(),
-        "received_on": deadlines.local_date(case.received_at).isoformat(),
-        "due_date": case.due_date.isoformat(),
-        "extended": case.extended,
-        "extended_due_date": case.extended_due_date.isoformat() if case.extended_due_date
-        else None,
-        "extension_reason": case.extension_reason,
-        "claimed_earlier": case.claimed_earlier.isoformat() if case.claimed_earlier else None,
-        "on_behalf_of": case.on_behalf_of,
-        "authority": _authority_record(case),
-        "days_left": (due - today).days if engine.is_open(case) else None,
-        "verification_level": case.verification_level,
-        "identity_events": who.event_lines(tz),
-        "signature_state": case.signature_state,
-        "assignee": case.assignee, "reasons": case.reasons,
-        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-        "audit": [
-            {"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
-             "details": e.details}
-            for e in trail
-        ],
-    }
-
-
-def _authority_record(case: Case) -> dict[str, Any] | None:
-    if not case.on_behalf_of:
-        return None
-    return {"state": case.authority, "by": case.authority_by,
-            "at": case.authority_at.isoformat(timespec="seconds") if case.authority_at else None,
-            "document": case.authority_document,
-            "documents": [d.get("name") for d in representation.documents(case)],
-            "answer_to": "representative" if case.answer_to_representative else "subject",
-            "line": representation.status_line(case)}
-
-
-def _print_case(r: dict[str, Any]) -> None:
-    out = [f"{r['id']}  {r['status']}", f"  types:      {', '.join(r['types']) or '-'}"]
-    out.append(f"  requester:  {r['requester']} ({r['identity_customer']})")
-    if r["customer_email_undeliverable"]:
-        bad = r["customer_email_undeliverable"]
-        out.append(f"  WARNING:    the registered email address is undeliverable since "
-                   f"{bad['since']} ({bad['status']}): reach the customer another way")
-    if r["authority"]:
-        out.append(f"  on behalf:  {r['authority']['line']}")
-        docs = ", ".join(r["authority"]["documents"]) or "none with the mail"
-        out.append(f"  documents:  {docs}")
-    out.append(f"  language:   {r['language']}    channel: {r['channel']}")
-    out.append(f"  received:   {r['received_on']} ({r['received_at']})")
-    due = f"  due:        {r['due_date']}"
-    if r["extended"]:
-        due += f", extended to {r['extended_due_date']}: {r['extension_reason']}"
-    if r["days_left"] is not None:
-        left = r["days_left"]
-        due += f"  ({left} days left)" if left >= 0 else f"  (OVERDUE by {-left} days)"
-    out.append(due)
-    level = r["verification_level"].replace("_", " ")
-    out.append(f"  identity:   {level}    signature: {r['signature_state']}")
-    out.append(f"  assignee:   {r['assignee'] or '-'}")
-    if r["closed_at"]:
-        out.append(f"  closed:     {r['closed_at']}")
-    out.append("  reasons:")
-    reasons = [*r["reasons"], *r["identity_events"]]
-    out.extend(f"    - {reason}" for reason in reasons or ["(none)"])
-    out.append("  audit trail:")
-    for e in r["audit"]:
-        details = json.dumps(e["details"], ensure_ascii=False, sort_keys=True)
-        out.append(f"    {e['at']}  {e['actor']}  {e['action']}  {details}")
-    typer.echo("\n".join(out))
-
-
 def case(
     ctx: typer.Context,
     case_id: CaseIdArg,
@@ -195,22 +103,32 @@ def case(
     if authority is not None or answer_to is not None:
         _representation(ctx, case_id, authority, document, answer_to, reason, name)
         return
-    cid = _case_id(case_id)
+    from bot.cli.quick.remember import remember_for_quick
+
+    cid = normalised_case_id(case_id)
+    obj = ctx_obj(ctx)
+    remember_for_quick(obj)
     try:
-        with ctx_obj(ctx).db.read_session() as session:
+        with obj.db.read_session() as session:
             found = store.get_case(session, cid)
-            record = (_case_record(session, found, ctx_obj(ctx).settings.organisation.timezone)
+            record = (_case_record(session, found, obj.settings.organisation.timezone)
                       if found else None)
     except SQLAlchemyError as exc:
         raise _db_failure(exc) from exc
     if record is None:
         raise fail(f"unknown case {cid}")
-    record_look(ctx_obj(ctx), "case.viewed", case_id=cid,
-                customer_number=record["customer_number"])
+    record_look(obj, "case.viewed", case_id=cid, customer_number=record["customer_number"])
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
     else:
-        _print_case(record)
+        print_case(record)
+
+
+def _case_record(session: Session, case: Case, tz: str) -> dict[str, Any]:
+    trail = store.case_audit_trail(session, case.id)
+    who = identity_summary(session, case, trail)
+    customer = session.get(Customer, who.customer_id) if who.customer_id is not None else None
+    return case_record(case, who, trail, customer, tz)
 
 
 def _set_received(ctx: typer.Context, case_id: str, received: str, reason: str | None,
@@ -267,7 +185,7 @@ def _decide(ctx: typer.Context, case_id: str, name: str, action: str, act: Act) 
     obj = ctx_obj(ctx)
     staff = obj.settings.chat.staff
     user = ConsoleUser.current()
-    cid = _case_id(case_id)
+    cid = normalised_case_id(case_id)
     denied: ConsoleRefusal | None = None
     try:
         with obj.db.session() as session:

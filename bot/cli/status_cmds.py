@@ -1,4 +1,5 @@
-"""``dsrbot status``: what runs, what waits, what is due next.
+"""``dsrbot status``: what runs, what waits, what is due next (the full path; the view and
+the quick path: :mod:`bot.cli.status_view`, :mod:`bot.cli.quick`).
 
 Why it reads the database (and the run-state file) only: an operator asks "is it working?"
 most urgently when the service is not, so the answer must not depend on the service. The run-state
@@ -8,57 +9,20 @@ file, written and refreshed by ``dsrbot run``, says whether a service runs on th
 from __future__ import annotations
 
 import json
-import os
-import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.cli.context import ctx_obj, fail
+from bot.cli.status_view import Status, assemble, render, service_state
 from bot.health import report
 from bot.policy_from_settings import signature_warning
-from bot.run_state import HEARTBEAT_SECONDS, RunState, run_state_path
+from bot.run_state import run_state_path
 from bot.settings import Settings
-
-
-@dataclass
-class ServiceState:
-    running: bool
-    pid: int | None = None
-    host: str | None = None
-    started_at: str | None = None
-    heartbeat_age_seconds: int | None = None
-    components: list[str] = field(default_factory=list)
-    note: str = ""
-
-
-@dataclass
-class Status:
-    service: ServiceState
-    configured: list[str]
-    queues: dict[str, int]
-    oldest_unprocessed: dict[str, Any] | None
-    next_deadline: dict[str, Any] | None
-    open_cases: dict[str, int]
-    #: ``ok``, ``degraded`` or ``not running``, and why (the exit code says the same).
-    health: dict[str, Any] = field(default_factory=dict)
-    canary: dict[str, Any] = field(default_factory=dict)
-    #: Configuration the operator should know is risky (e.g. rights.require_signature).
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 running and healthy, 1 not running, 3 running but degraded."""
-        if not self.service.running:
-            return EXIT_NOT_RUNNING
-        return EXIT_DEGRADED if self.health.get("problems") else EXIT_OK
-
-
-EXIT_OK, EXIT_NOT_RUNNING, EXIT_DEGRADED = 0, 1, 3
 
 
 def configured_components(settings: Settings) -> list[str]:
@@ -81,121 +45,23 @@ def configured_components(settings: Settings) -> list[str]:
     return names
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def service_state(settings: Settings, now: datetime) -> ServiceState:
-    state = RunState.read(run_state_path(settings))
-    if state is None:
-        return ServiceState(running=False, note="no run-state file: not running on this host")
-    age = int((now - state.heartbeat_at).total_seconds())
-    result = ServiceState(running=True, pid=state.pid, host=state.host,
-                          started_at=state.started_at.isoformat(), heartbeat_age_seconds=age,
-                          components=state.components)
-    if state.host == socket.gethostname() and not _pid_alive(state.pid):
-        result.running, result.note = False, "the process is gone (killed?); the file is stale"
-    elif age > 3 * HEARTBEAT_SECONDS:
-        result.running, result.note = False, "heartbeat is stale: hung, or stopped by SIGKILL"
-    return result
+def status_warnings(settings: Settings) -> list[str]:
+    """Configuration the operator should know is risky."""
+    return [w for w in (signature_warning(settings),) if w]
 
 
 def collect_status(settings: Settings, session: Session, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
-    open_cases = report.open_cases(session)
-    by_status: dict[str, int] = {}
-    for _, status, _ in open_cases:
-        by_status[status] = by_status.get(status, 0) + 1
-    nxt = min(open_cases, key=lambda c: (c[2], c[0]), default=None)
-    deadline = None
-    if nxt is not None:
-        days = (nxt[2] - now.date()).days
-        deadline = {"case_id": nxt[0], "due_date": nxt[2].isoformat(), "days_left": days}
-    service = service_state(settings, now)
-    verdict = report.problems(settings, session, now)
-    state = "not running" if not service.running else ("ok" if verdict.healthy else "degraded")
-    return Status(
-        service=service,
+    return assemble(
+        service=service_state(run_state_path(settings), now),
         configured=configured_components(settings),
         queues=report.queue_depths(session),
-        oldest_unprocessed=report.oldest_unprocessed(session, now),
-        next_deadline=deadline,
-        open_cases=dict(sorted(by_status.items())),
-        health={"state": state, "problems": verdict.problems,
-                "overdue_cases": report.overdue_count(open_cases, now,
-                                                      settings.organisation.timezone)},
+        oldest=report.oldest_unprocessed(session, now),
+        open_cases=report.open_cases(session),
+        facts=report.health_facts(settings, session, now),
         canary=report.canary_state(settings, session),
-        warnings=[w for w in (signature_warning(settings),) if w],
+        warnings=status_warnings(settings), now=now, tz=settings.organisation.timezone,
     )
-
-
-def _age(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
-
-
-def render(status: Status) -> str:
-    svc = status.service
-    if svc.running:
-        head = (f"service: running (pid {svc.pid} on {svc.host}, heartbeat "
-                f"{_age(svc.heartbeat_age_seconds or 0)} ago): {', '.join(svc.components)}")
-    else:
-        head = f"service: not running ({svc.note})"
-    q = status.queues
-    lines = [
-        head,
-        "configured: " + "; ".join(status.configured),
-        f"inbound: {q['inbound_received']} to process, {q['inbound_held']} held, "
-        f"{q['inbound_quarantined']} quarantined",
-        f"outbox: {q['outbox_pending']} pending, {q['outbox_failed']} failed, "
-        f"{q['outbox_bounced']} bounced; "
-        f"chat notifications: {q['chat_pending']} pending"
-        + ("" if "telegram" in status.configured or not q["chat_pending"]
-           else " (chat.backend is console: no chat delivers them)"),
-    ]
-    oldest = status.oldest_unprocessed
-    lines.append("oldest unprocessed: " + (
-        f"inbound {oldest['inbound_id']}, waiting {_age(oldest['age_seconds'])}"
-        if oldest else "none"))
-    nd = status.next_deadline
-    lines.append("next deadline: " + (
-        f"{nd['case_id']} due {nd['due_date']} ({nd['days_left']} day(s) left)" if nd else "none"))
-    cases = ", ".join(f"{k} {v}" for k, v in status.open_cases.items()) or "none"
-    lines.append(f"open cases: {sum(status.open_cases.values())} ({cases})")
-    lines.append(_canary_line(status.canary))
-    health = status.health
-    lines.append(f"health: {health['state']}" + (
-        ": " + "; ".join(health["problems"]) if health["problems"] else ""))
-    lines += [f"warning: {w}" for w in status.warnings]
-    return "\n".join(lines)
-
-
-def _canary_line(canary: dict[str, Any]) -> str:
-    if not canary.get("enabled"):
-        line = "canary: off"
-    elif canary.get("last_round_trip_seconds") is None:
-        line = "canary: no probe back yet"
-    else:
-        line = (f"canary: last round trip {canary['last_round_trip_seconds']:.1f} s, back at "
-                f"{canary['last_success_at']}")
-    incident = canary.get("incident")
-    if incident:
-        line += f"; INCIDENT since {incident['opened_at']}: {incident['detail']}"
-    silence = canary.get("silence_incident")
-    if silence:
-        line += f"; SILENCE since {silence['opened_at']}: {silence['detail']}"
-    return line
 
 
 def status(
@@ -205,7 +71,10 @@ def status(
     """What runs, the queues, the next deadline, the canary and health.
 
     Exit code 0: running and healthy; 1: not running; 3: running but degraded."""
+    from bot.cli.quick.remember import remember_for_quick
+
     obj = ctx_obj(ctx)
+    remember_for_quick(obj)
     try:
         with obj.db.read_session() as session:
             result = collect_status(obj.settings, session)

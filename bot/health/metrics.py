@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.health import report
+from bot.health.verdict import aware
 from bot.settings import Settings
 from storage import health as store
 from storage.db import Database
@@ -54,7 +55,7 @@ class DsrbotCollector(Collector):
                                     value=last.round_trip_seconds or 0.0)
             yield GaugeMetricFamily("dsrbot_canary_last_success_timestamp_seconds",
                                     "When the last canary probe came back (Unix time)",
-                                    value=report.aware(last.arrived_at).timestamp())
+                                    value=aware(last.arrived_at).timestamp())
         yield GaugeMetricFamily("dsrbot_healthy", "1 when nothing needs a person, else 0",
                                 value=1 if verdict.healthy else 0)
 

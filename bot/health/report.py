@@ -8,12 +8,14 @@ late, no mail arrives, letters fail or bounce unhandled, or mail waits unprocess
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.health import verdict
+from bot.health.verdict import FAILED_WINDOW
 from bot.policy_from_settings import canary_runs
 from bot.settings import Settings
 from handlers import deadlines
@@ -24,21 +26,11 @@ from storage.models import (
     Case,
     CaseStatus,
     ChatNotification,
-    ChatNotificationState,
     InboundMessage,
     InboundState,
     OutboundMessage,
     OutboundState,
 )
-
-#: Mail waiting longer than this means the pipeline is stuck.
-MAX_UNPROCESSED_AGE = timedelta(minutes=10)
-#: A letter that failed within this window still counts as "outbox failing".
-FAILED_WINDOW = timedelta(hours=24)
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _count_by(session: Session, column: Any, model: Any) -> dict[str, int]:
@@ -47,18 +39,9 @@ def _count_by(session: Session, column: Any, model: Any) -> dict[str, int]:
 
 
 def queue_depths(session: Session) -> dict[str, int]:
-    inbound = _count_by(session, col(InboundMessage.state), InboundMessage)
-    outbound = _count_by(session, col(OutboundMessage.state), OutboundMessage)
-    chat = _count_by(session, col(ChatNotification.state), ChatNotification)
-    return {
-        "inbound_received": inbound.get(InboundState.RECEIVED, 0),
-        "inbound_held": inbound.get(InboundState.HELD, 0),
-        "inbound_quarantined": inbound.get(InboundState.QUARANTINED, 0),
-        "outbox_pending": outbound.get(OutboundState.PENDING, 0),
-        "outbox_failed": outbound.get(OutboundState.FAILED, 0),
-        "outbox_bounced": outbound.get(OutboundState.BOUNCED, 0),
-        "chat_pending": chat.get(ChatNotificationState.PENDING, 0),
-    }
+    return verdict.queues_of(_count_by(session, col(InboundMessage.state), InboundMessage),
+                             _count_by(session, col(OutboundMessage.state), OutboundMessage),
+                             _count_by(session, col(ChatNotification.state), ChatNotification))
 
 
 def oldest_unprocessed(session: Session, now: datetime) -> dict[str, Any] | None:
@@ -67,12 +50,7 @@ def oldest_unprocessed(session: Session, now: datetime) -> dict[str, Any] | None
         .where(InboundMessage.state == InboundState.RECEIVED)
         .order_by(col(InboundMessage.received_at), col(InboundMessage.id)).limit(1)
     ).first()
-    if row is None:
-        return None
-    inbound_id, received_at = row
-    age = int((now - aware(received_at)).total_seconds())
-    return {"inbound_id": inbound_id, "received_at": aware(received_at).isoformat(),
-            "age_seconds": age}
+    return verdict.oldest_of((row[0], row[1]) if row is not None else None, now)
 
 
 def open_cases(session: Session) -> list[tuple[str, str, date]]:
@@ -89,23 +67,17 @@ def overdue_count(cases: list[tuple[str, str, date]], now: datetime, tz: str) ->
     return sum(1 for _, _, due in cases if due < today)
 
 
+def _incidents(session: Session) -> list[verdict.Incident]:
+    return [verdict.Incident(i.kind, i.opened_at, i.detail) for i in store.open_incidents(session)]
+
+
 def canary_state(settings: Settings, session: Session) -> dict[str, Any]:
     """The last round trip and the incident, if any (what ``dsrbot status`` shows)."""
     last = store.last_arrival(session)
-    incidents = {i.kind: i for i in store.open_incidents(session)}
-    canary = incidents.get("canary")
-    return {
-        "enabled": canary_runs(settings),
-        "interval_minutes": settings.health.canary_interval_minutes,
-        "last_round_trip_seconds": last.round_trip_seconds if last else None,
-        "last_success_at": aware(last.arrived_at).isoformat() if last and last.arrived_at
-        else None,
-        "incident": ({"opened_at": aware(canary.opened_at).isoformat(), "detail": canary.detail}
-                     if canary else None),
-        "silence_incident": ({"opened_at": aware(incidents["silence"].opened_at).isoformat(),
-                              "detail": incidents["silence"].detail}
-                             if "silence" in incidents else None),
-    }
+    return verdict.canary_of(
+        enabled=canary_runs(settings), interval_minutes=settings.health.canary_interval_minutes,
+        last=(last.round_trip_seconds, last.arrived_at) if last else None,
+        incidents=_incidents(session))
 
 
 @dataclass
@@ -120,14 +92,16 @@ class Verdict:
 def problems(settings: Settings, session: Session, now: datetime,
              queues: dict[str, int] | None = None) -> Verdict:
     """Every reason a person must look now (empty: healthy)."""
-    verdict = Verdict()
+    return Verdict(verdict.problems_of(health_facts(settings, session, now)))
+
+
+def health_facts(settings: Settings, session: Session, now: datetime) -> verdict.HealthFacts:
+    """What the verdict is made of, read through the ORM."""
+    incidents = {i.kind for i in _incidents(session)}
+    late = False
     if canary_runs(settings):
         alert = timedelta(minutes=settings.health.canary_alert_minutes)
-        late = store.overdue_probe(session, now, alert)
-        if late is not None or any(i.kind == "canary" for i in store.open_incidents(session)):
-            verdict.problems.append("canary late: mail to our address is not coming back")
-    if any(i.kind == "silence" for i in store.open_incidents(session)):
-        verdict.problems.append("no mail arriving (silence alert)")
+        late = store.overdue_probe(session, now, alert) is not None or "canary" in incidents
     failing = session.exec(select(func.count()).select_from(OutboundMessage).where(
         ((col(OutboundMessage.state) == OutboundState.FAILED.value)
          & (col(OutboundMessage.next_attempt_at) >= now - FAILED_WINDOW)
@@ -135,14 +109,9 @@ def problems(settings: Settings, session: Session, now: datetime,
          & col(OutboundMessage.last_error).is_distinct_from(mail_copies.NOT_SENT))
         | ((col(OutboundMessage.state) == OutboundState.PENDING.value)
            & col(OutboundMessage.last_error).is_not(None)))).one()
-    if failing:
-        verdict.problems.append(f"outbox failing: {failing} letter(s) failed or retrying")
     unhandled = session.exec(select(func.count()).select_from(Case).where(
         col(Case.status) == CaseStatus.DELIVERY_FAILED.value)).one()
-    if unhandled:
-        verdict.problems.append(f"bounces unhandled: {unhandled} case(s) in delivery_failed")
-    oldest = oldest_unprocessed(session, now)
-    if oldest and oldest["age_seconds"] > MAX_UNPROCESSED_AGE.total_seconds():
-        verdict.problems.append(
-            f"oldest unprocessed message waits {oldest['age_seconds'] // 60} min")
-    return verdict
+    return verdict.HealthFacts(canary_late=late, silence="silence" in incidents,
+                               failing_letters=int(failing),
+                               delivery_failed_cases=int(unhandled),
+                               oldest=oldest_unprocessed(session, now))

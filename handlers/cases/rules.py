@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from mailformat import DsrbotError
 from storage.case_status import CLOSED
-from storage.models import Case, CaseStatus
+from storage.states import CaseStatus
+
+if TYPE_CHECKING:  # the quick console path (bot.cli.quick) uses these rules without the ORM
+    from storage.models import Case
 
 #: Identity level that lets personal data go out or the register change (issue 5, rule 5).
 VERIFIED = "verified"

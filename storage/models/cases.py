@@ -4,7 +4,6 @@ reminders already sent (so a restart never sends one twice).
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import Any
 
@@ -16,18 +15,7 @@ from sqlmodel import Field
 # must be registered even when this module is imported alone.
 import storage.models.register  # noqa: F401
 from storage.models.base import TableModel
-
-
-class CaseStatus(enum.StrEnum):
-    RECEIVED = "received"
-    AWAITING_IDENTITY = "awaiting_identity"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    DONE = "done"
-    REFUSED = "refused"
-    WITHDRAWN = "withdrawn"
-    #: The final letter bounced: the requester got nothing, so staff must act (open status).
-    DELIVERY_FAILED = "delivery_failed"
+from storage.states import CaseStatus as CaseStatus  # re-exported
 
 
 class Case(TableModel, table=True):

@@ -4,7 +4,6 @@ attachments, and the IMAP watcher's position.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, LargeBinary, String, UniqueConstraint
@@ -15,24 +14,8 @@ from sqlmodel import Field
 # must be registered even when this module is imported alone.
 import storage.models.cases  # noqa: F401
 from storage.models.base import TableModel
-
-
-class InboundState(enum.StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    IGNORED = "ignored"
-    QUARANTINED = "quarantined"
-    HELD = "held"
-    #: Our own mailbox canary, recognised by its token: never a case, removed from IMAP.
-    CANARY = "canary"
-
-
-class OutboundState(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    #: Accepted by the relay, then returned by a delivery status notification (a bounce).
-    BOUNCED = "bounced"
+from storage.states import InboundState as InboundState  # re-exported
+from storage.states import OutboundState as OutboundState
 
 
 class InboundMessage(TableModel, table=True):

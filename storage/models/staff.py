@@ -15,6 +15,7 @@ from sqlmodel import Field
 # must be registered even when this module is imported alone.
 import storage.models.cases  # noqa: F401
 from storage.models.base import TableModel
+from storage.states import ChatNotificationState as ChatNotificationState  # re-exported
 
 
 class StaffRole(enum.StrEnum):
@@ -43,11 +44,6 @@ class AuditEntry(TableModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
-
-class ChatNotificationState(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class ChatNotification(TableModel, table=True):
