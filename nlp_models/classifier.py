@@ -33,6 +33,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
 REMINDER_CHARS = 20_000
 """Reminders and representation are said in the first pages; a 2 MB body must stay fast."""
+UNKNOWN_TOKENS = 200_000
+"""Unknown tokens `Classifier._tokens` remembers as such (bounded: unseen words never end)."""
 RULES_UNLESS_OTHER = 0.5
 """The rules do not lift a mail the model finds this likely to ask nothing."""
 RULE_FLOOR = 0.2
@@ -115,6 +117,9 @@ class Classifier:
         self._vocab = Vocabulary.load(pipeline, lang)
         langid_json = (model_dir / LANGID_FILE).read_text(encoding="utf-8")
         self._langid = LanguageIdentifier.from_json(json.loads(langid_json))
+        self._unknown: set[str] = set()
+        """Tokens `_tokens` found unknown, while the known strings stay `_known_size` many."""
+        self._known_size = len(self._vocab.known)
 
     def _tokens(self, subject: str, text: str) -> list[int]:
         """The model's tokens as the hashes a spaCy `Doc` of them would hold (ORTH), without
@@ -122,11 +127,27 @@ class Classifier:
         # Only tokens the model was trained on: an unseen token has no weight of its own, and
         # adding it would grow the vocabulary of a long-running process without bound.
         vocab = self._vocab
-        known = vocab.known
-        words = [t if t in known else UNKNOWN_TOKEN for t in model_tokens(subject, text)]
+        tokens = model_tokens(subject, text)
         made = vocab.orths
-        return [orth if (orth := made.get(word)) is not None else vocab.orth(word)
-                for word in words]
+        orths = [made.get(t) for t in tokens]
+        if None not in orths:
+            return orths  # type: ignore[return-value]
+        # The rest are unknown (`#unk`) if they were when last seen and nothing became known
+        # since; otherwise known-ness is read for the whole list before any lexeme is made.
+        known, unknown = vocab.known, self._unknown
+        unk = made.get(UNKNOWN_TOKEN)
+        pairs = zip(tokens, orths, strict=True)
+        if unk is not None and all(t in unknown for t, o in pairs if o is None):
+            return [unk if o is None else o for o in orths]
+        words = [t if t in known else UNKNOWN_TOKEN for t in tokens]
+        out = [orth if (orth := made.get(word)) is not None else vocab.orth(word)
+               for word in words]
+        if self._known_size != len(known):
+            unknown.clear()  # a token unknown before may be known now
+            self._known_size = len(known)
+        if len(unknown) < UNKNOWN_TOKENS:
+            unknown.update(t for t in tokens if t not in known)
+        return out
 
     def _predict(self, docs: list[list[int]]) -> list[dict[str, float]]:
         """Scores for each token list (see `_tokens`), all in one batch through the model."""

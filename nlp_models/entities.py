@@ -43,6 +43,11 @@ URL = re.compile(
 )
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)")
+# Cheap first looks, each what its patterns cannot match without (most mail has none):
+# an octet's digit, dot and digit; a register number's six digits; a postal code and its space.
+_IPV4_HINT = re.compile(r"\d\.\d")
+_SIX_DIGITS = re.compile(r"\d{6}")
+_POSTAL_CODE = re.compile(r"\d{5}\s")
 _CUSTOMER = re.compile(r"(?<![\d-])1\d{5}(?![\d-])")
 _ORDER = re.compile(r"(?<![\d-])5\d{6}(?![\d-])")
 _INVOICE = re.compile(r"(?<![\d-])9\d{7}(?![\d-])")
@@ -82,6 +87,8 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def emails(text: str) -> list[Entity]:
+    if "@" not in text:
+        return []
     return [Entity("email", m.group(), m.start(), m.end(), value=m.group().lower())
             for m in EMAIL.finditer(text)]
 
@@ -103,6 +110,8 @@ def phones(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
 def register_numbers(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     """Customer, order and invoice numbers outside phone numbers and addresses."""
     out: list[Entity] = []
+    if not _SIX_DIGITS.search(text):
+        return out
     for m in _CUSTOMER.finditer(text):
         before = fold_aligned(text[max(0, m.start() - 40):m.start()])
         if not _overlaps(m.start(), m.end(), taken) and _CUSTOMER_CONTEXT.search(before):
@@ -123,6 +132,8 @@ _ADDRESS_LEAD = frozenset(
 
 def postal_addresses(text: str) -> list[Entity]:
     out: list[Entity] = []
+    if not _POSTAL_CODE.search(text):
+        return out
     for m in POSTAL_ADDRESS.finditer(text):
         start = m.start()
         street = m.group("street")
@@ -172,10 +183,12 @@ def person_from_signature(text: str, signature: str) -> Entity | None:
 def extract_entities(text: str, signature: str = "", from_display: str = "") -> list[Entity]:
     """All rule-based entities of `text` (the sender's part of the plain-text body)."""
     found: list[Entity] = emails(text)
-    for m in URL.finditer(text):
-        found.append(Entity("www", m.group(), m.start(), m.end(), value=m.group()))
-    for m in IPV4.finditer(text):
-        found.append(Entity("ip_address", m.group(), m.start(), m.end(), value=m.group()))
+    if "://" in text or "www." in text.lower():
+        for m in URL.finditer(text):
+            found.append(Entity("www", m.group(), m.start(), m.end(), value=m.group()))
+    if _IPV4_HINT.search(text):
+        for m in IPV4.finditer(text):
+            found.append(Entity("ip_address", m.group(), m.start(), m.end(), value=m.group()))
     taken = [(e.start, e.end) for e in found]
     addresses = postal_addresses(text)
     found.extend(phones(text, taken))

@@ -111,6 +111,10 @@ def asked_legal_names(folded_subject: str, folded_text: str) -> set[str]:
     sentence does not recite rights (:func:`nlp_models.articles.recites`) nor list three or
     more of them."""
     found = legal_names(folded_subject)
+    if not _ANY_LEGAL_NAME.search(folded_text):
+        # No sentence can name one either (a sentence is a run of the text between separators
+        # none of the patterns reads), so nothing else is found.
+        return found
     per_sentence = [(legal_names(s), s) for s in sentences_of(folded_text)]
     named = set().union(*(names for names, _ in per_sentence)) if per_sentence else set()
     only = len(named | named_rights(folded_text) | found) == 1
