@@ -40,7 +40,7 @@ def test_sentences_scored_alone_include_the_subject_unless_inherited() -> None:
 def test_a_request_in_a_postscript_is_claimed_too() -> None:
     result = classify("", "Hi, I'd like to see what data you hold on me.\n\nThanks, Lucia\n\n"
                           "PS no more newsletters please")
-    assert result.labels == ["access", "marketing_optout"]
+    assert sorted(result.labels) == ["access", "marketing_optout"]  # both claimed, either first
 
 
 def test_a_request_buried_in_an_order_complaint_is_not_silently_ordinary() -> None:
