@@ -33,7 +33,10 @@ from nlp_models.rules import legal_name_spans
 _REMINDER = re.compile(
     # not "muistutan, että...", "I would remind you that Article 12...": a template's lecture
     r"\bmuistutu|\bmuistut(?:an|amme|taa|taisin|ettava)\b(?![\w ,]{0,8}\betta\b)"
-    r"|\bmuistuttaen\b|\buusintapyyn|\bpaminnelse|\bpaminn(?:er|a)\b(?! om att)|\breminder\b"
+    r"|\bmuistuttaen\b|\bmuistuttelen\b|\buusintapyyn"
+    r"|\b(?:toinen|kolmas|neljas) kerta (?:kun|jo)\b"
+    r"|\blahetan (?:\w+ )?(?:viestini|pyyntoni|sen|taman) (?:\w+ )?uudelleen\b"
+    r"|\bpaminnelse|\bpaminn(?:er|a)\b(?! om att)|\breminder\b"
     r"|\bremind(?:ing)? you\b(?! that)"
     r"|\bfollow(?:ing)?[- ]up (?:on )?my (?:\w+ )?(?:request|e-?mail|letter|mail|message)"
     r"|\bsecond (?:request|time)\b|\bupprepar\b|\b(?:second|third|fourth|last) time\b"
@@ -97,6 +100,19 @@ _ARRIVED = re.compile(
     r"|\b(?:on|olisi) (?:mennyt|tullut) perille|\bonko (?:\w+ )?(?:pyynto|se) kasittelyssa\b"
     r"|\bhar ni fatt\b|\b(?:har|kom) (?:det|den|brevet|mejlet) (?:kommit )?fram|\bfick ni\b"
     r"|\bhar ni tagit emot\b|\bhar ni (?:sett|last)\b"
+    # "any news?", "onko tämä hoidossa?", "några nyheter?": a reminder above the request it quotes
+    r"|\bany (?:news|progress|word)\b|\bnothing (?:has )?happened\b|\bping\b"
+    r"|\bhave you done anything\b|\bvielako (?:tata|tama|asiaa|tahan)\b"
+    r"|\bonko (?:tahan|tama|taa|tata|se|asia|nimi|osoite|tieto\w*) (?:\w+ ){0,2}(?:tulossa|hoidossa"
+    r"|kasitelty|kasittelyssa|edennyt|mennyt perille|tullut perille|vaihdettu|korjattu|poistettu"
+    r"|paivitetty|muutettu|lopetettu)\b"
+    r"|\bon (?:nyt |jo )?(?:mennyt|kulunut) (?:\w+ ){0,2}(?:paivaa|viikkoa|kuukau)"
+    r"|\b(?:kaksi|kolme|nelja|viisi|kuusi|\d+) (?:viikkoa|kuukautta) (?:sitten|kun)\b"
+    r"|\ben ole (?:viela |vielakaan |edelleenkaan )?saanut\b"
+    r"|\bnagra nyheter\b|\bhar ni gjort (?:nagot|nanting)\b|\bhar ni tagit stallning\b"
+    r"|\b(?:nu )?har det (?:nu )?gatt (?:over )?(?:\w+ ){0,2}(?:veckor|manad|manader|dagar)\b"
+    r"|\b\w+ (?:veckor|manader|dagar) har gatt\b|\bhar inte bekraftat\b"
+    r"|\bvantar (?:\w+ )?pa (?:ert |ett )?svar\b"
 )
 """"Did it arrive?": a reminder when it asks after a request the sender made (`_EARLIER`)."""
 _DUNNING = re.compile(
@@ -120,7 +136,8 @@ _EARLIER = re.compile(
     r"|\baiemm\w* (?:pyyn|viest|sahkop)"
     r"|\baikaisemm\w* (?:pyyn|viest|sahkop)|\bpaivatty\w*\b"
     r"|\bjag (?:begarde|skickade|bad|skrev|mejlade|lamnade)\b|\bmin (?:tidigare |forra )?begaran\b"
-    r"|\btidigare begaran\b|\bdaterad\b|\bursprungliga (?:begaran|mejl|meddelande)"
+    r"|\btidigare begaran\b|\bmitt tidigare (?:mejl|meddelande|brev)\b|\bdaterad\b"
+    r"|\bursprungliga (?:begaran|mejl|meddelande)"
     r"|\bmy original (?:e-?mail|mail|message|request|note|letter)"
 )
 _REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -185,8 +202,8 @@ _DEADLINE_BEFORE = re.compile(
 )
 _QUOTED_DATE_LINE = re.compile(
     r"^[ \t]*(?:>[ \t]*)?(?:sent|date|lahetetty|paivamaara|skickat|datum)[ \t]*:"
-    r"|\b(?:wrote|kirjoitti|skrev)"
-    r"\s*:\s*$", re.M,
+    # "On 3 Oct, X wrote:", "X kirjoitti 3.10.2026 klo 10.14:", "Den 2 okt. 2026 skrev X <x@y>:"
+    r"|\b(?:wrote|kirjoitti|skrev)\b[^\n]{0,120}:\s*$", re.M,
 )
 
 
@@ -216,18 +233,23 @@ def _earlier(folded: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _reminds(folded: str) -> bool:
+def _reminds(folded: str, quoting: bool = False) -> bool:
     """(Remembered for the last few texts: the classifier asks it of the same words twice, for
-    the rights a reminder names and for the earlier request, and it is the costliest search.)"""
+    the rights a reminder names and for the earlier request, and it is the costliest search.)
+
+    "Did it arrive?", "any news?", "it has been five weeks" remind only of something: a request
+    the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
-    return bool(_REMINDER.search(folded) or (_ARRIVED.search(folded) and _earlier(folded)))
+    return bool(_REMINDER.search(folded)
+                or (_ARRIVED.search(folded) and (quoting or _earlier(folded))))
 
 
-def is_reminder(subject: str, text: str) -> bool:
+def is_reminder(subject: str, text: str, quoting: bool = False) -> bool:
     """Whether the sender's subject or own words remind us of an earlier request that went
-    unanswered (or ask whether it arrived)."""
-    return _reminds(fold_aligned(f"{subject}\n{text}"))
+    unanswered (or ask whether it arrived); `quoting`: the mail quotes or forwards older mail
+    below the sender's words."""
+    return _reminds(fold_aligned(f"{subject}\n{text}"), quoting)
 
 
 def named_rights(text: str) -> tuple[tuple[str, ...], str | None]:
@@ -287,7 +309,7 @@ def earlier_request(
     `headers` the whole body, whose quoted or forwarded header lines date it when the sender's
     words do not; `fallback_rights` (the mail's own labels) name the right when no words do."""
     folded = fold_aligned(own)
-    reminds = _reminds(fold_aligned(f"{subject}\n{own}"))
+    reminds = _reminds(fold_aligned(f"{subject}\n{own}"), bool(older.strip()))
     if not (reminds or _earlier(folded)):
         return None
     rights, right_text = named_rights(f"{subject}\n{own}")

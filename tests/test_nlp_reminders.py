@@ -116,3 +116,30 @@ def test_a_template_reminding_of_the_law_is_no_reminder() -> None:
     assert not is_reminder("", "Muistutan, että teidän on vastattava kuukauden kuluessa.")
     assert not is_reminder("", "Jag vill påminna om att ni måste svara inom en månad.")
     assert is_reminder("", "This is a reminder: I asked for a copy of my data on 3 October.")
+
+
+def test_a_follow_up_above_the_quoted_request_is_a_reminder_with_its_date_and_right() -> None:
+    """"Any news?", "onko tämä hoidossa?", "några nyheter?" say which request they chase only
+    through the older mail quoted below them: that mail gives the right and its header the
+    date. Without a quote, or above a quoted order, the same words are no earlier request."""
+    from nlp_models.classifier import classify
+
+    cases = [
+        ("Re: my data", "Any news? It has been five weeks.\n\nOn 3 Oct 2026, Leena Koski wrote:\n"
+         "> Please send me a copy of all the personal data you hold about me.", "access",
+         "2026-10-03"),
+        ("VS: osoite", "Onko tämä hoidossa?\n\nLähettäjä: Matti Virtanen\nLähetetty: "
+         "8.10.2026\nAihe: osoite\n\nPoistakaa kaikki tietoni rekisteristänne.", "erasure",
+         "2026-10-08"),
+        ("SV: reklam", "några nyheter?\n\nDen 2 oktober 2026 skrev Eva Lind:\n> Hej, skicka "
+         "ingen mer reklam till mig, tack.", "marketing_optout", "2026-10-02"),
+    ]
+    for subject, body, right, day in cases:
+        found = classify(subject, body, received=DECEMBER).earlier_request
+        assert found is not None, body
+        assert (right in found.rights, found.date) == (True, day), body
+    bare = classify("Re: my data", "Any news? It has been five weeks.", received=DECEMBER)
+    assert bare.earlier_request is None
+    order = classify("Re: order 1234567", "Any news?\n\nOn 3 Oct 2026, Leena Koski wrote:\n"
+                     "> Where is my order 1234567? It was due last week.", received=DECEMBER)
+    assert order.earlier_request is None
