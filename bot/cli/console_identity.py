@@ -15,57 +15,20 @@ Three rules keep it honest:
 
 from __future__ import annotations
 
-import getpass
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from bot.cli.console_user import EXIT_NOT_MAPPED as EXIT_NOT_MAPPED
+from bot.cli.console_user import ConsoleRefusal as ConsoleRefusal
+from bot.cli.console_user import ConsoleUser as ConsoleUser
 from bot.settings import StaffMember
-from mailformat import DsrbotError
 from storage import audit
 from storage.models import Staff
 
-EXIT_NOT_MAPPED = 2
 #: Characters a reader cannot see or count: format, control and space separators.
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs"})
-
-
-class ConsoleRefusal(DsrbotError):
-    """The console may not act as that name; ``code`` is the exit code."""
-
-    def __init__(self, message: str, code: int = 1, reason: str = "not_exact") -> None:
-        super().__init__(message)
-        self.code = self.exit_code = code
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class ConsoleUser:
-    os_user: str
-
-    @classmethod
-    def current(cls) -> ConsoleUser:
-        return cls(getpass.getuser())
-
-    def attribute(self, session: Session) -> None:
-        """Every audit entry this session writes carries the OS user."""
-        audit.attribute_session(session, os_user=self.os_user)
-
-    def mapped_name(self, console_users: Mapping[str, str], given: str | None) -> str | None:
-        """The name to act as under ``staff.console_users`` (``given`` when no map is set)."""
-        if not console_users:
-            return given
-        mapped = console_users.get(self.os_user)
-        if mapped is None:
-            raise ConsoleRefusal(f"OS user {self.os_user!r} is not in staff.console_users; "
-                                 "nothing was changed", EXIT_NOT_MAPPED, "console_user")
-        if given is not None and given != mapped:
-            raise ConsoleRefusal(f"--as {given!r} does not match staff.console_users for OS user "
-                                 f"{self.os_user!r}; nothing was changed", EXIT_NOT_MAPPED,
-                                 "console_user")
-        return mapped
 
 
 def staff_names(session: Session, configured: Sequence[StaffMember]) -> dict[str, bool]:

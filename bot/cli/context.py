@@ -6,12 +6,13 @@ first asks for them, so ``dsrbot --help`` starts without either.
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from bot.cli.console_user import operator_actor as operator_actor
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -62,11 +63,6 @@ class CliContext:
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
-
-
-def operator_actor(name: str | None) -> str:
-    """Attribute CLI changes to a named person: ``--as NAME`` or the login name."""
-    return f"operator:{name or getpass.getuser()}"
 
 
 def ctx_obj(ctx: typer.Context) -> CliContext:

@@ -9,7 +9,6 @@ full path then tries, and reports its error).
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sqlite3
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.cli.console_user import ConsoleRefusal, ConsoleUser, operator_actor
 from bot.cli.quick.db import stamp_of
 from bot.cli.quick.declined import Declined
 from storage import audit_chain
@@ -42,14 +42,13 @@ def audit_key(source: dict[str, str] | None) -> bytes | None:
 
 
 def console_actor(console_users: dict[str, str]) -> tuple[str, str]:
-    """``(actor, os_user)`` as bot.cli.console_identity attributes a look."""
-    os_user = getpass.getuser()
-    if not console_users:
-        return f"operator:{os_user}", os_user
-    mapped = console_users.get(os_user)
-    if mapped is None:  # refused, with exit 2: the full path words and audits that
-        raise Declined("OS user not in staff.console_users")
-    return f"operator:{mapped}", os_user
+    """``(actor, os_user)`` as the full path attributes a look (bot.cli.console_user)."""
+    user = ConsoleUser.current()
+    try:
+        name = user.mapped_name(console_users, None)
+    except ConsoleRefusal:  # refused, with exit 2: the full path words and audits that
+        raise Declined("OS user not in staff.console_users") from None
+    return operator_actor(name), user.os_user
 
 
 def record_look(conn: sqlite3.Connection, values: dict[str, Any], action: str, *,
