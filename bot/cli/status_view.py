@@ -17,7 +17,6 @@ from typing import Any
 
 from bot.health import verdict
 from bot.run_state import HEARTBEAT_SECONDS, RunState
-from handlers.deadlines import local_date
 
 
 @dataclass
@@ -96,12 +95,11 @@ def assemble(*, service: ServiceState, configured: list[str], queues: dict[str, 
         deadline = {"case_id": nxt[0], "due_date": nxt[2].isoformat(), "days_left": days}
     problems = verdict.problems_of(facts)
     state = "not running" if not service.running else ("degraded" if problems else "ok")
-    today = local_date(now, tz)
     return Status(
         service=service, configured=configured, queues=queues, oldest_unprocessed=oldest,
         next_deadline=deadline, open_cases=dict(sorted(by_status.items())),
         health={"state": state, "problems": problems,
-                "overdue_cases": sum(1 for _, _, due in open_cases if due < today)},
+                "overdue_cases": verdict.overdue_count(open_cases, now, tz)},
         canary=canary, warnings=warnings,
     )
 

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from bot.health import verdict
 from bot.health.verdict import FAILED_WINDOW
+from bot.health.verdict import overdue_count as overdue_count  # metrics and status share it
 from bot.policy_from_settings import canary_runs
 from bot.settings import Settings
-from handlers import deadlines
 from storage import health as store
 from storage import mail_copies
 from storage.case_status import CLOSED
@@ -60,11 +60,6 @@ def open_cases(session: Session) -> list[tuple[str, str, date]]:
         .where(col(Case.status).not_in([s.value for s in CLOSED]))
     ).all()
     return [(cid, status, extended or due) for cid, status, due, extended in rows]
-
-
-def overdue_count(cases: list[tuple[str, str, date]], now: datetime, tz: str) -> int:
-    today = deadlines.local_date(now, tz)
-    return sum(1 for _, _, due in cases if due < today)
 
 
 def _incidents(session: Session) -> list[verdict.Incident]:

@@ -9,9 +9,10 @@ functions, so the two can differ in how they read but never in what they say.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from handlers.deadlines import local_date
 from storage.states import ChatNotificationState, InboundState, OutboundState
 
 #: Mail waiting longer than this means the pipeline is stuck.
@@ -46,6 +47,12 @@ def oldest_of(row: tuple[int | None, datetime] | None, now: datetime) -> dict[st
     age = int((now - aware(received_at)).total_seconds())
     return {"inbound_id": inbound_id, "received_at": aware(received_at).isoformat(),
             "age_seconds": age}
+
+
+def overdue_count(cases: list[tuple[str, str, date]], now: datetime, tz: str) -> int:
+    """Open cases (id, status, effective due date) past their due date, today in ``tz``."""
+    today = local_date(now, tz)
+    return sum(1 for _, _, due in cases if due < today)
 
 
 @dataclass(frozen=True)

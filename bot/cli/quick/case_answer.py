@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,10 +32,19 @@ def _select(table: str, columns: tuple[str, ...]) -> str:
     return f'SELECT {", ".join(columns)} FROM "{table}"'
 
 
-def _customer(conn: sqlite3.Connection, customer_id: int) -> SimpleNamespace | None:
-    row = conn.execute(_select("customer", CUSTOMER_COLUMNS) + " WHERE id = ?",
-                       (customer_id,)).fetchone()
-    return row_object(row) if row is not None else None
+def _customer_reader(conn: sqlite3.Connection) -> Callable[[int], SimpleNamespace | None]:
+    """A customer row by id, read once however often it is asked for (as the ORM session's
+    identity map serves the full path's second look-up)."""
+    seen: dict[int, SimpleNamespace | None] = {}
+
+    def customer(customer_id: int) -> SimpleNamespace | None:
+        if customer_id not in seen:
+            row = conn.execute(_select("customer", CUSTOMER_COLUMNS) + " WHERE id = ?",
+                               (customer_id,)).fetchone()
+            seen[customer_id] = row_object(row) if row is not None else None
+        return seen[customer_id]
+
+    return customer
 
 
 def read_record(conn: sqlite3.Connection, case_id: str, tz: str) -> dict[str, Any]:
@@ -50,13 +60,15 @@ def read_record(conn: sqlite3.Connection, case_id: str, tz: str) -> dict[str, An
                              "ORDER BY id DESC LIMIT 1", (case_id,)).fetchone()
         return int(found[0]) if found is not None else None
 
+    customer_row = _customer_reader(conn)
+
     def customer_number_of(customer_id: int) -> str | None:
-        customer = _customer(conn, customer_id)
+        customer = customer_row(customer_id)
         return customer.customer_number if customer is not None else None
 
     who = summarise(case, trail, challenge_customer_id=challenge_customer_id,
                     customer_number_of=customer_number_of)
-    customer = _customer(conn, who.customer_id) if who.customer_id is not None else None
+    customer = customer_row(who.customer_id) if who.customer_id is not None else None
     return case_record(case, who, trail, customer, tz)
 
 
