@@ -27,11 +27,16 @@ from nlp_models.decision import DEFAULT, Thresholds
 from nlp_models.labels import LABELS, REQUEST_LABELS
 from nlp_models.train import TrainConfig, train_and_save
 
-MAX_REVIEW_RATE = 0.10
-MAX_MISSED_RATE = 0.01
-"""The targets themselves (10% of mail to staff, 1% of requests missed): out-of-fold figures
-are already the pessimistic ones, each from a model that saw a fifth less mail and none by the
-mail's writer (on the dev split the same thresholds send about a third fewer mails to staff)."""
+MAX_REVIEW_RATE = 0.095
+MAX_MISSED_RATE = 0.0075
+"""Below the targets (10% of mail to staff, 1% of requests missed), with a margin. The point
+with the best macro-F1 among a few thousand candidates, chosen on the same out-of-fold scores,
+sits at the edge of the budgets, and mail from strangers has landed above that edge in every
+round: with the budgets at the targets (10,541 mails), out of fold 0.9060 / 0.98 % missed /
+9.98 % review, while holdout-r3 and -r4 missed 2 and 1 requests and sent 11.3 % and 15.1 % to
+staff, and the r8 writers' mail before it was trained on missed 0-3.1 % per file. With this
+margin: 0.9023 / 0.69 % / 9.27 % out of fold, and 0 missed on holdout-r3 and -r4. A missed
+request is a missed legal deadline; 0.004 of macro-F1 is the price."""
 
 GRID: dict[str, tuple[float, ...]] = {
     "threshold": (0.4, 0.45, 0.5, 0.55, 0.6),
