@@ -77,9 +77,18 @@ _REMINDER = re.compile(
     r"|\bobesvarad|\bvantar (?:fortfarande|annu|alltjamt)|\butan svar\b|\binte besvarat"
     # the deadline passed
     r"|\b(?:one|1|a) month\b.{0,40}\b(?:passed|expired|elapsed|gone by|over)\b"
-    r"|\bdeadline\b.{0,30}\b(?:passed|expired|missed)|\bmaaraik\w*\s+(?:\w+\s+)?(?:on\s+)?"
+    r"|\bdeadline\b.{0,30}\b(?:passed|expired|missed)|\bmaaraa[ij]\w*\s+(?:\w+\s+)?(?:on\s+)?"
     r"(?:umpeutu|kulu|ylit|men)|\bkuukausi\b.{0,30}\b(?:kulunut|umpeutunut)"
     r"|\btidsfrist\w*\b.{0,30}(?:gatt ut|passera|overskrid)|\ben manad\b.{0,30}\b(?:gatt|passerat)"
+    # still waiting; the request below; the nth time; forgotten
+    r"|\bodottanut (?:\w+ ){0,2}vastau|\b(?:har|jag) vantat (?:\w+ )?(?:pa svar|sedan|i veckor)"
+    r"|\b(?:been|have) waiting (?:\w+ ){0,2}(?:since|for (?:weeks|months|a month|an answer))"
+    r"|\balla olev\w* (?:\w+ )?(?:viesti|pyyn|sahkop)|\b(?:mitt|min) (?:mejl|meddelande|begaran"
+    r"|brev) nedan\b|\bhanvisar till (?:mitt|min) (?:\w+ )?(?:mejl|begaran|brev|meddelande)"
+    r"|\b(?:see|refer to|regarding) my (?:\w+ )?(?:e-?mail|message|request|letter) below\b"
+    r"|\bfor (?:andra|tredje|fjarde) gangen\b|\bpaminna om att (?:vi|jag) (?:fortfarande|annu)"
+    r"|\bhar ni glomt\b|\bhave you forgotten\b|\boletteko unohtaneet\b|\bunohditteko\b"
+    r"|\bfortfarande ingen\b|\bstill no \w+\s*(?:[.!?]|$)"
 )
 _ARRIVED = re.compile(
     r"\bdid (?:it|that|my \w+) (?:arrive|reach|get through)|\bdid you (?:get|receive|see)\b"
@@ -113,6 +122,27 @@ _ARRIVED = re.compile(
     r"|\b(?:nu )?har det (?:nu )?gatt (?:over )?(?:\w+ ){0,2}(?:veckor|manad|manader|dagar)\b"
     r"|\b\w+ (?:veckor|manader|dagar) har gatt\b|\bhar inte bekraftat\b"
     r"|\bvantar (?:\w+ )?pa (?:ert |ett )?svar\b"
+    # when it was asked, in words: "kuukausi sitten", "last month", "för två veckor sen"
+    r"|\b(?:viikko|kuukausi|pari viikkoa|pari kuukautta|muutama viikko|\w+ (?:viikkoa|kuukautta"
+    r"|paivaa)) sitten\b|\bviime (?:viikolla|kuussa)\b|\b\w+kuu(?:ssa|n alussa|n lopussa)\b"
+    r"|\b\w+kuusta (?:asti|lahtien)\b"
+    r"|\b(?:a|one|two|three|four|five|six|\d+|few|couple of) (?:weeks?|months?|days) ago\b"
+    r"|\blast (?:week|month)\b|\b(?:in|early|late|mid|beginning of|end of) (?:january|february"
+    r"|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|\bfor (?:en|ett par|tva|tre|fyra|fem|sex|\d+|typ \w+) (?:dagar|vecka|veckor|manad"
+    r"|manader) (?:sedan|sen)\b|\bforra (?:veckan|manaden)\b|\bi (?:borjan av |slutet av )?"
+    r"(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november"
+    r"|december|somras|varas|hostas)\b"
+    # still so, still there, came again
+    r"|\b(?:far|fick) (?:jag )?(?:fortfarande|anda|igen|ett nytt|en ny|ytterligare)\b"
+    r"|\b(?:ar|star) (?:det |den |jag )?fortfarande\b|\bfortfarande (?:inte|dar)\b"
+    r"|\bedelleen (?:siella|listalla|mukana|nakyvissa|kirjautua)\b|\b(?:on|ovat) (?:\w+ )?"
+    r"(?:siella|listalla|mukana) edelleen\b|\bvoin edelleen\b|\b(?:tuli|tulee) (?:\w+ )?taas\b"
+    r"|\bi (?:still|can still) (?:get|receive|see|log)\b"
+    r"|\bonko (?:mun|minun|tilini|nimeni|tietoni|viestini|pyyntoni) (?:\w+ ){0,2}(?:jo )?"
+    r"(?:poistettu|korjattu|muutettu|paivitetty|kasitelty|lopetettu|vaihdettu)\b"
+    # nothing but "no???" or "hallå?" above the quoted request
+    r"|(?:^|\n)\W*(?:no+|hallo+|haloo+|halla|hello+|hei+|moi+|well)?\W*\?{2,}\W*(?:\n|$)"
 )
 """"Did it arrive?": a reminder when it asks after a request the sender made (`_EARLIER`)."""
 _DUNNING = re.compile(
@@ -139,6 +169,13 @@ _EARLIER = re.compile(
     r"|\btidigare begaran\b|\bmitt tidigare (?:mejl|meddelande|brev)\b|\bdaterad\b"
     r"|\bursprungliga (?:begaran|mejl|meddelande)"
     r"|\bmy original (?:e-?mail|mail|message|request|note|letter)"
+    r"|\bwe (?:sent|wrote|asked|requested|emailed)\b|\byou (?:said|promised|replied|confirmed)\b"
+    r"|\b(?:he|she|the customer) (?:asked|requested|called|wrote)\b"
+    r"|\bkirjoitimme\b|\bpyysimme\b|\blahetimme\b|\bolen (?:jo )?(?:kirjoittanut|lahettanyt)\b"
+    r"|\b(?:sanoitte|lupasitte|vastasitte|ilmoititte)\b|\b(?:asiakas )?pyysi (?:meita|teita)\b"
+    r"|\bvi (?:skrev|bad|begarde|skickade|mejlade)\b|\bvi har (?:skrivit|bett)\b"
+    r"|\bbad (?:er|oss|ju)\b|\bskrev (?:ju|till er)\b|\bni (?:sa|lovade|svarade)\b"
+    r"|\b(?:han|hon|kunden) (?:bad|ringde|begarde|skrev)\b"
 )
 _REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(pattern)) for label, pattern in (
@@ -183,7 +220,10 @@ _REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                             r"|\bcase stud|\bdirectory\b|\bcustomer magazine|\breferen[st]\w*"
                             r"|\basiakaslehd|\bjalleenmyyjaluettelo|\bluovutuskiel|\bjulkais"
                             r"|\bkundtidning|\bkundcase|\bmedlemsforteckning|\bforteckning"
-                            r"|\baterforsaljar|\bforhandlarlist"),
+                            r"|\baterforsaljar|\bforhandlarlist|\bluovuttak|\bluovuttamas"
+                            r"|\b(?:salja|hyra ut|lamna ut|lamnar ut) (?:min|mina|var)\b"
+                            r"|\b(?:sell|rent|pass on|give)\w* (?:\w+ )?(?:my|our) (?:address"
+                            r"|details|name|contact)\w* (?:to|with) (?:other|third)"),
         ("portability", r"\bportability\b|\bmachine[- ]readable|\bcsv\b|\bjson|\bexcel"
                         r"|\bexport\b|\bsiirtopyyn|\bdataportab|\bkoneluettav|\bi fil\b"),
     )
@@ -201,7 +241,7 @@ _DEADLINE_BEFORE = re.compile(
     r"tidsfrist|fram till|asti)\W{0,3}(?:\w+\W+){0,2}$"
 )
 _QUOTED_DATE_LINE = re.compile(
-    r"^[ \t]*(?:>[ \t]*)?(?:sent|date|lahetetty|paivamaara|skickat|datum)[ \t]*:"
+    r"^[ \t]*(?:>[ \t]*)*(?:sent|date|lahetetty|paivamaara|skickat|datum)[ \t]*(?::|(?=\d))"
     # "On 3 Oct, X wrote:", "X kirjoitti 3.10.2026 klo 10.14:", "Den 2 okt. 2026 skrev X <x@y>:"
     r"|\b(?:wrote|kirjoitti|skrev)\b[^\n]{0,120}:\s*$", re.M,
 )

@@ -143,3 +143,50 @@ def test_a_follow_up_above_the_quoted_request_is_a_reminder_with_its_date_and_ri
     order = classify("Re: order 1234567", "Any news?\n\nOn 3 Oct 2026, Leena Koski wrote:\n"
                      "> Where is my order 1234567? It was due last week.", received=DECEMBER)
     assert order.earlier_request is None
+
+
+def test_a_request_said_to_be_sent_weeks_ago_is_an_earlier_request_without_a_date() -> None:
+    """"Kuukausi sitten pyysin...", "för två veckor sen bad jag...", "I wrote last month...":
+    the sender says when in words, not by a day; the case is still the earlier request's, and
+    staff see no invented date."""
+    cases = [
+        ("kuukausi sitten pyysin kopion kaikesta mitä te ootte musta kerännyt. ei mitään.",
+         "access"),
+        ("hallå? bad ju om att bli borttagen från nyhetsbrevet för 2 veckor sen. får "
+         "fortfarande", "marketing_optout"),
+        ("I wrote to you last month asking you to delete my account and all my data.",
+         "erasure"),
+        ("Kirjoitin teille syyskuun alussa ja pyysin että poistatte nimeni teidän "
+         "asiakaslehden jutusta. Se on siellä edelleen.", "publication_ban"),
+    ]
+    for own, right in cases:
+        found = earlier_request("", own, "", DECEMBER)
+        assert found is not None, own
+        assert (right in found.rights, found.date, found.date_text) == (True, None, None), own
+
+
+def test_an_overdue_deadline_and_a_pointer_to_the_mail_below_are_reminders() -> None:
+    """"Määräaika on ylittynyt" folds to "maaraaika" (the old pattern looked for "maaraik");
+    "viittaan alla olevaan viestiini" points at the quoted request."""
+    assert is_reminder("", "Määräaika on ylittynyt.")
+    assert is_reminder("", "Viittaan alla olevaan viestiini.")
+    assert is_reminder("", "Jag skriver för tredje gången.")
+    assert not is_reminder("", "Määräaika laskuille on 14 päivää.")
+
+
+def test_a_bare_question_mark_above_the_quoted_request_is_a_reminder() -> None:
+    from nlp_models.classifier import classify
+
+    body = ("no???\n\n> Moi, haluun kaikki mun tiedot ulos CSV-tiedostona että voin siirtää ne "
+            "toiseen palveluun. -Aleksi")
+    found = classify("Re: Re: tiedot", body, received=DECEMBER).earlier_request
+    assert found is not None and "portability" in found.rights
+
+
+def test_a_quoted_sent_line_without_a_colon_dates_the_earlier_request() -> None:
+    from nlp_models.classifier import classify
+
+    body = ("Hei,\nen ole vieläkään saanut vahvistusta.\n>> Lähetetty 7.1.2026\n>> Poistakaa "
+            "puhelinnumeroni ja sähköpostini markkinointilistoilta.\n>> Jaana Suominen")
+    found = classify("muistutus pyynnöstä", body, received=DECEMBER).earlier_request
+    assert found is not None and found.date == "2026-01-07"
