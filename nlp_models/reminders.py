@@ -25,12 +25,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from nlp_models.anyof import AnyOf
 from nlp_models.articles import article_mentions
 from nlp_models.dates import DateMention, find_dates
 from nlp_models.preprocess import fold_aligned
 from nlp_models.rules import legal_name_spans
 
-_REMINDER = re.compile(
+_REMINDER = AnyOf(
     # not "muistutan, että...", "I would remind you that Article 12...": a template's lecture
     r"\bmuistutu|\bmuistut(?:an|amme|taa|taisin|ettava)\b(?![\w ,]{0,8}\betta\b)"
     r"|\bmuistuttaen\b|\bmuistuttelen\b|\buusintapyyn"
@@ -90,7 +91,7 @@ _REMINDER = re.compile(
     r"|\bhar ni glomt\b|\bhave you forgotten\b|\boletteko unohtaneet\b|\bunohditteko\b"
     r"|\bfortfarande ingen\b|\bstill no \w+\s*(?:[.!?]|$)"
 )
-_ARRIVED = re.compile(
+_ARRIVED = AnyOf(
     r"\bdid (?:it|that|my \w+) (?:arrive|reach|get through)|\bdid you (?:get|receive|see)\b"
     r"|\bhas it arrived|\bhave you (?:received|got(?:ten)?)\b|\bconfirm (?:that )?(?:you |it )"
     r"(?:received|got|arrived|is being)|\bis (?:it|my request) being handled"
@@ -154,7 +155,7 @@ _DUNNING = re.compile(
     r"|(?:remind\w*|paminnelse\w*) (?:e-?mail|mejl|sms) (?:in|i)\b"
 )
 """A payment reminder ("maksumuistutus", "påminnelse om en faktura") is another kind."""
-_EARLIER = re.compile(
+_EARLIER = AnyOf(
     r"\bmy (?:earlier |previous |original |first )?(?:request|e-?mail|letter|message|mail|"
     r"application)s? (?:of|dated|from|sent|on)\b"
     r"|\bi (?:sent|submitted|made|emailed|mailed|wrote|asked|requested)\b"
@@ -269,7 +270,7 @@ class EarlierRequest:
 
 
 def _earlier(folded: str) -> bool:
-    return _EARLIER.search(folded) is not None
+    return _EARLIER.search(folded)
 
 
 @functools.lru_cache(maxsize=4)
@@ -281,8 +282,7 @@ def _reminds(folded: str, quoting: bool = False) -> bool:
     the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
-    return bool(_REMINDER.search(folded)
-                or (_ARRIVED.search(folded) and (quoting or _earlier(folded))))
+    return _REMINDER.search(folded) or (_ARRIVED.search(folded) and (quoting or _earlier(folded)))
 
 
 def is_reminder(subject: str, text: str, quoting: bool = False) -> bool:
