@@ -93,10 +93,26 @@ def emails(text: str) -> list[Entity]:
             for m in EMAIL.finditer(text)]
 
 
+PHONE_MIN_CHARS = 3
+"""No phone number is written in fewer characters: one or two (a day, a count, "15" of
+"Article 15") are never a valid number, as parsed or inside (`tests/test_nlp_entities.py`
+tries every such string)."""
+_MATCHER_TRIES = 65_535
+"""`PhoneNumberMatcher`'s default `max_tries`: after that many failed candidates it gives up."""
+_TRIES_PER_CHAR = 13
+"""At most this many tries per character of the text: a candidate of n characters is tried
+whole once and, for each of the matcher's six inner patterns, at most n + 1 times."""
+
+
 def phones(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     out: list[Entity] = []
+    # The matcher skips candidates shorter than `min_candidate_length` before parsing them:
+    # the one- and two-character ones were most candidates and a third of the time. A skipped
+    # candidate is also not counted as a try, so only where the text is too short to use up
+    # the tries (else a long text could find a number the matcher gave up before).
+    shortest = PHONE_MIN_CHARS if len(text) * _TRIES_PER_CHAR < _MATCHER_TRIES else 1
     try:
-        matches = list(phonenumbers.PhoneNumberMatcher(text, "FI"))
+        matches = list(phonenumbers.PhoneNumberMatcher(text, "FI", min_candidate_length=shortest))
     except Exception:
         return out
     for m in matches:
