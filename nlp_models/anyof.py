@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 
+_LETTER_LED = re.compile(r"\\b[a-z0-9 '](?![?*+{])")
+"""An alternative that starts a word with a letter taken as itself (not quantified)."""
+
 
 def top_level_branches(pattern: str) -> list[str]:
     """The alternatives of `pattern` at nesting depth 0 (escapes, groups and character
@@ -48,19 +51,29 @@ def top_level_branches(pattern: str) -> list[str]:
 
 class AnyOf:
     """`bool(re.compile(pattern, flags).search(text))`, searched as a few patterns (see the
-    module docstring). Not for verbose patterns or inline global flags (a branch would lose
-    them): those raise `ValueError`."""
+    module docstring). Not for verbose patterns, inline global flags (a branch would lose
+    them) or capturing groups: those raise `ValueError`."""
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         whole = re.compile(pattern, flags)
-        if flags & re.VERBOSE or whole.flags != re.compile("", flags).flags:
-            raise ValueError("AnyOf: no verbose patterns or inline global flags")
+        if flags & re.VERBOSE or whole.flags != re.compile("", flags).flags or whole.groups:
+            # (Groups are renumbered when the alternatives are regrouped.)
+            raise ValueError("AnyOf: no verbose patterns, inline global flags or groups")
         self.pattern = pattern
+        by_letter: dict[str, list[str]] = {}
         word_led: list[str] = []
         other: list[str] = []
         for branch in top_level_branches(pattern):
-            (word_led if branch.startswith(r"\b") else other).append(branch)
-        sources = ["|".join(word_led)] if word_led else []
+            if _LETTER_LED.match(branch):
+                by_letter.setdefault(branch[2], []).append(branch[3:])
+            elif branch.startswith(r"\b"):
+                word_led.append(branch[2:])
+            else:
+                other.append(branch)
+        # At a word start, `re` tries each alternative in turn; grouped by their first letter,
+        # the others are passed over in one test of that letter.
+        word_led[:0] = [f"{letter}(?:{'|'.join(rests)})" for letter, rests in by_letter.items()]
+        sources = [rf"\b(?:{'|'.join(word_led)})"] if word_led else []
         self.patterns = tuple(re.compile(source, flags) for source in [*sources, *other])
 
     def search(self, text: str) -> bool:

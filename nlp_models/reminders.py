@@ -274,15 +274,24 @@ def _earlier(folded: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _reminds(folded: str, quoting: bool = False) -> bool:
-    """(Remembered for the last few texts: the classifier asks it of the same words twice, for
-    the rights a reminder names and for the earlier request, and it is the costliest search.)
-
-    "Did it arrive?", "any news?", "it has been five weeks" remind only of something: a request
-    the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
+def _signals(folded: str) -> tuple[bool, bool, bool]:
+    """Whether the text (payment reminders left out) says it reminds; else whether it asks
+    whether something arrived, and whether it names a request made before. (Remembered for the
+    last few texts: the classifier asks of the same words twice, for the rights a reminder names
+    and, quoting or not, for the earlier request, and these are the costliest searches.)"""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
-    return _REMINDER.search(folded) or (_ARRIVED.search(folded) and (quoting or _earlier(folded)))
+    if _REMINDER.search(folded):
+        return True, False, False
+    arrived = _ARRIVED.search(folded)
+    return False, arrived, arrived and _earlier(folded)
+
+
+def _reminds(folded: str, quoting: bool = False) -> bool:
+    """"Did it arrive?", "any news?", "it has been five weeks" remind only of something: a request
+    the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
+    said, arrived, earlier = _signals(folded)
+    return said or (arrived and (quoting or earlier))
 
 
 def is_reminder(subject: str, text: str, quoting: bool = False) -> bool:
