@@ -16,7 +16,7 @@ import struct
 from collections import Counter
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy
 from murmurhash.mrmr import hash_bytes
@@ -114,8 +114,11 @@ class BagOfWords:
         the time for a doc of a few dozen tokens)."""
         counted = Counter(doc)
         keys = sorted(counted)
-        buckets, bucket = self._buckets.get, self._bucket
-        at = [self._length, *chain.from_iterable([buckets(key) or bucket(key) for key in keys])]
+        found = list(map(self._buckets.get, keys))
+        if None in found:
+            bucket = self._bucket
+            found = [pair or bucket(key) for key, pair in zip(keys, found, strict=True)]
+        at = [self._length, *chain.from_iterable(cast(list[tuple[int, int]], found))]
         terms = self._rows[at]
         if len(keys) != len(doc):
             # Some token repeats: its rows times its count (x 1.0 elsewhere changes nothing, so

@@ -47,7 +47,9 @@ strangers recite rights they do not ask for. With this floor the same rules gain
 mail, and the right it names is the request."""
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_BLOB = re.compile(r"[A-Za-z0-9+/=]{60,}")
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/=]{60,}")
+"""Tried only where a run starts (a run shorter than 60 fails there and so at any later place
+in it; a longer one matches from its start either way)."""
 _VISIBLE = re.compile(r"\S")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -129,7 +131,7 @@ class Classifier:
         vocab = self._vocab
         tokens = model_tokens(subject, text)
         made = vocab.orths
-        orths = [made.get(t) for t in tokens]
+        orths = list(map(made.get, tokens))
         if None not in orths:
             return orths  # type: ignore[return-value]
         # The rest are unknown (`#unk`) if they were when last seen and nothing became known

@@ -355,8 +355,9 @@ def _clause_tokens(clause: str, marker: str) -> tuple[tuple[str, ...], tuple[int
 
 def _word_tokens(folded: str, marker: str = "") -> list[str]:
     out: list[str] = []
-    for match in _ARTICLE.finditer(folded):
-        out.append(f"@art{match.group(1) or match.group(2)}")
+    if "art" in folded:  # each way of naming an article has it
+        for match in _ARTICLE.finditer(folded):
+            out.append(f"@art{match.group(1) or match.group(2)}")
     for clause in _CLAUSE.split(folded):
         tokens, starts, pairs = _clause_tokens(clause.strip(), marker)
         if not starts:
