@@ -6,7 +6,8 @@
 recent one that puts the date on or before `today` (a reminder names a past request). A month
 alone, or a relative phrase ("last month", "viime kuun alussa"), gives no ISO date.
 
-Numbers are read day first (Finnish and Swedish custom, and the company is Finnish).
+Numbers are read day first (Finnish and Swedish custom, and the company is Finnish), except
+"01/15/2025", which only an American reading makes a date.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ def find_dates(text: str, today: date) -> list[DateMention]:
             month = (int(groups["m"]) if groups.get("m")
                      else _month_number(groups["month"]) if groups.get("month") else None)
             day = int(groups["day"]) if groups.get("day") else None
+            if groups.get("sep") == "/" and month is not None and day is not None and (
+                    month > 12 >= day):
+                day, month = month, day  # "01/15/2025": read month first, the only reading
             if month is None or not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
                 continue
             year = int(groups["year"]) if groups.get("year") else None

@@ -35,7 +35,7 @@ _REMINDER = AnyOf(
     # not "muistutan, että...", "I would remind you that Article 12...": a template's lecture
     r"\bmuistutu|\bmuistut(?:an|amme|taa|taisin|ettava)\b(?![\w ,]{0,8}\betta\b)"
     r"|\bmuistuttaen\b|\bmuistuttelen\b|\buusintapyyn"
-    r"|\b(?:toinen|kolmas|neljas) kerta (?:kun|jo)\b"
+    r"|\b(?:toinen|kolmas|neljas) kerta\b"
     r"|\blahetan (?:\w+ )?(?:viestini|pyyntoni|sen|taman) (?:\w+ )?uudelleen\b"
     r"|\bpaminnelse|\bpaminn(?:er|a)\b(?! om att)|\breminder\b"
     r"|\bremind(?:ing)? you\b(?! that)"
@@ -90,6 +90,12 @@ _REMINDER = AnyOf(
     r"|\bfor (?:andra|tredje|fjarde) gangen\b|\bpaminna om att (?:vi|jag) (?:fortfarande|annu)"
     r"|\bhar ni glomt\b|\bhave you forgotten\b|\boletteko unohtaneet\b|\bunohditteko\b"
     r"|\bfortfarande ingen\b|\bstill no \w+\s*(?:[.!?]|$)"
+    r"|\b(?:2nd|3rd|second|third|final) (?:request|reminder|notice|time)\b"
+    r"|\b(?:ni|du) (?:har )?inte (?:har )?svarat\b"
+    r"|\b(?:skickar|vidarebefordrar) (?:\w+ ){0,2}igen\b"
+    r"|\bredan (?:en gang |tva ganger )?(?:bett|skrivit|begart|fragat)\b"
+    r"|\b(?:for (?:den )?sista gangen|for the last time|viimeisen kerran)\b"
+    r"|\bskickar (?:\w+ ){0,3}pa nytt\b|\bingen (?:har )?svarat\b"
 )
 _ARRIVED = AnyOf(
     r"\bdid (?:it|that|my \w+) (?:arrive|reach|get through)|\bdid you (?:get|receive|see)\b"
@@ -131,7 +137,8 @@ _ARRIVED = AnyOf(
     r"|\blast (?:week|month)\b|\b(?:in|early|late|mid|beginning of|end of) (?:january|february"
     r"|march|april|may|june|july|august|september|october|november|december)\b"
     r"|\bfor (?:en|ett par|tva|tre|fyra|fem|sex|\d+|typ \w+) (?:dagar|vecka|veckor|manad"
-    r"|manader) (?:sedan|sen)\b|\bforra (?:veckan|manaden)\b|\bi (?:borjan av |slutet av )?"
+    r"|manader) (?:sedan|sen)\b|\bfor (?:flera|nagra) (?:dagar|veckor|manader) (?:sedan|sen)\b"
+    r"|\bforra (?:veckan|manaden)\b|\bi (?:borjan av |slutet av )?"
     r"(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november"
     r"|december|somras|varas|hostas)\b"
     # still so, still there, came again
@@ -140,6 +147,8 @@ _ARRIVED = AnyOf(
     r"|\bedelleen (?:siella|listalla|mukana|nakyvissa|kirjautua)\b|\b(?:on|ovat) (?:\w+ )?"
     r"(?:siella|listalla|mukana) edelleen\b|\bvoin edelleen\b|\b(?:tuli|tulee) (?:\w+ )?taas\b"
     r"|\bi (?:still|can still) (?:get|receive|see|log)\b"
+    r"|\bkom (?:det )?(?:en|ett) (?:till|nytt|ny)\b|\b(?:skickar|ringer) (?:ni )?fortfarande\b"
+    r"|\bwhere(?:'s| is) (?:my|the) (?:\w+ )?(?:data|copy|export|csv|file|answer|reply|response)\b"
     r"|\bonko (?:mun|minun|tilini|nimeni|tietoni|viestini|pyyntoni) (?:\w+ ){0,2}(?:jo )?"
     r"(?:poistettu|korjattu|muutettu|paivitetty|kasitelty|lopetettu|vaihdettu)\b"
     # nothing but "no???" or "hallå?" above the quoted request
@@ -160,7 +169,8 @@ _EARLIER = AnyOf(
     r"application)s? (?:of|dated|from|sent|on)\b"
     r"|\bi (?:sent|submitted|made|emailed|mailed|wrote|asked|requested)\b"
     r"|\bi (?:told|called|phoned|rang|had sent|have (?:asked|written|sent))\b"
-    r"|\bpyysin\b|\blahettama\w*\b|\blahetin\b|\bkirjoitin\b|\blaitoin\b|\btein\b|\bsoitin\b"
+    r"|\bpyysin\b|\blahettama\w*\b|\blahetin\b|\bkirjoi?tin\b|\bskrev (?:for|den|i)\b"
+    r"|\blaitoin\b|\btein\b|\bsoitin\b"
     r"|\bsanoin\b|\bkavin\b|\bkyselin\b|\bkysyin\b|\bilmoitin\b|\besitin\b|\bolen pyytanyt\b"
     r"|\b(?:skickade|skrev|bad|begarde|mejlade|ringde|invande|meddelade) jag\b"
     r"|\bjag (?:ringde|meddelade|invande|har skrivit|har bett)\b"
@@ -177,6 +187,9 @@ _EARLIER = AnyOf(
     r"|\bvi (?:skrev|bad|begarde|skickade|mejlade)\b|\bvi har (?:skrivit|bett)\b"
     r"|\bbad (?:er|oss|ju)\b|\bskrev (?:ju|till er)\b|\bni (?:sa|lovade|svarade)\b"
     r"|\b(?:han|hon|kunden) (?:bad|ringde|begarde|skrev)\b"
+    r"|(?:^|\n|\. )sent (?:a |my |an )?(?:\w+ )?(?:request|e-?mail|mail|message|letter|stop)\b"
+    r"|(?:^|\n|\. )sent \d|\bsent (?:stop|stopp|unsubscribe)\b"
+    r"|\b(?:svarade|replied|answered|vastasin) (?:\w+ )?(?:stop|stopp)\b"
 )
 _REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(pattern)) for label, pattern in (
@@ -205,7 +218,8 @@ _REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                           r"|\bandra (?:mitt|min)|\b(?:new|ny|nya|uusi|uuden|vanhan) (?:address"
                           r"|adress|osoit)"),
         ("restriction", r"\brestriction request\b|\brestrict\w* (?:the )?processing|\bfreez"
-                        r"|\brajoit|\bbegransning|\bbegransa|\bsparra|\bfrysa"),
+                        r"|\brajoit|\bbegransning|\bbegransa|\bsparra|\bfrysa"
+                        r"|\buppgifter\w* (?:\w+ ){0,2}(?:lasas|lases)\b|\blukit"),
         ("objection", r"\bobjection\b|\bobject(?:ed)? to\b|\banalytics\b|\btracking\b"
                       r"|\bprofiling\b|\bpersonali[sz]|\benrich|\bvastustu\w*|\bvastustin\b"
                       r"|\banalytiikka|\bprofiloin|\bkohdentami|\binvandning|\binvande"
@@ -269,6 +283,9 @@ class EarlierRequest:
         return self.rights[0] if self.rights else None
 
 
+_INT = re.compile(r"\bint\b")
+
+
 def _earlier(folded: str) -> bool:
     return _EARLIER.search(folded)
 
@@ -281,6 +298,8 @@ def _signals(folded: str) -> tuple[bool, bool, bool]:
     and, quoting or not, for the earlier request, and these are the costliest searches.)"""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
+    if "int " in folded:
+        folded = _INT.sub("inte", folded)  # Finland-Swedish "har int fått svar"
     if _REMINDER.search(folded):
         return True, False, False
     arrived = _ARRIVED.search(folded)

@@ -190,3 +190,30 @@ def test_a_quoted_sent_line_without_a_colon_dates_the_earlier_request() -> None:
             "puhelinnumeroni ja sähköpostini markkinointilistoilta.\n>> Jaana Suominen")
     found = classify("muistutus pyynnöstä", body, received=DECEMBER).earlier_request
     assert found is not None and found.date == "2026-01-07"
+
+
+def test_a_us_date_that_can_only_be_month_first_is_read_month_first() -> None:
+    """Numbers are read day first, but "01/15/2025" has no 15th month: only one reading."""
+    assert [d.iso for d in find_dates("on 01/15/2025", DECEMBER)] == ["2025-01-15"]
+    assert [d.iso for d in find_dates("on 3/10/2025", DECEMBER)] == ["2025-10-03"]
+
+
+def test_reminders_in_finland_swedish_and_terse_english_are_found() -> None:
+    """ "har int fått svar" is "har inte fått svar" in Ostrobothnia; "Sent 3/10/25 asking...",
+    "2nd request", "jag svarade STOPP ... förra månaden" are reminders as much as "muistutus"."""
+    cases = [
+        ("hej igen, har int fått svar på att ni skall sluta skicka katalogen, skrev för en "
+         "månad sen. fortfarande kommer den", "marketing_optout", None),
+        ("Sent 3/10/25 asking for my account to be deleted. Got an automated reply and then "
+         "nothing. Can you confirm it's done?", "erasure", "2025-10-03"),
+        ("2nd request. Sent a deletion request on 2025-04-11 from this address. Account still "
+         "exists.", "erasure", "2025-04-11"),
+        ("Hej. Jag svarade STOPP på ert sms förra månaden men ni skickar fortfarande reklam.",
+         "marketing_optout", None),
+        ("hei kirjotin teille viis viikkoa sitten et poistakaa mun tiedot eikä mitään kuulunu",
+         "erasure", None),
+    ]
+    for own, right, day in cases:
+        found = earlier_request("", own, "", DECEMBER)
+        assert found is not None, own
+        assert (right in found.rights, found.date) == (True, day), own
