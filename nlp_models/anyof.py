@@ -15,6 +15,7 @@ import re
 
 _LETTER_LED = re.compile(r"\\b[a-z0-9 '](?![?*+{])")
 """An alternative that starts a word with a letter taken as itself (not quantified)."""
+_LETTER = re.compile(r"[a-z0-9 '](?![?*+{])")
 
 
 def top_level_branches(pattern: str) -> list[str]:
@@ -49,6 +50,56 @@ def top_level_branches(pattern: str) -> list[str]:
     return out
 
 
+def _expanded(branches: list[str]) -> list[str]:
+    """Word-led alternatives that start with a group of letter-led ones ("\\b(?:second|third)
+    time") as one alternative each ("\\bsecond time", "\\bthird time"), so that they too are
+    grouped by their first letter: the same matches, for a yes/no search."""
+    out: list[str] = []
+    for branch in branches:
+        inner = _leading_group(branch[2:]) if branch.startswith(r"\b(?:") else None
+        if inner is None:
+            out.append(branch)
+            continue
+        group, rest = inner
+        if rest[:1] in ("?", "*", "+", "{"):
+            out.append(branch)  # a quantified group
+            continue
+        options = top_level_branches(group)
+        out.extend(rf"\b{option}{rest}" for option in options if _LETTER.match(option))
+        others = [option for option in options if not _LETTER.match(option)]
+        if others:
+            out.append(rf"\b(?:{'|'.join(others)}){rest}")
+    return out
+
+
+def _leading_group(text: str) -> tuple[str, str] | None:
+    """("a|b", "rest") for "(?:a|b)rest"; None when the group does not close."""
+    depth, i, in_class = 0, 0, False
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            i += 1
+            if text.startswith("^", i):
+                i += 1
+            if text.startswith("]", i):
+                i += 1
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return text[3:i], text[i + 1:]
+        i += 1
+    return None
+
+
 class AnyOf:
     """`bool(re.compile(pattern, flags).search(text))`, searched as a few patterns (see the
     module docstring). Not for verbose patterns, inline global flags (a branch would lose
@@ -63,7 +114,7 @@ class AnyOf:
         by_letter: dict[str, list[str]] = {}
         word_led: list[str] = []
         other: list[str] = []
-        for branch in top_level_branches(pattern):
+        for branch in _expanded(top_level_branches(pattern)):
             if _LETTER_LED.match(branch):
                 by_letter.setdefault(branch[2], []).append(branch[3:])
             elif branch.startswith(r"\b"):

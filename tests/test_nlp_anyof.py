@@ -89,3 +89,34 @@ def test_an_alternative_without_the_shared_word_start_is_searched_alone() -> Non
         r"\b(?:f(?:oo)|b(?:ar|az))",
         r"(?:^|\n)\W*\?{2,}",
     ]
+
+
+def test_a_leading_group_of_words_is_tried_word_by_word() -> None:
+    """ "\\b(?:second|third) time" as "\\bsecond time|\\bthird time", grouped by first letter; a
+    quantified group, and options that do not start with a letter, stay as written."""
+    pattern = r"\b(?:second|third) time|\bfoo|\b(?:a|\d+) b|\b(?:x|y)?z|\b(?:p(?:q|r)|s)\b"
+    any_of = AnyOf(pattern)
+    assert [p.pattern for p in any_of.patterns] == [
+        r"\b(?:s(?:econd time|\b)|t(?:hird time)|f(?:oo)|a(?: b)|p(?:(?:q|r)\b)|(?:\d+) b"
+        r"|(?:x|y)?z)"
+    ]
+    for text in [
+        "second time",
+        "the third time",
+        "xsecond time",
+        "foo",
+        "a b",
+        "12 b",
+        "z",
+        "xz",
+        "yz",
+        "pq",
+        "pr",
+        "ps",
+        "s",
+        "xs",
+        "sa",
+        "secondtime",
+        "b",
+    ]:
+        assert any_of.search(text) == bool(re.search(pattern, text)), text
