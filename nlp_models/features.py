@@ -300,7 +300,7 @@ def _placeholders(text: str) -> str:
     return text
 
 
-_CLAUSE = re.compile(r"[.!?;:\n()]+|\s-\s|\s[-–—]\s")
+_CLAUSE = re.compile(r"[.!?;:\n()]+|\s[-–—]\s")
 
 
 @functools.lru_cache(maxsize=100_000)
