@@ -95,7 +95,7 @@ def _leading_group(text: str) -> tuple[str, str] | None:
         elif char == ")":
             depth -= 1
             if depth == 0:
-                return text[3:i], text[i + 1:]
+                return text[3:i], text[i + 1 :]
         i += 1
     return None
 

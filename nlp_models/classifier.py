@@ -51,7 +51,6 @@ _BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/=]{60,}")
 """Tried only where a run starts (a run shorter than 60 fails there and so at any later place
 in it; a longer one matches from its start either way)."""
 _VISIBLE = re.compile(r"\S")
-_SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
@@ -84,7 +83,7 @@ def is_garbage(text: str) -> bool:
         return True
     # Encoded blobs (base64, signatures) beside a few real words do not make the words garbage.
     readable = _BLOB.sub(" ", sample)
-    visible = len(_SPACES.sub("", readable))
+    visible = len("".join(readable.split()))  # `str.split` splits where `\s` matches
     letters = len(readable) - len(_LETTERS.sub("", readable))
     return letters < 2 or letters / max(1, visible) < 0.5
 
