@@ -9,7 +9,7 @@ import pytest
 from phonenumbers import phonenumbermatcher
 
 from nlp_models import entities
-from nlp_models.entities import PHONE_MIN_CHARS, phones
+from nlp_models.entities import PHONE_MIN_CHARS, extract_entities, phones
 
 # Every character a candidate of the matcher can hold (its pattern: leading brackets and plus
 # signs, punctuation, extension words and marks), and digits of three scripts.
@@ -95,3 +95,11 @@ def test_a_text_that_uses_up_the_tries_gives_up_as_before() -> None:
     text = "1 a " * 65_600 + "puh. 040-1234567"
     assert _full_search(text) == []
     assert _found(text) == []
+
+
+def test_a_number_in_digits_of_another_script_is_still_looked_for() -> None:
+    """Numbers are only looked for in text with a digit: any script's digit, as the matcher's."""
+    for text in ("puh. ٠٤٠ ١٢٣ ٤٥٦٧", "puh. ０４０ １２３ ４５６７", "Soita +358 40 123 4567"):
+        found = [(e.start, e.end, e.value) for e in extract_entities(text) if e.label == "phone"]
+        assert found == _full_search(text), text
+        assert found, text
