@@ -16,6 +16,8 @@ import re
 _LETTER_LED = re.compile(r"\\b[a-z0-9 '](?![?*+{])")
 """An alternative that starts a word with a letter taken as itself (not quantified)."""
 _LETTER = re.compile(r"[a-z0-9 '](?![?*+{])")
+_IN_WORD = re.compile(r"\\b\\w\+(?![?*+{])")
+"""An alternative that starts a word with "\\w+" (not "\\w+?", not quantified again)."""
 
 
 def top_level_branches(pattern: str) -> list[str]:
@@ -64,11 +66,7 @@ def _expanded(branches: list[str]) -> list[str]:
         if rest[:1] in ("?", "*", "+", "{"):
             out.append(branch)  # a quantified group
             continue
-        options = top_level_branches(group)
-        out.extend(rf"\b{option}{rest}" for option in options if _LETTER.match(option))
-        others = [option for option in options if not _LETTER.match(option)]
-        if others:
-            out.append(rf"\b(?:{'|'.join(others)}){rest}")
+        out.extend(rf"\b{option}{rest}" for option in top_level_branches(group))
     return out
 
 
@@ -113,10 +111,16 @@ class AnyOf:
         self.pattern = pattern
         by_letter: dict[str, list[str]] = {}
         word_led: list[str] = []
+        in_word: list[str] = []
         other: list[str] = []
         for branch in _expanded(top_level_branches(pattern)):
             if _LETTER_LED.match(branch):
                 by_letter.setdefault(branch[2], []).append(branch[3:])
+            elif _IN_WORD.match(branch):
+                # "\bw+ viikkoa" matches somewhere exactly where " viikkoa" follows a word
+                # character (back to that word's start is the "\w+"); tried at each word start,
+                # "\w+" read the whole word and gave it back a letter at a time.
+                in_word.append(branch[5:])
             elif branch.startswith(r"\b"):
                 word_led.append(branch[2:])
             else:
@@ -125,6 +129,7 @@ class AnyOf:
         # the others are passed over in one test of that letter.
         word_led[:0] = [f"{letter}(?:{'|'.join(rests)})" for letter, rests in by_letter.items()]
         sources = [rf"\b(?:{'|'.join(word_led)})"] if word_led else []
+        sources += [rf"(?<=\w)(?:{'|'.join(in_word)})"] if in_word else []
         self.patterns = tuple(re.compile(source, flags) for source in [*sources, *other])
 
     def search(self, text: str) -> bool:

@@ -93,12 +93,11 @@ def test_an_alternative_without_the_shared_word_start_is_searched_alone() -> Non
 
 def test_a_leading_group_of_words_is_tried_word_by_word() -> None:
     """ "\\b(?:second|third) time" as "\\bsecond time|\\bthird time", grouped by first letter; a
-    quantified group, and options that do not start with a letter, stay as written."""
+    quantified group stays as written."""
     pattern = r"\b(?:second|third) time|\bfoo|\b(?:a|\d+) b|\b(?:x|y)?z|\b(?:p(?:q|r)|s)\b"
     any_of = AnyOf(pattern)
     assert [p.pattern for p in any_of.patterns] == [
-        r"\b(?:s(?:econd time|\b)|t(?:hird time)|f(?:oo)|a(?: b)|p(?:(?:q|r)\b)|(?:\d+) b"
-        r"|(?:x|y)?z)"
+        r"\b(?:s(?:econd time|\b)|t(?:hird time)|f(?:oo)|a(?: b)|p(?:(?:q|r)\b)|\d+ b|(?:x|y)?z)"
     ]
     for text in [
         "second time",
@@ -118,5 +117,31 @@ def test_a_leading_group_of_words_is_tried_word_by_word() -> None:
         "sa",
         "secondtime",
         "b",
+    ]:
+        assert any_of.search(text) == bool(re.search(pattern, text)), text
+
+
+def test_letters_then_a_word_end_are_looked_for_after_any_word_character() -> None:
+    """ "\\b\\w+kuusta" is "kuusta" after a word character (the "\\w+" back to the word's start
+    is always there): no word read to its end and given back a letter at a time."""
+    pattern = r"\b\w+kuusta\b|\b(?:pari|\w+) viikkoa sitten|\bfoo"
+    any_of = AnyOf(pattern)
+    assert [p.pattern for p in any_of.patterns] == [
+        r"\b(?:p(?:ari viikkoa sitten)|f(?:oo))",
+        r"(?<=\w)(?:kuusta\b| viikkoa sitten)",
+    ]
+    for text in [
+        "lokakuusta",
+        "kuusta",
+        " kuusta",
+        "lokakuustaan",
+        "kolme viikkoa sitten",
+        " viikkoa sitten",
+        "pari viikkoa sitten",
+        "3 viikkoa sitten",
+        "ä viikkoa sitten",
+        "-kuusta",
+        "_kuusta",
+        "foo",
     ]:
         assert any_of.search(text) == bool(re.search(pattern, text)), text
