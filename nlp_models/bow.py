@@ -16,7 +16,7 @@ import struct
 from collections import Counter
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy
 from murmurhash.mrmr import hash_bytes
@@ -37,11 +37,14 @@ class BagOfWords:
         self._length = weights.size // n_out
         # One row of n_out weights per hash bucket, then the bias and a row of zeros, so a
         # doc's terms are rows picked by index.
-        self._rows = numpy.concatenate([
+        # Row-major (C order): picking rows by index then copies whole rows, not one strided
+        # float per label (the concatenation of a transpose came out column-major, and picking
+        # from it was most of the cost of scoring).
+        self._rows = numpy.ascontiguousarray(numpy.concatenate([
             weights.reshape(n_out, self._length).T,
             bias.reshape(1, n_out),
             numpy.zeros((1, n_out), dtype="f"),
-        ]).astype("f")
+        ]), dtype="f")
         self._buckets: dict[int, tuple[int, int]] = {}
         """Token hash -> its two weight rows (a few per word of the vocabulary)."""
 
@@ -110,15 +113,19 @@ class BagOfWords:
         without padding, transposes or temporary arrays (numpy's per-call cost was most of
         the time for a doc of a few dozen tokens)."""
         counted = Counter(doc)
-        buckets, bucket = self._buckets.get, self._bucket
-        at = [self._length]
-        times = [1]
-        for key in sorted(counted):
-            at += buckets(key) or bucket(key)
-            n = counted[key]
-            times += (n, n)
+        keys = sorted(counted)
+        found = list(map(self._buckets.get, keys))
+        if None in found:
+            bucket = self._bucket
+            found = [pair or bucket(key) for key, pair in zip(keys, found, strict=True)]
+        at = [self._length, *chain.from_iterable(cast(list[tuple[int, int]], found))]
         terms = self._rows[at]
-        terms *= numpy.array(times, dtype="f")[:, None]
+        if len(keys) != len(doc):
+            # Some token repeats: its rows times its count (x 1.0 elsewhere changes nothing, so
+            # a doc of distinct tokens skips the product).
+            counts = [counted[key] for key in keys]
+            times = [1.0, *chain.from_iterable(zip(counts, counts, strict=True))]
+            terms *= numpy.array(times, dtype="f")[:, None]
         # Summed down the first axis a row at a time, as `accumulate` does (not pairwise).
         sums = numpy.add.accumulate(terms, axis=0)[-1]
         numpy.clip(sums, -20.0, 20.0, out=sums)

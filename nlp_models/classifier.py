@@ -47,9 +47,10 @@ strangers recite rights they do not ask for. With this floor the same rules gain
 mail, and the right it names is the request."""
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_BLOB = re.compile(r"[A-Za-z0-9+/=]{60,}")
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/=]{60,}")
+"""Tried only where a run starts (a run shorter than 60 fails there and so at any later place
+in it; a longer one matches from its start either way)."""
 _VISIBLE = re.compile(r"\S")
-_SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
@@ -82,7 +83,7 @@ def is_garbage(text: str) -> bool:
         return True
     # Encoded blobs (base64, signatures) beside a few real words do not make the words garbage.
     readable = _BLOB.sub(" ", sample)
-    visible = len(_SPACES.sub("", readable))
+    visible = len("".join(readable.split()))  # `str.split` splits where `\s` matches
     letters = len(readable) - len(_LETTERS.sub("", readable))
     return letters < 2 or letters / max(1, visible) < 0.5
 
@@ -129,7 +130,7 @@ class Classifier:
         vocab = self._vocab
         tokens = model_tokens(subject, text)
         made = vocab.orths
-        orths = [made.get(t) for t in tokens]
+        orths = list(map(made.get, tokens))
         if None not in orths:
             return orths  # type: ignore[return-value]
         # The rest are unknown (`#unk`) if they were when last seen and nothing became known

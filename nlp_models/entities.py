@@ -45,6 +45,7 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)")
 # Cheap first looks, each what its patterns cannot match without (most mail has none):
 # an octet's digit, dot and digit; a register number's six digits; a postal code and its space.
+_DIGIT = re.compile(r"\d")
 _IPV4_HINT = re.compile(r"\d\.\d")
 _SIX_DIGITS = re.compile(r"\d{6}")
 _POSTAL_CODE = re.compile(r"\d{5}\s")
@@ -93,10 +94,26 @@ def emails(text: str) -> list[Entity]:
             for m in EMAIL.finditer(text)]
 
 
+PHONE_MIN_CHARS = 3
+"""No phone number is written in fewer characters: one or two (a day, a count, "15" of
+"Article 15") are never a valid number, as parsed or inside (`tests/test_nlp_entities.py`
+tries every such string)."""
+_MATCHER_TRIES = 65_535
+"""`PhoneNumberMatcher`'s default `max_tries`: after that many failed candidates it gives up."""
+_TRIES_PER_CHAR = 13
+"""At most this many tries per character of the text: a candidate of n characters is tried
+whole once and, for each of the matcher's six inner patterns, at most n + 1 times."""
+
+
 def phones(text: str, taken: list[tuple[int, int]]) -> list[Entity]:
     out: list[Entity] = []
+    # The matcher skips candidates shorter than `min_candidate_length` before parsing them:
+    # the one- and two-character ones were most candidates and a third of the time. A skipped
+    # candidate is also not counted as a try, so only where the text is too short to use up
+    # the tries (else a long text could find a number the matcher gave up before).
+    shortest = PHONE_MIN_CHARS if len(text) * _TRIES_PER_CHAR < _MATCHER_TRIES else 1
     try:
-        matches = list(phonenumbers.PhoneNumberMatcher(text, "FI"))
+        matches = list(phonenumbers.PhoneNumberMatcher(text, "FI", min_candidate_length=shortest))
     except Exception:
         return out
     for m in matches:
@@ -180,12 +197,9 @@ def person_from_signature(text: str, signature: str) -> Entity | None:
     return None
 
 
-def extract_entities(text: str, signature: str = "", from_display: str = "") -> list[Entity]:
-    """All rule-based entities of `text` (the sender's part of the plain-text body)."""
-    found: list[Entity] = emails(text)
-    if "://" in text or "www." in text.lower():
-        for m in URL.finditer(text):
-            found.append(Entity("www", m.group(), m.start(), m.end(), value=m.group()))
+def _add_numbered(text: str, found: list[Entity]) -> None:
+    """IP addresses, phone numbers, register numbers and postal addresses of `text`, added to
+    `found` (its emails and links): each has a digit."""
     if _IPV4_HINT.search(text):
         for m in IPV4.finditer(text):
             found.append(Entity("ip_address", m.group(), m.start(), m.end(), value=m.group()))
@@ -196,6 +210,16 @@ def extract_entities(text: str, signature: str = "", from_display: str = "") -> 
     found.extend(register_numbers(text, taken))
     found.extend(a for a in addresses if not _overlaps(a.start, a.end, [
         (e.start, e.end) for e in found if e.label == "phone"]))
+
+
+def extract_entities(text: str, signature: str = "", from_display: str = "") -> list[Entity]:
+    """All rule-based entities of `text` (the sender's part of the plain-text body)."""
+    found: list[Entity] = emails(text)
+    if "://" in text or "www." in text.lower():
+        for m in URL.finditer(text):
+            found.append(Entity("www", m.group(), m.start(), m.end(), value=m.group()))
+    if _DIGIT.search(text):  # (most mail has none: no number of any kind to look for)
+        _add_numbered(text, found)
     name = person_from_display(from_display)
     if name:
         at = text.find(name)

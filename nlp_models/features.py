@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
+from itertools import accumulate, chain
 
 from nlp_models.preprocess import fold
 
@@ -273,6 +274,8 @@ def howto_tokens(folded: str) -> list[str]:
     uppgifter?"). Such a mail asks a question, not for the thing itself, though its words are
     the request's: the pairs let the model tell "@howto+delete" from "@delete"."""
     out: list[str] = []
+    if "?" not in folded[:5000]:
+        return out  # no question at all (most mails): no run to read
     for m in _SENTENCE_PART.finditer(folded[:5000]):
         question = m.group()
         if not question.endswith("?") or not _HOW.search(question):
@@ -297,7 +300,7 @@ def _placeholders(text: str) -> str:
     return text
 
 
-_CLAUSE = re.compile(r"[.!?;:\n()]+|\s-\s|\s[-–—]\s")
+_CLAUSE = re.compile(r"[.!?;:\n()]+|\s[-–—]\s")
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -331,6 +334,12 @@ def _clause_tokens(clause: str, marker: str) -> tuple[tuple[str, ...], tuple[int
     out: list[str] = []
     starts: list[int] = []
     expanded = [_expansion(word, marker) for word in _WORD.findall(clause)]
+    if not any(e[2] for e in expanded):
+        # No negation word (most clauses): every word's tokens as they are.
+        words = [e[0] for e in expanded]
+        starts_at = tuple(accumulate(map(len, words), initial=0))[:-1]
+        met = frozenset().union(*(e[1] for e in expanded))
+        return tuple(chain.from_iterable(words)), starts_at, _pairs(met)
     negated = _negation_scope([("negation",) if e[2] else () for e in expanded])
     seen: set[str] = set()
     for i, (tokens, concepts, _) in enumerate(expanded):
@@ -346,17 +355,22 @@ def _clause_tokens(clause: str, marker: str) -> tuple[tuple[str, ...], tuple[int
             out.append("@" + concept)
             out.append("@not_" + concept)
             seen.add("not_" + concept)
-    # Concepts that meet in one clause say more than either alone:
-    # "delete" + "data" is erasure, "delete" + "commerce" is an order question.
-    ordered = sorted(seen)
-    pairs = tuple(f"@{a}+{b}" for i, a in enumerate(ordered) for b in ordered[i + 1:])
-    return tuple(out), tuple(starts), pairs
+    return tuple(out), tuple(starts), _pairs(frozenset(seen))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pairs(concepts: frozenset[str]) -> tuple[str, ...]:
+    """Concepts that meet in one clause say more than either alone: "delete" + "data" is
+    erasure, "delete" + "commerce" is an order question."""
+    ordered = sorted(concepts)
+    return tuple(f"@{a}+{b}" for i, a in enumerate(ordered) for b in ordered[i + 1:])
 
 
 def _word_tokens(folded: str, marker: str = "") -> list[str]:
     out: list[str] = []
-    for match in _ARTICLE.finditer(folded):
-        out.append(f"@art{match.group(1) or match.group(2)}")
+    if "art" in folded:  # each way of naming an article has it
+        for match in _ARTICLE.finditer(folded):
+            out.append(f"@art{match.group(1) or match.group(2)}")
     for clause in _CLAUSE.split(folded):
         tokens, starts, pairs = _clause_tokens(clause.strip(), marker)
         if not starts:

@@ -363,7 +363,8 @@ def clean_body(body: str, *, forwarded: bool = False) -> CleanText:
         # one: the forwarded message is what the sender means.
         passed_on = [_WS.sub(" ", line) for line in _forwarded_content(_unquote(quoted + old))]
         new_end = len(text)
-    new = [_WS.sub(" ", line) for line in new]
+    # (In one pass: `_WS` never spans a line end.)
+    new = _WS.sub(" ", "\n".join(new)).split("\n") if new else []
     own_lines, sig_lines = _split_signature(new)
     if passed_on:
         # The note's signature and the forwarded mail's are split apart each on its own, so a

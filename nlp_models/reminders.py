@@ -25,12 +25,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from nlp_models.anyof import AnyOf
 from nlp_models.articles import article_mentions
 from nlp_models.dates import DateMention, find_dates
 from nlp_models.preprocess import fold_aligned
 from nlp_models.rules import legal_name_spans
 
-_REMINDER = re.compile(
+_REMINDER = AnyOf(
     # not "muistutan, että...", "I would remind you that Article 12...": a template's lecture
     r"\bmuistutu|\bmuistut(?:an|amme|taa|taisin|ettava)\b(?![\w ,]{0,8}\betta\b)"
     r"|\bmuistuttaen\b|\bmuistuttelen\b|\buusintapyyn"
@@ -96,7 +97,7 @@ _REMINDER = re.compile(
     r"|\b(?:for (?:den )?sista gangen|for the last time|viimeisen kerran)\b"
     r"|\bskickar (?:\w+ ){0,3}pa nytt\b|\bingen (?:har )?svarat\b"
 )
-_ARRIVED = re.compile(
+_ARRIVED = AnyOf(
     r"\bdid (?:it|that|my \w+) (?:arrive|reach|get through)|\bdid you (?:get|receive|see)\b"
     r"|\bhas it arrived|\bhave you (?:received|got(?:ten)?)\b|\bconfirm (?:that )?(?:you |it )"
     r"(?:received|got|arrived|is being)|\bis (?:it|my request) being handled"
@@ -163,7 +164,7 @@ _DUNNING = re.compile(
     r"|(?:remind\w*|paminnelse\w*) (?:e-?mail|mejl|sms) (?:in|i)\b"
 )
 """A payment reminder ("maksumuistutus", "påminnelse om en faktura") is another kind."""
-_EARLIER = re.compile(
+_EARLIER = AnyOf(
     r"\bmy (?:earlier |previous |original |first )?(?:request|e-?mail|letter|message|mail|"
     r"application)s? (?:of|dated|from|sent|on)\b"
     r"|\bi (?:sent|submitted|made|emailed|mailed|wrote|asked|requested)\b"
@@ -286,22 +287,30 @@ _INT = re.compile(r"\bint\b")
 
 
 def _earlier(folded: str) -> bool:
-    return _EARLIER.search(folded) is not None
+    return _EARLIER.search(folded)
 
 
 @functools.lru_cache(maxsize=4)
-def _reminds(folded: str, quoting: bool = False) -> bool:
-    """(Remembered for the last few texts: the classifier asks it of the same words twice, for
-    the rights a reminder names and for the earlier request, and it is the costliest search.)
-
-    "Did it arrive?", "any news?", "it has been five weeks" remind only of something: a request
-    the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
+def _signals(folded: str) -> tuple[bool, bool, bool]:
+    """Whether the text (payment reminders left out) says it reminds; else whether it asks
+    whether something arrived, and whether it names a request made before. (Remembered for the
+    last few texts: the classifier asks of the same words twice, for the rights a reminder names
+    and, quoting or not, for the earlier request, and these are the costliest searches.)"""
     if "muistut" in folded or "paminn" in folded or "remind" in folded:
         folded = _DUNNING.sub(" ", folded)
     if "int " in folded:
         folded = _INT.sub("inte", folded)  # Finland-Swedish "har int fått svar"
-    return bool(_REMINDER.search(folded)
-                or (_ARRIVED.search(folded) and (quoting or _earlier(folded))))
+    if _REMINDER.search(folded):
+        return True, False, False
+    arrived = _ARRIVED.search(folded)
+    return False, arrived, arrived and _earlier(folded)
+
+
+def _reminds(folded: str, quoting: bool = False) -> bool:
+    """"Did it arrive?", "any news?", "it has been five weeks" remind only of something: a request
+    the sender says they made (`_EARLIER`), or the older mail they quote below (`quoting`)."""
+    said, arrived, earlier = _signals(folded)
+    return said or (arrived and (quoting or earlier))
 
 
 def is_reminder(subject: str, text: str, quoting: bool = False) -> bool:

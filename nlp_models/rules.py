@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from nlp_models.anyof import AnyOf
 from nlp_models.articles import asked_rights, named_rights, not_asked, recites, sentences_of
 from nlp_models.features import strip_reply_prefix
 from nlp_models.preprocess import fold
@@ -68,9 +69,9 @@ _COMPILED: Mapping[str, re.Pattern[str]] = {
 }
 
 
-_ANY_LEGAL_NAME = re.compile("|".join(f"(?:{p.pattern})" for p in _COMPILED.values()))
-"""Matches where any right's pattern does: most sentences name no right, and one search
-tells so instead of one per right."""
+_ANY_LEGAL_NAME = AnyOf("|".join(p for patterns in _RULES.values() for p in patterns))
+"""Whether any right's pattern matches: most sentences name no right, and one search tells so
+instead of one per right (as :class:`~nlp_models.anyof.AnyOf`: all of them start a word)."""
 
 
 def legal_names(folded: str) -> set[str]:
