@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 import handlers
 import mailformat
 import nlp_models
+from nlp_models.anyof import AnyOf
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT, GROWTH, MAX_RATIO = 1_000, 30, 10.0
@@ -49,6 +50,9 @@ def _module_patterns() -> dict[str, re.Pattern[str]]:
                     item = item[0] if isinstance(item, tuple) and item else item
                     if isinstance(item, re.Pattern) and isinstance(item.pattern, str):
                         found[f"{info.name}.{key}[{i}]"] = item
+                    if isinstance(item, AnyOf):  # the patterns it searches in its stead
+                        for j, part in enumerate(item.patterns):
+                            found[f"{info.name}.{key}[{i}].{j}"] = part
     return found
 
 
