@@ -152,7 +152,9 @@ _ARRIVED = AnyOf(
     r"|\bonko (?:mun|minun|tilini|nimeni|tietoni|viestini|pyyntoni) (?:\w+ ){0,2}(?:jo )?"
     r"(?:poistettu|korjattu|muutettu|paivitetty|kasitelty|lopetettu|vaihdettu)\b"
     # nothing but "no???" or "hallå?" above the quoted request
-    r"|(?:^|\n)\W*(?:no+|hallo+|haloo+|halla|hello+|hei+|moi+|well)?\W*\?{2,}\W*(?:\n|$)"
+    # (one class per stretch, so a long run of marks cannot be split two ways: linear)
+    r"|(?:^|\n)[ \t]*(?:(?:no+|hallo+|haloo+|halla|hello+|hei+|moi+|well)[ \t.,!]*)?\?{2,}"
+    r"[ \t!.]*(?:\n|$)"
 )
 """"Did it arrive?": a reminder when it asks after a request the sender made (`_EARLIER`)."""
 _DUNNING = re.compile(
