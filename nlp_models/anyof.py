@@ -12,6 +12,7 @@ ones as one pattern and each other one alone, and answers only yes or no.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _LETTER_LED = re.compile(r"\\b[a-z0-9 '](?![?*+{])")
 """An alternative that starts a word with a letter taken as itself (not quantified)."""
@@ -20,13 +21,12 @@ _IN_WORD = re.compile(r"\\b\\w\+(?![?*+{])")
 """An alternative that starts a word with "\\w+" (not "\\w+?", not quantified again)."""
 
 
-def top_level_branches(pattern: str) -> list[str]:
-    """The alternatives of `pattern` at nesting depth 0 (escapes, groups and character
-    classes respected), in order: `"|".join` of them is `pattern` again."""
-    out: list[str] = []
-    depth, start, i, in_class = 0, 0, 0, False
-    while i < len(pattern):
-        char = pattern[i]
+def _outside_classes(text: str) -> Iterator[tuple[int, str]]:
+    """Each character of `text` that is neither escaped nor in a character class, with its
+    index: where groups open and close and alternatives part."""
+    i, in_class = 0, False
+    while i < len(text):
+        char = text[i]
         if char == "\\":
             i += 2
             continue
@@ -35,19 +35,29 @@ def top_level_branches(pattern: str) -> list[str]:
         elif char == "[":
             in_class = True
             i += 1
-            if pattern.startswith("^", i):
+            if text.startswith("^", i):
                 i += 1
-            if pattern.startswith("]", i):  # "[]...]" and "[^]...]": a literal "]"
+            if text.startswith("]", i):  # "[]...]" and "[^]...]": a literal "]"
                 i += 1
             continue
-        elif char == "(":
+        else:
+            yield i, char
+        i += 1
+
+
+def top_level_branches(pattern: str) -> list[str]:
+    """The alternatives of `pattern` at nesting depth 0 (escapes, groups and character
+    classes respected), in order: `"|".join` of them is `pattern` again."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for i, char in _outside_classes(pattern):
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
         elif char == "|" and depth == 0:
             out.append(pattern[start:i])
             start = i + 1
-        i += 1
     out.append(pattern[start:])
     return out
 
@@ -72,29 +82,14 @@ def _expanded(branches: list[str]) -> list[str]:
 
 def _leading_group(text: str) -> tuple[str, str] | None:
     """("a|b", "rest") for "(?:a|b)rest"; None when the group does not close."""
-    depth, i, in_class = 0, 0, False
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            i += 1
-            if text.startswith("^", i):
-                i += 1
-            if text.startswith("]", i):
-                i += 1
-            continue
-        elif char == "(":
+    depth = 0
+    for i, char in _outside_classes(text):
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
             if depth == 0:
                 return text[3:i], text[i + 1 :]
-        i += 1
     return None
 
 
