@@ -1,7 +1,8 @@
 """Dates as people write them in fi/en/sv mail, with the raw text kept.
 
-"3.10.2026", "3.10.", "2026-10-03", "3 October", "October 3rd, 2026", "12th of Sept",
-"3. lokakuuta", "lokakuun 3. päivänä", "den 5 oktober", "5 okt." and a month alone ("in October",
+"3.10.2026", "3.10.", "2026-10-03", "2026/10/03", "3 October", "October 3rd, 2026", "12th of Sept",
+"3. lokakuuta", "lokakuun 3. päivänä", "3 päivänä lokakuuta", "lokak. 3", "den 5 oktober",
+"5 okt." and a month alone ("in October",
 "syyskuussa", "i september"). A day and a month give an ISO date; a missing year is the most
 recent one that puts the date on or before `today` (a reminder names a past request). A month
 alone, or a relative phrase ("last month", "viime kuun alussa"), gives no ISO date.
@@ -30,7 +31,8 @@ for _number, _names in enumerate((
     for _name in _names.split():
         _MONTHS[_name] = _number
 
-_FI_MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesa|heina|elo|syys|loka|marras|joulu)kuu\w*"
+_FI_MONTH = (r"(?:tammi|helmi|maalis|huhti|touko|kesa|heina|elo|syys|loka|marras|joulu)"
+             r"(?:kuu\w*|k\b\.?)")
 _EN_MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november"
              r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\b\.?")
 _SV_MONTH = (r"(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november"
@@ -40,14 +42,16 @@ _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _ORDINAL = r"(?:st|nd|rd|th|:e|:a|\.)?"
 
 _PATTERNS = (
-    re.compile(r"(?<![\d.])(?P<year>(?:19|20)\d{2})-(?P<m>\d{1,2})-(?P<day>\d{1,2})(?!\d)"),
+    # 2026-10-03, 2026/10/03
+    re.compile(r"(?<![\d.])(?P<year>(?:19|20)\d{2})(?P<ysep>[-/])(?P<m>\d{1,2})(?P=ysep)"
+               r"(?P<day>\d{1,2})(?!\d)"),
     # 3.10.2026, 3.10.26, 3/10/2026, 24-08-2026, 3.10.; "3.10", "22/9" only where no price,
     # measure or decimal can be meant (no currency or unit after it, no digit or sign before).
     re.compile(r"(?<![\d.,])(?P<day>\d{1,2})(?P<sep>[./-])(?P<m>\d{1,2})"
                r"(?:(?P=sep)(?P<year>(?:19|20)?\d{2})(?!\d)|\.(?!\d))"),
     re.compile(r"(?<![\d.,€$£#/-])(?P<day>\d{1,2})[./](?P<m>\d{1,2})(?![\d.,/]|\s*(?:€|e\b|eur"
                r"|euro|%|kg|g\b|mm|cm|m\b|l\b|x\b|kpl|st\b|pcs|h\b|min))"),
-    re.compile(rf"(?<![\d.])(?P<day>\d{{1,2}}){_ORDINAL}\s*(?:of\s+|de\s+|paiva\s+|p\.\s*)?"
+    re.compile(rf"(?<![\d.])(?P<day>\d{{1,2}}){_ORDINAL}\s*(?:of\s+|de\s+|paiva(?:na)?\s+|p\.\s*)?"
                rf"{_MONTH}(?:,?\s*{_YEAR})?"),
     re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th|\.)?(?!\d)"
                rf"(?:,?\s*{_YEAR}|\s*(?:paivana|pna)\b)?"),
@@ -73,6 +77,8 @@ def _month_number(word: str) -> int | None:
     word = word.rstrip(".")
     if word in _MONTHS:
         return _MONTHS[word]
+    if word.endswith("k") and word[:-1] in _MONTHS:  # "heinak.", "elok.": Finnish short forms
+        return _MONTHS[word[:-1]]
     for stem, number in _MONTHS.items():
         if len(stem) >= 4 and word.startswith(stem):
             return number

@@ -48,15 +48,22 @@ _SENT_CUE = re.compile(
     r"|e-?mail|mail|message|dated|objected)\b"
     r"|\bpyyn|\bpyysin|\blahet|\bkirjoit|\bpaivat|\bviest|\bsoitin|\bsanoin|\bkavin|\blaitoin"
     r"|\bbegar|\bskick|\bdater|\bbrev|\bmejl|\bskrev|\bbad\b|\binvande|\bringde|\bmeddela"
+    # said on the phone: "senast i telefon 8.4.", "sanoin puhelimessa 5.11."
+    r"|\btelefon|\bphone\b|\bpuhelim|\bsagt\b|\bsaid\b"
 )
 _DEADLINE_BEFORE = re.compile(
-    r"(?:deadline|by|until|before|within|expired|mennessa|maaraika|viimeistaan|senast|innan|"
+    # not "by letter dated 2 October": how it was sent
+    r"(?:deadline|by(?! (?:letter|e-?mail|mail|post|fax))|until|before|within|expired|mennessa"
+    r"|maaraika|viimeistaan|senast|innan|"
     r"tidsfrist|fram till|asti)\W{0,3}(?:\w+\W+){0,2}$"
 )
 _QUOTED_DATE_LINE = re.compile(
     r"^[ \t]*(?:>[ \t]*)*(?:sent|date|lahetetty|paivamaara|skickat|datum)[ \t]*(?::|(?=\d))"
     # "On 3 Oct, X wrote:", "X kirjoitti 3.10.2026 klo 10.14:", "Den 2 okt. 2026 skrev X <x@y>:"
-    r"|\b(?:wrote|kirjoitti|skrev)\b[^\n]{0,120}:\s*$", re.M,
+    r"|\b(?:wrote|kirjoitti|skrev)\b[^\n]{0,120}:\s*$"
+    # an acknowledgement quoted below: "olemme vastaanottaneet viestisi 7.3.2025"
+    r"|\b(?:vastaanottaneet (?:viestisi|pyyntosi)|received your (?:message|request|e-?mail)"
+    r"|(?:tagit emot|mottagit) (?:ditt|din) (?:meddelande|begaran|mejl))\b", re.M,
 )
 
 

@@ -20,16 +20,21 @@ REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                    r"|\bkopia av|\binsyn|\bvilka (?:person)?uppgifter|\butskrift av|\bfa ut mina"
                    r"|\bfa se (?:vilka|mina)|\bmina uppgifter\?|\bsaada (?:kaikki )?tieto"
                    r"|\bkenelle (?:olette )?(?:\w+ )?luovutta|\bmihin tarkoituksiin"
-                   r"|\bcopy of (?:it|them)|\bsend me (?:a )?copy"),
+                   r"|\bcopy of (?:it|them)|\bsend me (?:a )?copy"
+                   r"|\blist(?:an|a)? (?:pa|over|of) (?:all )?(?:my|mina) (?:personal )?(?:data"
+                   r"|uppgifter|personuppgifter|information)\b"
+                   r"|\blista\w* (?:kaikista )?(?:(?:mun|minun) )?tiedoista\b"),
         ("erasure", r"\b(?:deletion|erasure|removal) request\b|\brequest (?:for|to) (?:the )?"
                     r"(?:delet|eras|remov)|\b(?:delete|erase) (?:me|my|the|her|his|all)"
                     r"|\b(?:account|data|details|information)\w* (?:be |to be )?(?:closed|deleted"
                     r"|removed|erased|anonymi)|\bclose (?:my|the|her|his) (?:\w+ )?account"
                     r"|\bpoistopyyn|\bpoistamis\w* (?:pyyn|koske)|\bpoista\w* (?:mut|minut|tietoni"
-                    r"|kaikki|henkilotie|mun tied|nimeni|tili)|\btietojeni poist|\btietojen poist"
+                    r"|kaikki|henkilotie|mun tied|nimeni|tili)|\b(?:henkilo)?tietojeni poist"
+                    r"|\btietojen poist"
                     r"|\btilini suljetaan|\banonymisoi|\bradering|\bradera|\btar bort mina"
                     r"|\buppgifter raderade|\bavsluta mitt konto"),
-        ("rectification", r"\bcorrection request\b|\b(?:correct|rectify|update|change) (?:my|the)"
+        ("rectification", r"\bcorrection request\b|\b(?:correct(?:ing)?|rectify(?:ing)?"
+                          r"|updat(?:e|ing)|chang(?:e|ing)) (?:my|the)"
                           r"|\brectif|\bwrong (?:phone|address|name|e-?mail|title)|\bkorjauspyyn"
                           r"|\btietoni korjat|\bkorjaamaan|\bkorjata|\boikaise|\bpaivittamaan"
                           r"|\bvaihtamaan|\brattelse|\bratta (?:mitt|min|det)"
@@ -46,7 +51,8 @@ REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                              r"|sms|offer)|\bmarketing\b|\bnewsletter|\bcatalog|\bleaflet"
                              r"|\bbrochure|\bprinted advert|\bsales call|\bsms offer|\bmailing list"
                              r"|\bstop (?:sending|calling)|\bmarkkinoin|\buutiskirje|\bmyyntipuhelu"
-                             r"|\bkuvasto|\bmainos|\btarjou|\bsuoramain|\breklam(?!aati)|\bnyhetsbrev"
+                             r"|\bkuvasto|\bmainos|\btarjou|\bsuoramain|\breklam(?!aati)"
+                             r"|\bnyhetsbrev"
                              r"|\butskick|\bkatalog|\bforsaljningssamtal|\berbjudand|\benkat"
                              r"|\bmarknadsundersok|\bsluta ringa|\bsluta skicka"),
         ("publication_ban", r"\breference (?:customer )?list|\breference customer|\btestimonial"
@@ -54,11 +60,15 @@ REQUEST_NOUNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                             r"|\basiakaslehd|\bjalleenmyyjaluettelo|\bluovutuskiel|\bjulkais"
                             r"|\bkundtidning|\bkundcase|\bmedlemsforteckning|\bforteckning"
                             r"|\baterforsaljar|\bforhandlarlist|\bluovuttak|\bluovuttamas"
+                            r"|\basiakastarin"
+                            r"|\bdisclosure ban|\bprohibit\w* (?:the )?disclosure"
+                            r"|\butlamnandeforbud|\bforbud mot (?:\w+ )?utlamnande"
                             r"|\b(?:salja|hyra ut|lamna ut|lamnar ut) (?:min|mina|var)\b"
                             r"|\b(?:sell|rent|pass on|give)\w* (?:\w+ )?(?:my|our) (?:address"
                             r"|details|name|contact)\w* (?:to|with) (?:other|third)"),
         ("portability", r"\bportability\b|\bmachine[- ]readable|\bcsv\b|\bjson|\bexcel"
-                        r"|\bexport\b|\bsiirtopyyn|\bdataportab|\bkoneluettav|\bi fil\b"),
+                        r"|\bexport\b|\bsiirtopyyn|\bdataportab|\bkoneluettav|\bi fil\b"
+                        r"|\bdata (?:in|as) (?:a |an )?(?:\w+ )?file\b"),
     )
 )
 """Everyday names of the earlier request ("poistopyyntö", "a copy of my data", "referenslista",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from nlp_models.dates import find_dates
-from nlp_models.reminders import earlier_request, is_reminder
+from nlp_models.reminders import earlier_request, is_reminder, named_rights
 from nlp_models.representative import representation
 
 DECEMBER = date(2026, 12, 7)
@@ -217,3 +217,97 @@ def test_reminders_in_finland_swedish_and_terse_english_are_found() -> None:
         found = earlier_request("", own, "", DECEMBER)
         assert found is not None, own
         assert (right in found.rights, found.date) == (True, day), own
+
+
+def test_a_ticket_or_case_number_is_an_earlier_request() -> None:
+    """ "Case #88213", "tiketti 55102", "ärendenummer 6610": the company numbered a request the
+    sender made before; with a date it is the earlier request's date."""
+    cases = [
+        ("Case #88213, opened 14 August 2026: my erasure request. Please act on it.",
+         "erasure", "2026-08-14"),
+        ("Tiketti #55102 (avattu 2.9.2026): poistopyyntöni on käsittelemättä.",
+         "erasure", "2026-09-02"),
+        ("Ärendenummer 6610 från 3.9.2026 gäller radering av mitt konto.",
+         "erasure", "2026-09-03"),
+    ]
+    for own, right, day in cases:
+        found = earlier_request("", own, "", DECEMBER)
+        assert found is not None, own
+        assert (found.right, found.date) == (right, day), own
+
+
+def test_a_ticket_still_open_is_a_reminder() -> None:
+    for own in ["My ticket 4521 about closing my account is still open.",
+                "Tiketti 9034 tietojeni poistosta on ollut auki jo kuukauden.",
+                "Ärende 7781 om radering av mitt konto är fortfarande öppet."]:
+        assert is_reminder("", own), own
+
+
+def test_colloquial_finnish_no_answer_and_nothing_heard_is_a_reminder() -> None:
+    for own in ["Ette oo vieläkään vastannu mun poistopyyntöön.",
+                "Tein tarkastuspyynnön eikä mitään oo kuulunu.",
+                "Pyysin jo, että lopetatte soittelun."]:
+        assert is_reminder("", own), own
+
+
+def test_i_already_asked_in_finland_swedish_is_a_reminder() -> None:
+    """ "ja" is "jag" in Ostrobothnia; "redan tre gånger sagt", "säger he en gång till"."""
+    for own in ["Ja bad redan i höstas att ni raderar mitt konto.",
+                "Ja har redan tre gånger sagt att ni ska ta bort mitt nummer.",
+                "Nu ringde ni igen fast ja sa till er att sluta ringa.",
+                "Ja säger he en gång till: inga fler kataloger.",
+                "Ja har väntat länge på kopian av mina uppgifter."]:
+        assert is_reminder("", own), own
+
+
+def test_said_on_the_phone_dates_the_earlier_request() -> None:
+    """ "senast i telefon 3.11.2026" is when it was said, not a deadline ("senast" = latest)."""
+    own = "Vi har flyttat, det har ja redan två gånger sagt, senast i telefon 3.11.2026."
+    found = earlier_request("", own, "", DECEMBER, fallback_rights=("rectification",))
+    assert found is not None and found.date == "2026-11-03"
+
+
+def test_a_date_after_by_letter_is_when_it_was_sent_not_a_deadline() -> None:
+    own = ("By letter dated 2 October 2026 my client requested erasure of her data under "
+           "Article 17. No reply has come.")
+    found = earlier_request("", own, "", DECEMBER)
+    assert found is not None and (found.date, found.right) == ("2026-10-02", "erasure")
+
+
+def test_an_auto_acknowledgement_dates_the_request_it_acknowledges() -> None:
+    older = "> Hello,\n> we have received your message on 4.10.2026 and will reply soon.\n"
+    found = earlier_request("", "Any news on this? Still waiting.", older, DECEMBER,
+                            fallback_rights=("access",), headers=f"Any news?\n\n{older}")
+    assert found is not None and found.date == "2026-10-04"
+
+
+def test_still_coming_after_it_was_asked_is_a_reminder_in_three_languages() -> None:
+    for own in ["Viime torstaina pyysin, että lopetatte tekstiviestit. Vieläkin tulee niitä.",
+                "Sent you a request to stop the texts last month. Got another one this morning.",
+                "Ja skickade det här för tre veckor sen. Nyhetsbrevet kommer ännu."]:
+        found = earlier_request("", own, "", DECEMBER, fallback_rights=("marketing_optout",))
+        assert found is not None, own
+
+
+def test_dates_with_finnish_month_abbreviations_and_a_year_first_slash() -> None:
+    cases = {"pyysin heinäk. 5": "2026-07-05", "14. tammik. lähetin": "2026-01-14",
+             "5 päivänä maaliskuuta pyysin": "2026-03-05", "sent 2026/03/17": "2026-03-17"}
+    for text, iso in cases.items():
+        assert [d.iso for d in find_dates(text, DECEMBER)] == [iso], text
+
+
+def test_everyday_names_of_a_right_in_a_reminder() -> None:
+    cases = {"about correcting my surname": "rectification",
+             "our disclosure ban of 3 May": "publication_ban",
+             "poistatte meidät asiakastarinasta": "publication_ban",
+             "pyysin henkilötietojeni poistoa": "erasure",
+             "I asked for all my data in a file": "portability"}
+    for text, right in cases.items():
+        assert right in named_rights(text)[0], text
+
+
+def test_not_deleted_after_it_was_asked_is_a_reminder() -> None:
+    for own in ["I asked you to erase my data. Today I checked: my data is not deleted.",
+                "Pyysin poistamaan tilini, mutta tietojani ei ole vieläkään poistettu.",
+                "Jag bad er radera kontot men ni har inte raderat det."]:
+        assert is_reminder("", own), own
