@@ -19,7 +19,7 @@ from nlp_models import rules
 from nlp_models.bow import BagOfWords
 from nlp_models.decision import Thresholds, decide, sentences_may_decide
 from nlp_models.entities import Entity, extract_entities
-from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
+from nlp_models.features import UNKNOWN_TOKEN, model_tokens
 from nlp_models.labels import LABELS, OTHER, REQUEST_LABELS
 from nlp_models.langid import LanguageIdentifier
 from nlp_models.model_files import LANGID_FILE, PIPELINE_DIR, read_meta
@@ -27,6 +27,7 @@ from nlp_models.preprocess import CleanText, clean_body, is_forward_subject, old
 from nlp_models.rectification import rectification_entities
 from nlp_models.reminders import EarlierRequest, earlier_request, is_reminder, named_rights
 from nlp_models.representative import OnBehalfOf, representation
+from nlp_models.sentences import sentences
 from nlp_models.vocab import Vocabulary
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"

@@ -27,7 +27,7 @@ UNKNOWN_TOKEN = "#unk"
 MIN_COUNT = 2
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|vs|sv|aw|fwd?|vl|vb|tr|vast|antw)\s*:\s*)+", re.I)
-_WORD = re.compile(r"#(?:email|url|phone)\b|[^\W_]+")
+WORD = re.compile(r"#(?:email|url|phone)\b|[^\W_]+")
 # Addresses, links and phone numbers are the writer's, not the request's: "kaisa.heikkinen",
 # "pohjolankh" or "040 771 3052" would otherwise become words the model learns from a few
 # signatures. Each kind becomes one placeholder ("a new email address" still helps to tell a
@@ -213,11 +213,11 @@ def _is_contact_line(line: str) -> bool:
     or a bare name the lexicon does not know ("Kaisa Heikkinen", not "Unsubscribe")."""
     rest = (_CONTACT if "@" in line else _CONTACT_NO_AT).sub(" ", line)
     if rest != line:
-        words = _WORD.findall(fold(rest))
+        words = WORD.findall(fold(rest))
         return len(words) <= 4 and all(set(concepts_of(w)) <= _SIGNATURE_CONCEPTS for w in words)
     if not _NAME_LINE.match(line) or line.isupper():
         return False
-    return not any(concepts_of(w) for w in _WORD.findall(fold(line)))
+    return not any(concepts_of(w) for w in WORD.findall(fold(line)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -230,21 +230,6 @@ def drop_contact_block(text: str) -> str:
     while end > 1 and (not lines[end - 1].strip() or _is_contact_line(lines[end - 1])):
         end -= 1
     return "\n".join(lines[:end])
-
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\s[-–—]\s")
-MAX_SENTENCES = 40
-MIN_SENTENCE_WORDS = 3
-
-
-def sentences(subject: str, text: str) -> list[str]:
-    """The sentences worth scoring alone: the subject (unless inherited by a reply) and the
-    sentences of the sender's own text with a few words each; none when there is only one."""
-    subject, is_reply = strip_reply_prefix(subject)
-    parts = [] if is_reply else [subject]
-    parts += _SENTENCE.split(drop_contact_block(text[:20_000]))
-    kept = [p.strip() for p in parts if len(_WORD.findall(p)) >= MIN_SENTENCE_WORDS]
-    return kept[:MAX_SENTENCES] if len(kept) > 1 else []
 
 
 def model_tokens(subject: str, text: str) -> list[str]:
@@ -280,7 +265,7 @@ def howto_tokens(folded: str) -> list[str]:
         question = m.group()
         if not question.endswith("?") or not _HOW.search(question):
             continue
-        concepts = {c for w in _WORD.findall(question) for c in concepts_of(w)}
+        concepts = {c for w in WORD.findall(question) for c in concepts_of(w)}
         concepts -= {"negation", "question"}
         out.append("@howto")
         out.extend(f"@howto+{c}" for c in sorted(concepts))
@@ -333,7 +318,7 @@ def _clause_tokens(clause: str, marker: str) -> tuple[tuple[str, ...], tuple[int
     pairs. `clause` is stripped: its words are the same with or without the spaces around."""
     out: list[str] = []
     starts: list[int] = []
-    expanded = [_expansion(word, marker) for word in _WORD.findall(clause)]
+    expanded = [_expansion(word, marker) for word in WORD.findall(clause)]
     if not any(e[2] for e in expanded):
         # No negation word (most clauses): every word's tokens as they are.
         words = [e[0] for e in expanded]

@@ -16,8 +16,9 @@ from spacy.tokens import Doc
 
 from nlp_models.classifier import DEFAULT_MODEL_DIR, Classifier
 from nlp_models.corpus import read_examples
-from nlp_models.features import UNKNOWN_TOKEN, model_tokens, sentences
+from nlp_models.features import UNKNOWN_TOKEN, model_tokens
 from nlp_models.model_files import PIPE, PIPELINE_DIR
+from nlp_models.sentences import sentences
 from nlp_models.vocab import _SYMBOLS_FILE, Vocabulary, hash_string, word_shape
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "nlp_models" / "corpus"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nlp_models import classify
-from nlp_models.features import drop_contact_block, model_tokens, sentences
+from nlp_models.features import drop_contact_block, model_tokens
+from nlp_models.sentences import sentences
 
 
 def test_signature_names_and_numbers_do_not_reach_the_model() -> None:
@@ -35,6 +36,21 @@ def test_sentences_scored_alone_include_the_subject_unless_inherited() -> None:
     assert sentences("Erase my data", body)[0] == "Erase my data"
     assert "Erase my data" not in sentences("Re: Erase my data", body)
     assert sentences("", "Poistakaa tietoni heti.") == []  # one sentence: the mail itself
+
+
+def test_a_sentence_that_asks_two_things_is_also_scored_clause_by_clause() -> None:
+    parts = sentences("", "Hi, please stop the newsletter, and can I get my purchase history "
+                          "as a CSV file? Thanks, Connor")
+    assert "Hi, please stop the newsletter" in parts
+    assert "and can I get my purchase history as a CSV file?" in parts
+    assert "ja poistakaa ne sen jälkeen." in sentences("", "Hei, lähettäkää tietoni, ja poistakaa ne "
+                                                 "sen jälkeen.\nt. Aino")
+    # A list of things in one clause is not split: "name and address" has no comma before it.
+    assert sentences("", "Correct my name and address please. Thanks!") == []
+
+
+def test_a_two_word_request_counts_as_a_sentence() -> None:
+    assert "Ingen reklam." in sentences("", "Ingen reklam. Radera mina uppgifter.")
 
 
 def test_a_request_in_a_postscript_is_claimed_too() -> None:
