@@ -43,8 +43,8 @@ def test_a_sentence_that_asks_two_things_is_also_scored_clause_by_clause() -> No
                           "as a CSV file? Thanks, Connor")
     assert "Hi, please stop the newsletter" in parts
     assert "and can I get my purchase history as a CSV file?" in parts
-    assert "ja poistakaa ne sen jälkeen." in sentences("", "Hei, lähettäkää tietoni, ja poistakaa ne "
-                                                 "sen jälkeen.\nt. Aino")
+    finnish = sentences("", "Hei, lähettäkää tietoni, ja poistakaa ne sen jälkeen.\nt. Aino")
+    assert "ja poistakaa ne sen jälkeen." in finnish
     # A list of things in one clause is not split: "name and address" has no comma before it.
     assert sentences("", "Correct my name and address please. Thanks!") == []
 

@@ -4,6 +4,7 @@ questions about how to ask, a request at the end of an order complaint."""
 
 from __future__ import annotations
 
+from nlp_models.classifier import classify
 from nlp_models.decision import Thresholds, decide
 from nlp_models.features import model_tokens
 from nlp_models.labels import LABELS, OTHER
@@ -94,3 +95,15 @@ def test_a_plainly_asking_sentence_claims_the_request_of_a_mail_that_claims_none
     assert never.labels == [OTHER] and never.needs_review
     claimed = decide(scores, False, Thresholds(sentence_claim=0.95), best)
     assert claimed.labels == ["erasure"] and claimed.needs_review
+
+
+def test_two_asks_joined_in_one_sentence_are_both_claimed() -> None:
+    """"Stop X, and do Y" is one sentence; scored alone it is as diluted as the mail, so each
+    clause is scored too (nlp_models/sentences.py)."""
+    catalogue = classify("", "Hello, please take me off your catalogue mailing list, and could "
+                             "you also tell me what personal data you keep about me?\n\n"
+                             "Regards, Tove")
+    assert sorted(catalogue.labels) == ["access", "marketing_optout"]
+    texts = classify("", "Hi, please stop the text message offers, and delete my account while "
+                         "you are at it.\nThanks, Rob")
+    assert sorted(texts.labels) == ["erasure", "marketing_optout"]

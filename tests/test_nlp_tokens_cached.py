@@ -9,9 +9,9 @@ import re
 from nlp_models.entities import extract_entities
 from nlp_models.features import (
     _CLAUSE,
-    _WORD,
     MAX_TOKENS,
     STEM_LENGTH,
+    WORD,
     _negation_scope,
     _word_tokens,
     concepts_of,
@@ -25,7 +25,7 @@ def _word_by_word(folded: str, marker: str = "") -> list[str]:
         r"\b(?:art(?:ikla|iklan|icle|ikel|iklarna|\.)?\s*(\d{1,2})|(\d{1,2})\s*(?:\.\s*)?"
         r"art(?:ikla|iklan|\.)?)\b", folded)]
     for clause in _CLAUSE.split(folded):
-        words = _WORD.findall(clause)
+        words = WORD.findall(clause)
         concepts = [concepts_of(word) for word in words]
         negated = _negation_scope(concepts)
         seen: list[str] = []
