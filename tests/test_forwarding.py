@@ -66,6 +66,12 @@ def test_order_question_over_smtp_is_forwarded_to_customer_service_once_across_s
         proc = start_service(cfg, log)
         wait_listening(port, proc, log)
         wait_for(lambda: relay.to(CS), message="the forward at customer service")
+        # Delivery is at-least-once (bot/mail/delivery/loop.py): a kill between the relay's
+        # "250" and `mark_sent` sends it again with the same Message-ID. What must hold is that
+        # a forward recorded as sent is never sent again, so the kill waits for that record.
+        wait_for(lambda: [r for r in _rows(db, OutboundMessage)
+                          if r.kind == "forward" and r.state == "sent"],
+                 message="the forward recorded as sent")
         # Killed again after the forward went out; the restart must not send it again.
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
