@@ -43,7 +43,8 @@ def sentences(subject: str, text: str) -> list[str]:
     parts = [] if is_reply else [subject]
     for sentence in _SENTENCE.split(drop_contact_block(text[:20_000])):
         parts.append(sentence)
-        if _COORDINATED.search(sentence):
-            parts.extend(_COORDINATED.split(sentence))
+        clauses = _COORDINATED.split(sentence)
+        if len(clauses) > 1:
+            parts.extend(clauses)
     kept = [p.strip() for p in parts if len(WORD.findall(p)) >= MIN_SENTENCE_WORDS]
     return kept[:MAX_SENTENCES] if len(kept) > 1 else []
