@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ def train_and_score(
     seed: int = 0,
     folds: int = 5,
     jobs: int = 1,
+    average_seeds: int | None = None,
     progress: Callable[[int, float], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -40,6 +42,8 @@ def train_and_score(
     while tuning, so that its figure estimates mail from strangers rather than our own style.
     """
     config = TrainConfig(seed=seed)
+    if average_seeds is not None:
+        config = replace(config, average_seeds=average_seeds)
     oof: OutOfFold | None
     if jobs > 1 and folds > 1:
         # The final model in a process of its own while the fold models train in theirs.

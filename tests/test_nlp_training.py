@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+import spacy
 
 from nlp_models.classifier import Classifier
 from nlp_models.corpus import CorpusError, read_examples
@@ -55,8 +58,47 @@ def test_metadata_names_the_data_hash_version_and_config(
     train_and_save(small_corpus, tmp_path / "m", SMALL)
     meta = json.loads((tmp_path / "m" / META_FILE).read_text(encoding="utf-8"))
     assert len(meta["train_data_sha256"]) == 64
-    assert meta["version"].endswith(f"-{meta['train_data_sha256'][:8]}-s0")
+    assert f"-{meta['train_data_sha256'][:8]}-c" in meta["version"]
+    assert meta["version"].endswith("-s0")
     assert meta["config"]["seed"] == 0 and meta["train_examples"] > 50
+
+
+def test_models_trained_with_other_settings_have_other_versions(
+        small_corpus: Path, tmp_path: Path) -> None:
+    """Same data, same seed, other settings: the version tells them apart (a 2**18-bucket
+    candidate and the shipped model were once both "20261208-d3386edf-s0")."""
+    a = train_and_save(small_corpus, tmp_path / "a", SMALL)
+    b = train_and_save(small_corpus, tmp_path / "b", replace(SMALL, bow_length=2**13))
+    assert a["version"] != b["version"]
+    assert a["version"].split("-")[:2] == b["version"].split("-")[:2]
+
+
+def _logits(model: Path, texts: list[str]) -> np.ndarray:
+    """The raw model's scores (no rules, no thresholds) as logits."""
+    nlp = spacy.load(model / PIPELINE_DIR)
+    rows = []
+    for text in texts:
+        doc = nlp(text)
+        rows.append([doc.cats[label] for label in sorted(doc.cats)])
+    p = np.clip(np.array(rows), 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def test_a_model_averaged_over_seeds_scores_the_mean_of_its_members(
+        small_corpus: Path, tmp_path: Path) -> None:
+    """Averaging the weights of seeds 0, 1 and 2 gives one model whose every score is the mean
+    of the three members' logits: the hash buckets mean the same tokens in each member."""
+    texts = ["poistakaa tietoni rekisteristä", "send me a copy of my data as CSV",
+             "ingen reklam tack", "var är mitt paket?"]
+    members = []
+    for seed in range(3):
+        train_and_save(small_corpus, tmp_path / f"s{seed}", replace(SMALL, seed=seed))
+        members.append(_logits(tmp_path / f"s{seed}", texts))
+    meta = train_and_save(small_corpus, tmp_path / "avg", replace(SMALL, average_seeds=3))
+    averaged = _logits(tmp_path / "avg", texts)
+    assert np.allclose(averaged, np.mean(members, axis=0), atol=1e-4)
+    assert not np.allclose(averaged, members[0], atol=1e-2)
+    assert meta["config"]["average_seeds"] == 3
 
 
 def test_committed_model_is_small_enough_to_commit() -> None:
