@@ -61,12 +61,16 @@ class TrainConfig:
     (nlp_models/README.md, "Round r9")."""
     ngram_size: int = 1
     threshold: float = 0.5
-    average_seeds: int = 1
+    average_seeds: int = 3
     """Train this many models, with seeds `seed`, `seed + 1`, ..., and keep the mean of their
     weights. The model is linear, so the mean is one model of the same size and speed whose
     scores are the mean of its members' logits. Why: one seed alone moves a 240-mail stranger's
     set by up to 0.016 of macro-F1 and 4 points of review (holdout-r5, round r9), which is the
-    size of most differences we try to measure; the mean of several seeds moves less."""
+    size of most differences we try to measure; the mean of several seeds moves less. Measured
+    (same data, thresholds out of fold): out of fold 0.9131 against one seed's 0.9034, dev
+    0.956 against 0.938, and on holdout-r7 (a stranger's set scored only after the rule was
+    stated) 0.944 / 0 missed / 6.2 % review against 0.940 / 0 / 6.7 %: shipped. Training
+    takes three times as long (about 25 min with `--jobs 2` on two cores)."""
 
 
 def model_config(config: TrainConfig) -> dict[str, Any]:
