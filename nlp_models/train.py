@@ -69,8 +69,9 @@ class TrainConfig:
     size of most differences we try to measure; the mean of several seeds moves less. Measured
     (same data, thresholds out of fold): out of fold 0.9131 against one seed's 0.9034, dev
     0.956 against 0.938, and on holdout-r7 (a stranger's set scored only after the rule was
-    stated) 0.944 / 0 missed / 6.2 % review against 0.940 / 0 / 6.7 %: shipped. Training
-    takes three times as long (about 25 min with `--jobs 2` on two cores)."""
+    stated) 0.944 / 0 missed / 6.2 % review against 0.940 / 0 / 6.7 %: shipped, and kept for
+    the model trained after it with the strangers' sets (nlp_models/README.md). Training takes
+    three times as long (about 25-30 min with `--jobs 2` on two cores)."""
 
 
 def model_config(config: TrainConfig) -> dict[str, Any]:

@@ -28,6 +28,10 @@ DEFAULT_HOLDOUT = _NLP_DIR / "corpus" / "holdout"
 DEFAULT_MODEL = _NLP_DIR / "model"
 
 ModelOption = Annotated[Path, typer.Option("--model", help="Model folder")]
+_AVERAGE_SEEDS_HELP = (
+    "Average the weights of models trained with this many seeds (seed, seed+1, ...): one model, "
+    "steadier on new mail; training takes that many times longer "
+    "[default: TrainConfig.average_seeds, what the shipped model used]")
 _ROUND = re.compile(r"-(r\d+)\.jsonl$")
 
 
@@ -155,9 +159,7 @@ def train(
         help="Train the fold models in this many processes (the same model and thresholds; "
              "faster on a machine with free cores)")] = 1,
     average_seeds: Annotated[int | None, typer.Option(
-        help="Average the weights of models trained with this many seeds (seed, seed+1, ...): "
-             "one model, steadier on new mail; training takes that many times longer "
-             "[default: TrainConfig.average_seeds, what the shipped model used]")] = None,
+        help=_AVERAGE_SEEDS_HELP)] = None,
 ) -> None:
     """Train the intent model and language profiles, choose the decision thresholds out of fold,
     score the held-out splits; write all of it and the metadata to --out."""
@@ -225,9 +227,7 @@ def crossval(
     seed: Annotated[int, typer.Option(help="Random seed of the fold models")] = 0,
     jobs: Annotated[int, typer.Option(help="Train the fold models in this many processes")] = 1,
     average_seeds: Annotated[int | None, typer.Option(
-        help="Average the weights of models trained with this many seeds (seed, seed+1, ...): "
-             "one model, steadier on new mail; training takes that many times longer "
-             "[default: TrainConfig.average_seeds, what the shipped model used]")] = None,
+        help=_AVERAGE_SEEDS_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Out-of-fold figures of the training corpus (each file scored by a model that never saw
