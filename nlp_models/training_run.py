@@ -22,6 +22,13 @@ from nlp_models.train import TrainConfig, train_and_save, write_meta
 _KEPT = ("macro_f1", "exact_match", "missed_request_rate", "review_rate", "language_accuracy")
 
 
+def training_config(seed: int, average_seeds: int | None = None) -> TrainConfig:
+    """The settings `nlp train` and `nlp crossval` use: the defaults the shipped model was
+    trained with, but for the seed and, when given, the number of seeds averaged."""
+    config = TrainConfig(seed=seed)
+    return config if average_seeds is None else replace(config, average_seeds=average_seeds)
+
+
 def train_and_score(
     data: Path,
     out: Path,
@@ -41,9 +48,7 @@ def train_and_score(
     `holdout`, written by an author who never saw the training mail and looked at by nobody
     while tuning, so that its figure estimates mail from strangers rather than our own style.
     """
-    config = TrainConfig(seed=seed)
-    if average_seeds is not None:
-        config = replace(config, average_seeds=average_seeds)
+    config = training_config(seed, average_seeds)
     oof: OutOfFold | None
     if jobs > 1 and folds > 1:
         # The final model in a process of its own while the fold models train in theirs.

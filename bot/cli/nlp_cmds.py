@@ -232,15 +232,10 @@ def crossval(
 ) -> None:
     """Out-of-fold figures of the training corpus (each file scored by a model that never saw
     it), at the default thresholds and at the ones `nlp train` would choose."""
-    from dataclasses import replace
-
     from nlp_models.crossval import choose_thresholds, out_of_fold, summary
-    from nlp_models.train import TrainConfig
+    from nlp_models.training_run import training_config
 
-    config = TrainConfig(seed=seed)
-    if average_seeds is not None:
-        config = replace(config, average_seeds=average_seeds)
-    oof = out_of_fold(data, config, folds,
+    oof = out_of_fold(data, training_config(seed, average_seeds), folds,
                       progress=lambda line: typer.echo(line, err=True), jobs=jobs)
     report = summary(oof, choose_thresholds(oof)[0])
     if as_json:
